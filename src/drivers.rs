@@ -1,0 +1,153 @@
+//! The three ways of driving the same plan. This is the point of the project,
+//! so the drivers sit side by side, each a screen or less; everything they
+//! call (the per-flag download, the statuses, the reporting, the saving) is
+//! shared.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use futures::{future, stream, StreamExt};
+
+use crate::cancel::is_cancelled;
+use crate::fetch::{AsyncClient, BlockingClient};
+use crate::plan::{Mode, Plan};
+use crate::report::Reporter;
+
+/// Sequential: one blocking client, one request at a time.
+pub fn run_sequential(plan: &Plan, reporter: &Reporter) {
+    let client = BlockingClient::new(&plan.request, 1);
+    for code in &plan.codes {
+        if is_cancelled() {
+            break;
+        }
+        reporter.record(client.download_flag(plan, code, reporter));
+    }
+}
+
+/// Threaded: `concurrency` OS threads doing blocking I/O; each takes the next
+/// code from a shared counter. They share one client, whose connection pool
+/// is sized to the thread count.
+pub fn run_threaded(plan: &Plan, reporter: &Reporter) {
+    let client = BlockingClient::new(&plan.request, plan.concurrency);
+    let next = AtomicUsize::new(0);
+    let worker = || {
+        while let Some(code) = plan.codes.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if is_cancelled() {
+                break;
+            }
+            reporter.record(client.download_flag(plan, code, reporter));
+        }
+    };
+    thread::scope(|scope| {
+        for i in 0..plan.concurrency {
+            let spawned = thread::Builder::new()
+                .name(format!("flags-worker-{i}"))
+                .spawn_scoped(scope, worker);
+            if let Err(error) = spawned {
+                eprintln!(
+                    "warning: could only start {i} of {} threads: {error}",
+                    plan.concurrency
+                );
+                break;
+            }
+        }
+    });
+}
+
+/// Async: one tokio runtime; `concurrency` downloads in flight at once through
+/// `buffer_unordered`; each file is saved with `spawn_blocking` inside
+/// `download_flag`, so the runtime never waits on the disk.
+pub async fn run_async(plan: &Plan, reporter: &Reporter) -> Result<(), reqwest::Error> {
+    let client = AsyncClient::new(&plan.request, plan.concurrency)?;
+    stream::iter(&plan.codes)
+        .take_while(|_| future::ready(!is_cancelled()))
+        .map(|code| client.download_flag(plan, code, reporter))
+        .buffer_unordered(plan.concurrency)
+        .for_each(|result| async { reporter.record(result) })
+        .await;
+    Ok(())
+}
+
+/// How long in-flight work may go on after an interrupt before the run
+/// stops waiting for it.
+const GRACE: Duration = Duration::from_millis(800);
+
+/// Runs `plan` with the driver of its mode. Returns when the downloads are
+/// done or, after Ctrl-C, when in-flight work has finished or the grace
+/// period is over; results are in `reporter`.
+pub fn drive(plan: Arc<Plan>, reporter: Arc<Reporter>) -> anyhow::Result<()> {
+    match plan.mode {
+        Mode::Sequential | Mode::Threaded => {
+            let (done_tx, done_rx) = mpsc::channel::<()>();
+            thread::Builder::new()
+                .name("flags-driver".into())
+                .spawn(move || {
+                    match plan.mode {
+                        Mode::Sequential => run_sequential(&plan, &reporter),
+                        _ => run_threaded(&plan, &reporter),
+                    }
+                    let _ = done_tx.send(());
+                })?;
+            wait_unless_cancelled(&done_rx);
+        }
+        Mode::Async => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("flags-async")
+                .build()?;
+            runtime.block_on(async {
+                tokio::select! {
+                    result = run_async(&plan, &reporter) => result,
+                    () = cancelled_then_grace() => Ok(()),
+                }
+            })?;
+            runtime.shutdown_timeout(GRACE);
+        }
+    }
+    Ok(())
+}
+
+/// Blocks until `done` fires, or until the grace period after an interrupt.
+fn wait_unless_cancelled(done: &mpsc::Receiver<()>) {
+    let mut deadline: Option<Instant> = None;
+    loop {
+        match done.recv_timeout(Duration::from_millis(20)) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        if is_cancelled() {
+            let end = *deadline.get_or_insert_with(|| Instant::now() + GRACE);
+            if Instant::now() >= end {
+                return;
+            }
+        }
+    }
+}
+
+/// Completes a grace period after the run is cancelled.
+async fn cancelled_then_grace() {
+    while !is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(GRACE).await;
+}
+
+/// With `--skip-existing`, records codes whose file is already saved as
+/// skipped and returns the plan of the rest; otherwise returns `plan` as is.
+pub fn skip_existing(plan: Arc<Plan>, reporter: &Reporter) -> Arc<Plan> {
+    if !plan.skip_existing {
+        return plan;
+    }
+    let mut rest = Vec::with_capacity(plan.codes.len());
+    for code in &plan.codes {
+        match crate::store::existing_flag(&plan.output, code) {
+            Some(path) => reporter.record(crate::outcome::CodeResult::skipped(code, &path)),
+            None => rest.push(code.clone()),
+        }
+    }
+    let mut remaining = (*plan).clone();
+    remaining.codes = rest;
+    Arc::new(remaining)
+}

@@ -1,0 +1,20 @@
+//! flags: download country flags sequentially, with OS threads, or with async
+//! tasks, from a flags server that can be slow and flaky on purpose, and make
+//! the differences between the three models visible.
+//!
+//! The pieces, in the order a download goes through them:
+//! [`plan`] (what to fetch), [`drivers`] (how: the only part that differs
+//! between modes), [`fetch`] (one flag, blocking or async), [`outcome`]
+//! (statuses), [`report`] (progress, summary, JSON), [`store`] (atomic saves).
+//! [`server`] is the flags server, [`dataset`] the bundled flags.
+
+pub mod cancel;
+pub mod dataset;
+pub mod delay;
+pub mod drivers;
+pub mod fetch;
+pub mod outcome;
+pub mod plan;
+pub mod report;
+pub mod server;
+pub mod store;

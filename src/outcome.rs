@@ -1,0 +1,330 @@
+//! What happened to each code, and the counts and JSON built from it: the one
+//! reporting vocabulary shared by every mode.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The result class of one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Downloaded and saved.
+    Ok,
+    /// The server answered 404: a normal answer, not an error.
+    NotFound,
+    /// Anything else: bad status, timeout, refused or reset connection,
+    /// truncated or oversized body, bad metadata, failed save.
+    Error,
+    /// Not requested because its file already existed (`--skip-existing`).
+    Skipped,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Ok => "OK",
+            Status::NotFound => "not found",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        })
+    }
+}
+
+/// Why one request failed. Callers match on it to decide whether to retry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// 404: counted as NOT_FOUND, never retried.
+    #[error("not found")]
+    NotFound,
+    /// Any other non-2xx status, e.g. `HTTP 418 I'm a teapot`.
+    #[error("HTTP {code}{}", reason_suffix(.reason))]
+    Status {
+        /// The status code.
+        code: u16,
+        /// Its canonical reason phrase, if any.
+        reason: String,
+        /// The server's `Retry-After`, in seconds, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// No complete answer within `--timeout`.
+    #[error("timed out")]
+    Timeout,
+    /// The connection could not be made (refused, unreachable, DNS).
+    #[error("connection failed: {0}")]
+    Connect(String),
+    /// The server reset or closed the connection before the answer was complete.
+    #[error("connection reset")]
+    Reset,
+    /// Fewer body bytes arrived than `Content-Length` announced.
+    #[error("truncated body")]
+    Truncated,
+    /// The body was larger than `--max-size`.
+    #[error("body larger than {0} bytes")]
+    TooLarge(u64),
+    /// The server redirected too many times.
+    #[error("too many redirects")]
+    Redirects,
+    /// `metadata.json` was not valid JSON or had no `country`.
+    #[error("invalid metadata: {0}")]
+    BadMetadata(String),
+    /// The file could not be written.
+    #[error("save failed: {0}")]
+    Save(String),
+    /// Anything else the HTTP client reported.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" {reason}")
+    }
+}
+
+impl FetchError {
+    /// A status error with the canonical reason phrase of `code`.
+    pub fn status(code: u16, retry_after: Option<Duration>) -> Self {
+        if code == 404 {
+            return FetchError::NotFound;
+        }
+        let reason = axum::http::StatusCode::from_u16(code)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("")
+            .to_owned();
+        FetchError::Status {
+            code,
+            reason,
+            retry_after,
+        }
+    }
+
+    /// Errors worth another try: the server or the network may do better next
+    /// time. 404 and other 4xx (but 418 and 429) are answers, not accidents.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FetchError::Status { code, .. } => *code >= 500 || *code == 418 || *code == 429,
+            FetchError::Timeout
+            | FetchError::Connect(_)
+            | FetchError::Reset
+            | FetchError::Truncated => true,
+            _ => false,
+        }
+    }
+
+    /// The wait the server asked for with `Retry-After`, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// What happened to one code.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeResult {
+    /// Upper-case country code.
+    pub code: String,
+    /// Result class.
+    pub status: Status,
+    /// Bytes saved (0 unless OK or skipped).
+    pub bytes: u64,
+    /// Why it failed (errors only).
+    pub reason: Option<String>,
+    /// Country name from `metadata.json` (with `--names`).
+    pub country: Option<String>,
+    /// File name inside the output folder (OK and skipped only).
+    pub file: Option<String>,
+    /// How many retries were made for this code.
+    pub retries: u32,
+}
+
+impl CodeResult {
+    /// A saved flag.
+    pub fn ok(code: &str, bytes: u64, file: String, country: Option<String>, retries: u32) -> Self {
+        Self {
+            code: code.to_owned(),
+            status: Status::Ok,
+            bytes,
+            reason: None,
+            country,
+            file: Some(file),
+            retries,
+        }
+    }
+
+    /// A failed code: NOT_FOUND for 404, ERROR with its reason otherwise.
+    pub fn failed(code: &str, error: &FetchError, country: Option<String>, retries: u32) -> Self {
+        let (status, reason) = match error {
+            FetchError::NotFound => (Status::NotFound, None),
+            other => (Status::Error, Some(other.to_string())),
+        };
+        Self {
+            code: code.to_owned(),
+            status,
+            bytes: 0,
+            reason,
+            country,
+            file: None,
+            retries,
+        }
+    }
+
+    /// A code not requested because `path` already holds its flag.
+    pub fn skipped(code: &str, path: &std::path::Path) -> Self {
+        Self {
+            code: code.to_owned(),
+            status: Status::Skipped,
+            bytes: std::fs::metadata(path).map_or(0, |m| m.len()),
+            reason: None,
+            country: None,
+            file: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            retries: 0,
+        }
+    }
+
+    /// The line `-v` prints: `BR OK`, `XX not found`, `YY error: HTTP 418 I'm a teapot`.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} {}", self.code, self.status);
+        if let Some(reason) = &self.reason {
+            line.push_str(": ");
+            line.push_str(reason);
+        }
+        if let (Status::Ok, Some(file)) = (self.status, &self.file) {
+            if let Some(country) = &self.country {
+                line.push_str(&format!(" {country} -> {file}"));
+            }
+        }
+        line
+    }
+}
+
+/// Counts per status, plus retries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Saved.
+    pub ok: usize,
+    /// 404.
+    pub not_found: usize,
+    /// Errors.
+    pub error: usize,
+    /// Skipped because already present.
+    pub skipped: usize,
+    /// Retries made, over all codes.
+    pub retries: u64,
+}
+
+impl Counts {
+    /// Adds one result.
+    pub fn add(&mut self, result: &CodeResult) {
+        match result.status {
+            Status::Ok => self.ok += 1,
+            Status::NotFound => self.not_found += 1,
+            Status::Error => self.error += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+        self.retries += u64::from(result.retries);
+    }
+
+    /// Codes with a final answer.
+    pub fn done(&self) -> usize {
+        self.ok + self.not_found + self.error + self.skipped
+    }
+
+    /// Counts of a whole list.
+    pub fn of(results: &[CodeResult]) -> Self {
+        let mut counts = Counts::default();
+        for r in results {
+            counts.add(r);
+        }
+        counts
+    }
+}
+
+/// The whole run as `--json` prints it; the schema is documented in README.md.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// `sequential`, `threaded` or `async`.
+    pub mode: crate::plan::Mode,
+    /// Effective concurrency.
+    pub concurrency: usize,
+    /// Base URL the flags came from.
+    pub server: String,
+    /// Output folder.
+    pub output: String,
+    /// How many codes were planned.
+    pub planned: usize,
+    /// Counts per status.
+    pub counts: Counts,
+    /// `true` when Ctrl-C stopped the run early.
+    pub interrupted: bool,
+    /// Wall time of the downloads, in seconds.
+    pub elapsed_seconds: f64,
+    /// The ideal time `ceil(N / C) * delay`, when the server's delay is known.
+    pub ideal_seconds: Option<f64>,
+    /// One entry per code that finished, sorted by code.
+    pub results: Vec<CodeResult>,
+}
+
+/// The ideal time for `n` downloads at concurrency `c` from a server with
+/// latency `delay`, transfer time aside: `ceil(n / c) * delay`.
+pub fn ideal_time(n: usize, c: usize, delay: Duration) -> Duration {
+    if c == 0 {
+        return Duration::ZERO;
+    }
+    delay * n.div_ceil(c) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_errors_read_well() {
+        assert_eq!(
+            FetchError::status(418, None).to_string(),
+            "HTTP 418 I'm a teapot"
+        );
+        assert_eq!(FetchError::status(404, None), FetchError::NotFound);
+        assert!(FetchError::status(503, None).is_retryable());
+        assert!(FetchError::status(429, None).is_retryable());
+        assert!(!FetchError::status(403, None).is_retryable());
+        assert!(!FetchError::NotFound.is_retryable());
+    }
+
+    #[test]
+    fn lines_and_counts() {
+        let ok = CodeResult::ok("BR", 10, "BR.gif".into(), None, 0);
+        let nf = CodeResult::failed("XX", &FetchError::NotFound, None, 0);
+        let err = CodeResult::failed("YY", &FetchError::status(418, None), None, 2);
+        assert_eq!(ok.line(), "BR OK");
+        assert_eq!(nf.line(), "XX not found");
+        assert_eq!(err.line(), "YY error: HTTP 418 I'm a teapot");
+        let counts = Counts::of(&[ok, nf, err]);
+        assert_eq!(
+            (counts.ok, counts.not_found, counts.error, counts.retries),
+            (1, 1, 1, 2)
+        );
+    }
+
+    #[test]
+    fn ideal() {
+        assert_eq!(
+            ideal_time(20, 50, Duration::from_millis(100)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            ideal_time(194, 50, Duration::from_millis(100)),
+            Duration::from_millis(400)
+        );
+        assert_eq!(
+            ideal_time(10_000, 1_000, Duration::from_millis(100)),
+            Duration::from_secs(1)
+        );
+    }
+}

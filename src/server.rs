@@ -1,0 +1,345 @@
+//! The flags server: serves the data set at `/flags/<cc>/<cc>.gif` and
+//! `/flags/<cc>/metadata.json`, and can simulate latency and errors so that
+//! the three download models can be compared against a slow, flaky server.
+//!
+//! It runs on axum (over hyper and tokio): axum gives routing, `HEAD` handling
+//! and graceful shutdown for free, while the simulated faults only need a
+//! handler, so nothing lower-level is warranted.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::net::TcpSocket;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::dataset;
+use crate::delay::Delay;
+
+/// Where the server's files come from.
+#[derive(Debug, Clone, Default)]
+pub enum DataSource {
+    /// The data set compiled into the binary.
+    #[default]
+    Embedded,
+    /// A folder with the same `<cc>/<cc>.gif` layout; files are read per request.
+    Dir(PathBuf),
+}
+
+/// Everything that shapes how the server answers.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where files come from.
+    pub source: DataSource,
+    /// Simulated latency per request.
+    pub delay: Delay,
+    /// Share of requests (0.0 to 1.0) answered with `error_status` instead of the file.
+    pub error_rate: f64,
+    /// The status of simulated errors (418 by default, as the classic slow server).
+    pub error_status: StatusCode,
+    /// Seed for delays and errors; `None` draws a random one.
+    pub seed: Option<u64>,
+    /// Log one line per request to stderr.
+    pub verbose: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            source: DataSource::Embedded,
+            delay: Delay::None,
+            error_rate: 0.0,
+            error_status: StatusCode::IM_A_TEAPOT,
+            seed: None,
+            verbose: false,
+        }
+    }
+}
+
+/// Shared state of a running server.
+struct ServerState {
+    config: ServerConfig,
+    /// Canonical `--dir`, so that symlinks pointing out of it can be refused.
+    root: Option<PathBuf>,
+    seed: u64,
+    /// How many times each path was requested: the n-th request of a path gets
+    /// its own random draw, so a retry can succeed where the first try failed,
+    /// and the same seed gives the same answers whatever the arrival order.
+    hits: Mutex<HashMap<String, u64>>,
+}
+
+impl ServerState {
+    /// The random source of one request, reproducible from the seed.
+    fn rng_for(&self, path: &str) -> StdRng {
+        let nth = {
+            let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+            let n = hits.entry(path.to_owned()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (self.seed, path, nth).hash(&mut hasher);
+        StdRng::seed_from_u64(hasher.finish())
+    }
+}
+
+/// Builds the router of the flags server.
+fn router(state: Arc<ServerState>) -> Router {
+    Router::new()
+        .route("/flags/{cc}/{file}", get(serve_flag_file))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: Uri, State(state): State<Arc<ServerState>>) -> Response {
+    if state.config.verbose {
+        eprintln!("{method} {uri} -> 404 Not Found");
+    }
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+/// `true` when `cc` is two lower-case ASCII letters and `file` is one of its two files.
+fn is_valid_request(cc: &str, file: &str) -> bool {
+    cc.len() == 2
+        && cc.bytes().all(|b| b.is_ascii_lowercase())
+        && (file == "metadata.json" || file.strip_suffix(".gif") == Some(cc))
+}
+
+async fn serve_flag_file(
+    State(state): State<Arc<ServerState>>,
+    Path((cc, file)): Path<(String, String)>,
+    method: Method,
+) -> Response {
+    let path = format!("/flags/{cc}/{file}");
+    let log = |status: StatusCode, delay: Duration| {
+        if state.config.verbose {
+            let code = cc.to_ascii_uppercase();
+            eprintln!("{method} {path} {code} -> {status} (delay {delay:.2?})");
+        }
+    };
+    if !is_valid_request(&cc, &file) {
+        log(StatusCode::NOT_FOUND, Duration::ZERO);
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    let (delay, fail) = {
+        let mut rng = state.rng_for(&path);
+        let delay = state.config.delay.sample(&mut rng);
+        (delay, rng.gen_bool(state.config.error_rate.clamp(0.0, 1.0)))
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if fail {
+        let status = state.config.error_status;
+        log(status, delay);
+        let reason = status.canonical_reason().unwrap_or("simulated error");
+        return (status, format!("{reason}\n")).into_response();
+    }
+    let Some(bytes) = load(&state, &cc, &file).await else {
+        log(StatusCode::NOT_FOUND, delay);
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    log(StatusCode::OK, delay);
+    let content_type = if file.ends_with(".gif") {
+        "image/gif"
+    } else {
+        "application/json"
+    };
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Reads one file of the data set; `None` when it does not exist or would
+/// lead outside the data set.
+async fn load(state: &ServerState, cc: &str, file: &str) -> Option<Vec<u8>> {
+    match &state.root {
+        None => dataset::embedded_file(&format!("{cc}/{file}")).map(<[u8]>::to_vec),
+        Some(root) => {
+            let real = tokio::fs::canonicalize(root.join(cc).join(file))
+                .await
+                .ok()?;
+            if !real.starts_with(root) {
+                return None;
+            }
+            tokio::fs::read(real).await.ok()
+        }
+    }
+}
+
+/// A server running on a tokio runtime, with its address and a way to stop it.
+pub struct RunningServer {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address it listens on (with the real port when bound to port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL of the flags, e.g. `http://127.0.0.1:8000/flags`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/flags", self.addr)
+    }
+
+    /// Stops accepting connections and waits for the server to finish.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(2), &mut self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(io::Error::other(join)),
+            Err(_) => {
+                self.task.abort();
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits until the server stops by itself (it only does on an I/O error).
+    pub async fn wait(self) -> io::Result<()> {
+        self.task.await.map_err(io::Error::other)?
+    }
+}
+
+/// Binds `addr` (port 0 picks a free port) with a deep accept backlog, so that
+/// thousands of clients connecting at once are queued rather than refused.
+fn bind(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(65_535)
+}
+
+/// Starts the flags server on the current tokio runtime.
+pub async fn start(config: ServerConfig, addr: SocketAddr) -> io::Result<RunningServer> {
+    let root = match &config.source {
+        DataSource::Embedded => None,
+        DataSource::Dir(dir) => Some(canonical_dir(dir)?),
+    };
+    let seed = config.seed.unwrap_or_else(rand::random);
+    let state = Arc::new(ServerState {
+        config,
+        root,
+        seed,
+        hits: Mutex::new(HashMap::new()),
+    });
+    let listener = bind(addr)?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+fn canonical_dir(dir: &FsPath) -> io::Result<PathBuf> {
+    let real = std::fs::canonicalize(dir)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+    if !real.is_dir() {
+        return Err(io::Error::other(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    Ok(real)
+}
+
+/// A flags server on its own small runtime, for callers that are not async
+/// (the downloader's sequential and threaded modes, tests). Stopped on drop.
+pub struct BackgroundServer {
+    runtime: Option<tokio::runtime::Runtime>,
+    server: Option<RunningServer>,
+    base_url: String,
+}
+
+impl BackgroundServer {
+    /// Starts a server with `config` on `127.0.0.1:0`.
+    pub fn start(config: ServerConfig) -> io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("flags-server")
+            .enable_all()
+            .build()?;
+        let server = runtime.block_on(start(config, SocketAddr::from(([127, 0, 0, 1], 0))))?;
+        Ok(Self {
+            base_url: server.base_url(),
+            runtime: Some(runtime),
+            server: Some(server),
+        })
+    }
+
+    /// The base URL of the flags, e.g. `http://127.0.0.1:40123/flags`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        if let (Some(runtime), Some(server)) = (self.runtime.take(), self.server.take()) {
+            let _ = runtime.block_on(server.shutdown());
+            runtime.shutdown_timeout(Duration::from_millis(500));
+        }
+    }
+}
+
+/// Raises the open-file soft limit as far as the hard limit allows, so that
+/// thousands of connections can be open at once. Fails with a clear message
+/// when even the hard limit is below `needed`; returns the new soft limit.
+pub fn raise_open_file_limit(needed: u64) -> io::Result<u64> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX)?;
+    if limit < needed {
+        return Err(io::Error::other(format!(
+            "the open-file limit is {limit} but {needed} are needed; raise it (ulimit -n) or lower the concurrency"
+        )));
+    }
+    Ok(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_two_files_of_a_code_are_valid() {
+        assert!(is_valid_request("br", "br.gif"));
+        assert!(is_valid_request("br", "metadata.json"));
+        assert!(!is_valid_request("br", "us.gif"));
+        assert!(!is_valid_request("..", "metadata.json"));
+        assert!(!is_valid_request("BR", "BR.gif"));
+        assert!(!is_valid_request("b", "b.gif"));
+        assert!(!is_valid_request("br", "../br.gif"));
+    }
+}

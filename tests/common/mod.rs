@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests: the binary, in-process servers on
+//! 127.0.0.1:0, and comparisons with the bundled data set.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use assert_cmd::Command;
+use flags::server::{BackgroundServer, ServerConfig};
+
+/// The `flags` binary, with no progress display.
+pub fn flags() -> Command {
+    let mut cmd = Command::cargo_bin("flags").expect("flags binary");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Starts an in-process flags server for one test; it stops when dropped.
+pub fn server(config: ServerConfig) -> BackgroundServer {
+    BackgroundServer::start(config).expect("start test server")
+}
+
+/// File name -> bytes of every file in `dir`.
+pub fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("read output dir")
+        .map(|e| {
+            let e = e.expect("dir entry");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read file"),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that `dir` holds exactly `codes` as `<CC>.gif`, each byte-identical
+/// to the data set, and nothing else.
+pub fn assert_saved_exactly(dir: &Path, codes: &[String]) {
+    let saved = files(dir);
+    let names: Vec<&String> = saved.keys().collect();
+    let expected: Vec<String> = codes.iter().map(|c| format!("{c}.gif")).collect();
+    assert_eq!(names, expected.iter().collect::<Vec<_>>());
+    for code in codes {
+        let want = flags::dataset::flag_gif(code).expect("code in data set");
+        assert_eq!(
+            saved[&format!("{code}.gif")],
+            want,
+            "{code} differs from the data set"
+        );
+    }
+}
+
+/// Parses the `--json` output of a run.
+pub fn json(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(output)))
+}

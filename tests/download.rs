@@ -1,0 +1,295 @@
+//! The downloader end to end: the real binary against a real server on
+//! 127.0.0.1, in each of the three modes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_saved_exactly, flags, json, server};
+use flags::delay::Delay;
+use flags::server::ServerConfig;
+
+const MODES: [&str; 3] = ["sequential", "threaded", "async"];
+
+#[test]
+fn all_saves_194_flags_identical_to_the_data_set_in_every_mode() {
+    for mode in MODES {
+        let out = tempfile::tempdir().unwrap();
+        let assert = flags()
+            .args(["--mode", mode, "--all", "-o"])
+            .arg(out.path())
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+        assert!(
+            stdout.contains("EMBEDDED site: http://127.0.0.1:"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("Searching for 194 flags: from AD to ZW"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("194 flags downloaded."), "{stdout}");
+        assert!(stdout.contains(&format!("({mode} mode")), "{stdout}");
+        assert_saved_exactly(out.path(), &flags::dataset::country_codes());
+    }
+}
+
+#[test]
+fn default_is_the_20_most_populous() {
+    let out = tempfile::tempdir().unwrap();
+    let assert = flags()
+        .args(["--concurrency", "50", "-o"])
+        .arg(out.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("Searching for 20 flags: from BD to VN"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("20 concurrent connections will be used"),
+        "{stdout}"
+    );
+    let mut codes: Vec<String> = flags::dataset::POPULOUS_20
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    codes.sort();
+    assert_saved_exactly(out.path(), &codes);
+}
+
+#[test]
+fn every_gives_194_ok_and_482_not_found_in_every_mode() {
+    for mode in MODES {
+        let out = tempfile::tempdir().unwrap();
+        let assert = flags()
+            .args(["--mode", mode, "--every", "--json", "-o"])
+            .arg(out.path())
+            .assert()
+            .success();
+        let report = json(&assert.get_output().stdout);
+        assert_eq!(report["counts"]["ok"], 194, "{mode}");
+        assert_eq!(report["counts"]["not_found"], 482, "{mode}");
+        assert_eq!(report["counts"]["error"], 0, "{mode}");
+        assert_eq!(report["results"].as_array().unwrap().len(), 676);
+        assert_eq!(report["mode"], mode);
+        assert_eq!(common::files(out.path()).len(), 194);
+    }
+}
+
+#[test]
+fn seeded_errors_are_counted_and_exit_1_in_every_mode() {
+    for mode in MODES {
+        let out = tempfile::tempdir().unwrap();
+        let assert = flags()
+            .args(["--mode", mode, "--all", "--json", "--retries", "0"])
+            .args(["--server-error-rate", "0.25", "--server-seed", "7", "-o"])
+            .arg(out.path())
+            .assert()
+            .code(1);
+        let report = json(&assert.get_output().stdout);
+        let errors = report["counts"]["error"].as_u64().unwrap();
+        let ok = report["counts"]["ok"].as_u64().unwrap();
+        assert!(
+            (25..=75).contains(&errors),
+            "{mode}: {errors} errors of 194"
+        );
+        assert_eq!(ok + errors, 194);
+        assert_eq!(common::files(out.path()).len() as u64, ok);
+        for result in report["results"].as_array().unwrap() {
+            if result["status"] == "error" {
+                assert_eq!(result["reason"], "HTTP 418 I'm a teapot");
+                let path = out
+                    .path()
+                    .join(format!("{}.gif", result["code"].as_str().unwrap()));
+                assert!(!path.exists(), "an errored flag was saved");
+            }
+        }
+    }
+}
+
+#[test]
+fn json_counts_match_the_files() {
+    let out = tempfile::tempdir().unwrap();
+    let assert = flags()
+        .args(["b", "ZZ", "--json", "-o"])
+        .arg(out.path())
+        .assert()
+        .success();
+    let report = json(&assert.get_output().stdout);
+    let ok = report["counts"]["ok"].as_u64().unwrap() as usize;
+    assert_eq!(ok, common::files(out.path()).len());
+    assert_eq!(report["counts"]["not_found"], 27 - ok);
+    assert_eq!(report["planned"], 27);
+    let results = report["results"].as_array().unwrap();
+    let br = results.iter().find(|r| r["code"] == "BR").unwrap();
+    assert_eq!(br["status"], "ok");
+    assert_eq!(br["bytes"], flags::dataset::flag_gif("BR").unwrap().len());
+    assert_eq!(br["file"], "BR.gif");
+    let zz = results.iter().find(|r| r["code"] == "ZZ").unwrap();
+    assert_eq!(zz["status"], "not_found");
+}
+
+#[test]
+fn verbose_prints_one_line_per_code() {
+    let site = server(ServerConfig {
+        error_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let assert = flags()
+        .args(["BR", "-v", "--retries", "0", "-s", site.base_url(), "-o"])
+        .arg(out.path())
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("URL site: http://127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains("BR error: HTTP 418 I'm a teapot"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  1 error."), "{stdout}");
+
+    let assert = flags()
+        .args(["BR", "XX", "-v", "-o"])
+        .arg(out.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("BR OK\n"), "{stdout}");
+    assert!(stdout.contains("XX not found\n"), "{stdout}");
+}
+
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let assert = flags().args(args).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    assert!(stderr.contains(needle), "{stderr}");
+}
+
+#[test]
+fn bad_input_is_a_one_line_usage_error() {
+    assert_usage_error(&["BRA"], "invalid country code 'BRA'");
+    assert_usage_error(&["B1"], "invalid country code 'B1'");
+    assert_usage_error(&["--concurrency", "0"], "--concurrency");
+    assert_usage_error(&["--limit", "0"], "--limit");
+    assert_usage_error(&["--server", "nowhere"], "unknown server 'nowhere'");
+    assert_usage_error(&["--mode", "fast"], "fast");
+}
+
+#[test]
+fn an_unusable_output_folder_fails_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let assert = flags().arg("-o").arg(file.join("sub")).assert().code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot write to output folder"), "{stderr}");
+    assert!(assert.get_output().stdout.is_empty());
+}
+
+#[test]
+fn a_refused_connection_is_an_error_with_its_reason() {
+    // Bind then drop a listener: nothing listens on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = tempfile::tempdir().unwrap();
+    for mode in MODES {
+        let assert = flags()
+            .args(["BR", "--json", "--retries", "0", "--mode", mode, "-s"])
+            .arg(format!("http://127.0.0.1:{port}/flags"))
+            .arg("-o")
+            .arg(out.path())
+            .assert()
+            .code(1);
+        let report = json(&assert.get_output().stdout);
+        let reason = report["results"][0]["reason"].as_str().unwrap();
+        assert!(reason.starts_with("connection failed"), "{mode}: {reason}");
+    }
+}
+
+/// Threads of a running process whose name starts with `prefix`, and all of them.
+fn thread_counts(pid: u32, prefix: &str) -> Option<(usize, usize)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let (mut named, mut total) = (0, 0);
+    for task in tasks.flatten() {
+        total += 1;
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.starts_with(prefix) {
+            named += 1;
+        }
+    }
+    Some((named, total))
+}
+
+/// Runs a download against a slow server and samples the child's threads.
+fn peak_threads(mode: &str, concurrency: &str, prefix: &str) -> (usize, usize) {
+    let site = server(ServerConfig {
+        delay: Delay::Fixed(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    });
+    let out = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
+        .args([
+            "--all",
+            "--progress",
+            "never",
+            "--mode",
+            mode,
+            "-m",
+            concurrency,
+            "-s",
+            site.base_url(),
+            "-o",
+        ])
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut peak_named, mut peak_total) = (0, 0);
+    loop {
+        if let Some((named, total)) = thread_counts(child.id(), prefix) {
+            peak_named = peak_named.max(named);
+            peak_total = peak_total.max(total);
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
+    (peak_named, peak_total)
+}
+
+#[test]
+fn threaded_mode_runs_the_requested_number_of_os_threads() {
+    let (workers, _) = peak_threads("threaded", "24", "flags-worker");
+    assert_eq!(workers, 24);
+}
+
+#[test]
+fn async_mode_does_not_start_a_thread_per_request() {
+    let (_, total) = peak_threads("async", "100", "");
+    // 100 requests in flight; the process has its main thread, the runtime's
+    // workers (one per core), a few blocking threads for saves, none per request.
+    assert!(
+        total > 0 && total < 24,
+        "{total} threads for 100 requests in flight"
+    );
+}
+
+#[test]
+fn completions_are_printed() {
+    let assert = flags().args(["completions", "bash"]).assert().success();
+    assert!(String::from_utf8_lossy(&assert.get_output().stdout).contains("_flags()"));
+}
