@@ -17,4 +17,5 @@ pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod server;
+pub mod spin;
 pub mod store;

@@ -15,6 +15,7 @@ use flags::outcome::{ideal_time, RunReport};
 use flags::plan::{self, Mode, Plan, RequestOptions, ServerChoice};
 use flags::report::{self, ProgressChoice, Reporter};
 use flags::server::{self, BackgroundServer, DataSource, ServerConfig};
+use flags::spin::SpinMode;
 use flags::{cancel, drivers, store};
 
 const EXAMPLES: &str = "\
@@ -41,6 +42,8 @@ struct Cli {
 enum Command {
     /// Run the flags server.
     Serve(ServeArgs),
+    /// The spinner demo: a spinner beside slow work, thread versus async.
+    Spin(SpinArgs),
     /// Print shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -145,6 +148,20 @@ struct ServeArgs {
     verbose: bool,
 }
 
+/// Options of `flags spin`.
+#[derive(clap::Args, Debug)]
+struct SpinArgs {
+    /// thread, async, blocking (async code that blocks: the spinner freezes) or async-offload.
+    #[arg(long, value_enum, default_value_t = SpinMode::Thread)]
+    mode: SpinMode,
+    /// How long the slow function takes.
+    #[arg(long, default_value = "3s", value_parser = duration, value_name = "DURATION")]
+    seconds: Duration,
+    /// Animate frames: auto (only on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    frames: ProgressChoice,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Preset {
     Local,
@@ -192,6 +209,16 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Spin(args)) => {
+            let frames = match args.frames {
+                ProgressChoice::Always => true,
+                ProgressChoice::Never => false,
+                ProgressChoice::Auto => std::io::stdout().is_terminal(),
+            };
+            flags::spin::run(args.mode, args.seconds, flags::spin::Display { frames })
+                .map(|_| ExitCode::SUCCESS)
+                .context("spinner demo failed")
+        }
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "flags", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

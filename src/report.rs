@@ -90,9 +90,9 @@ impl Reporter {
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.0.add(&result);
-        self.update_message(&state.0);
         state.1.push(result);
         self.bar.inc(1);
+        self.update_message(&state.0);
     }
 
     /// Notes a retry (shown with `-v`).

@@ -1,0 +1,59 @@
+//! `flags spin`: frames, erase, answer, and the frozen spinner of blocking code.
+
+mod common;
+
+fn run(mode: &str, seconds: &str, frames: &str) -> String {
+    let assert = common::flags()
+        .args([
+            "spin",
+            "--mode",
+            mode,
+            "--seconds",
+            seconds,
+            "--frames",
+            frames,
+        ])
+        .assert()
+        .success();
+    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+}
+
+fn frame_count(out: &str) -> usize {
+    ["\\", "|", "/", "-"]
+        .iter()
+        .map(|f| out.matches(&format!("\r{f} thinking!")).count())
+        .sum()
+}
+
+const ERASE_THEN_ANSWER: &str = "\r           \rAnswer: 42\n";
+
+#[test]
+fn thread_and_async_spin_for_the_whole_duration_then_erase_and_answer() {
+    for mode in ["thread", "async", "async-offload"] {
+        let out = run(mode, "0.6s", "always");
+        let frames = frame_count(&out);
+        // 100 ms a frame for 600 ms: about 6; allow a slow machine some slack.
+        assert!(
+            (3..=8).contains(&frames),
+            "{mode}: {frames} frames in {out:?}"
+        );
+        assert!(
+            out.starts_with("\r\\ thinking!\r| thinking!"),
+            "{mode}: {out:?}"
+        );
+        assert!(out.ends_with(ERASE_THEN_ANSWER), "{mode}: {out:?}");
+    }
+}
+
+#[test]
+fn blocking_the_runtime_freezes_the_spinner() {
+    let out = run("blocking", "0.6s", "always");
+    assert!(frame_count(&out) <= 2, "{out:?}");
+    assert!(out.ends_with(ERASE_THEN_ANSWER), "{out:?}");
+}
+
+#[test]
+fn without_a_terminal_the_message_is_printed_once() {
+    let out = run("async", "0.2s", "auto");
+    assert_eq!(out, "thinking!\nAnswer: 42\n");
+}
