@@ -70,6 +70,9 @@ pub async fn run_async(plan: &Plan, reporter: &Reporter) -> Result<(), reqwest::
     Ok(())
 }
 
+/// Threads of the async runtime's blocking pool, where files are saved.
+const SAVE_THREADS: usize = 8;
+
 /// How long in-flight work may go on after an interrupt before the run
 /// stops waiting for it.
 const GRACE: Duration = Duration::from_millis(800);
@@ -93,8 +96,11 @@ pub fn drive(plan: Arc<Plan>, reporter: Arc<Reporter>) -> anyhow::Result<()> {
             wait_unless_cancelled(&done_rx);
         }
         Mode::Async => {
+            // Saves are short; a small blocking pool absorbs bursts of them
+            // without growing a thread per finished download.
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .max_blocking_threads(SAVE_THREADS)
                 .thread_name("flags-async")
                 .build()?;
             runtime.block_on(async {

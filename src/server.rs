@@ -289,6 +289,7 @@ impl BackgroundServer {
     pub fn start(config: ServerConfig) -> io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .max_blocking_threads(4)
             .thread_name("flags-server")
             .enable_all()
             .build()?;
