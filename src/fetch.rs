@@ -39,7 +39,7 @@ impl RetryPolicy {
 
     /// Whether `error`, after `attempt` retries already made, gets another try.
     pub fn should_retry(&self, error: &FetchError, attempt: u32) -> bool {
-        attempt < self.retries && error.is_retryable() && !is_cancelled()
+        attempt < self.retries && error.is_retryable()
     }
 
     /// How long to wait before retry number `attempt + 1`: exponential with
@@ -97,7 +97,7 @@ fn save_flag(
     body: &[u8],
 ) -> Result<(u64, String), FetchError> {
     if is_cancelled() {
-        return Err(FetchError::Other("cancelled".into()));
+        return Err(FetchError::Cancelled);
     }
     let name = store::flag_file_name(code, country);
     store::save_atomic(output, &name, body).map_err(|e| FetchError::Save(e.to_string()))?;
@@ -199,6 +199,9 @@ impl BlockingClient {
         let mut attempt = 0;
         loop {
             match self.get_once(url) {
+                Err(error) if is_cancelled() && error.is_retryable() => {
+                    return Err(FetchError::Cancelled)
+                }
                 Err(error) if self.policy.should_retry(&error, attempt) => {
                     let wait = self.policy.backoff(attempt, error.retry_after());
                     attempt += 1;
@@ -326,6 +329,9 @@ impl AsyncClient {
         let mut attempt = 0;
         loop {
             match self.get_once(url).await {
+                Err(error) if is_cancelled() && error.is_retryable() => {
+                    return Err(FetchError::Cancelled)
+                }
                 Err(error) if self.policy.should_retry(&error, attempt) => {
                     let wait = self.policy.backoff(attempt, error.retry_after());
                     attempt += 1;

@@ -12,6 +12,7 @@ pub mod cancel;
 pub mod dataset;
 pub mod delay;
 pub mod drivers;
+pub mod faults;
 pub mod fetch;
 pub mod outcome;
 pub mod plan;

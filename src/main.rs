@@ -81,9 +81,12 @@ struct DownloadArgs {
     /// Share of requests the embedded server answers with an error (0.0 to 1.0).
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = rate)]
     server_error_rate: f64,
-    /// Seed of the embedded server's random delays and errors.
+    /// Seed of the embedded server's random delays, errors and faults.
     #[arg(long, value_name = "N")]
     server_seed: Option<u64>,
+    /// A fault of the embedded server, as `flags serve --fault` (repeatable).
+    #[arg(long, value_name = "KIND=RATE")]
+    server_fault: Vec<flags::faults::Fault>,
     /// Folder to save the flags in (created if missing).
     #[arg(short, long, default_value = "downloaded", value_name = "DIR")]
     output: PathBuf,
@@ -140,6 +143,13 @@ struct ServeArgs {
     /// Seed for reproducible delays and errors.
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Cause a fault on a share of requests: KIND=RATE, repeatable. KIND: reset,
+    /// reset-body, truncate, drip, redirect-loop, huge, bad-json, hostile-name.
+    #[arg(long = "fault", value_name = "KIND=RATE")]
+    faults: Vec<flags::faults::Fault>,
+    /// Speed of the drip fault, in bytes per second.
+    #[arg(long, default_value_t = 1000, value_name = "BYTES")]
+    drip_speed: u64,
     /// The classic set-up: local = port 8000; delay = 8001 with 0.5s..5s; error = 8002 with 0.5s..5s and 25% errors.
     #[arg(long, value_enum)]
     preset: Option<Preset>,
@@ -274,6 +284,7 @@ fn download(args: DownloadArgs) -> Result<ExitCode> {
                 delay: args.server_delay,
                 error_rate: args.server_error_rate,
                 seed: args.server_seed,
+                faults: args.server_fault.clone(),
                 ..ServerConfig::default()
             })
             .context("cannot start the embedded flags server")?,
@@ -380,6 +391,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         error_status: axum::http::StatusCode::from_u16(args.error_status)
             .context("invalid --error-status")?,
         seed: args.seed,
+        faults: args.faults,
+        drip_speed: args.drip_speed.max(1),
         verbose: args.verbose,
     };
     let addr = SocketAddr::new(args.bind, args.port.unwrap_or(preset_port));

@@ -72,6 +72,10 @@ pub enum FetchError {
     /// The file could not be written.
     #[error("save failed: {0}")]
     Save(String),
+    /// The run was interrupted before this download finished: it is
+    /// abandoned, not counted as an error.
+    #[error("cancelled")]
+    Cancelled,
     /// Anything else the HTTP client reported.
     #[error("{0}")]
     Other(String),
@@ -142,6 +146,9 @@ pub struct CodeResult {
     pub file: Option<String>,
     /// How many retries were made for this code.
     pub retries: u32,
+    /// Abandoned because the run was interrupted: not counted, not shown.
+    #[serde(skip)]
+    pub abandoned: bool,
 }
 
 impl CodeResult {
@@ -155,6 +162,7 @@ impl CodeResult {
             country,
             file: Some(file),
             retries,
+            abandoned: false,
         }
     }
 
@@ -172,6 +180,7 @@ impl CodeResult {
             country,
             file: None,
             retries,
+            abandoned: *error == FetchError::Cancelled,
         }
     }
 
@@ -185,6 +194,7 @@ impl CodeResult {
             country: None,
             file: path.file_name().map(|n| n.to_string_lossy().into_owned()),
             retries: 0,
+            abandoned: false,
         }
     }
 

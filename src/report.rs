@@ -83,8 +83,11 @@ impl Reporter {
         });
     }
 
-    /// Records one finished code.
+    /// Records one finished code; one abandoned on interrupt is left out.
     pub fn record(&self, result: CodeResult) {
+        if result.abandoned {
+            return;
+        }
         if self.verbose {
             self.println(&result.line());
         }

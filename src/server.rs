@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::dataset;
 use crate::delay::Delay;
+use crate::faults::{self, Fault, FaultKind, FaultyRequest};
 
 /// Where the server's files come from.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +53,10 @@ pub struct ServerConfig {
     pub error_status: StatusCode,
     /// Seed for delays and errors; `None` draws a random one.
     pub seed: Option<u64>,
+    /// Faults to cause on purpose, each on its share of requests.
+    pub faults: Vec<Fault>,
+    /// Speed of the `drip` fault, in bytes per second.
+    pub drip_speed: u64,
     /// Log one line per request to stderr.
     pub verbose: bool,
 }
@@ -64,6 +69,8 @@ impl Default for ServerConfig {
             error_rate: 0.0,
             error_status: StatusCode::IM_A_TEAPOT,
             seed: None,
+            faults: Vec::new(),
+            drip_speed: 1000,
             verbose: false,
         }
     }
@@ -120,44 +127,74 @@ fn is_valid_request(cc: &str, file: &str) -> bool {
 
 async fn serve_flag_file(
     State(state): State<Arc<ServerState>>,
+    ConnectInfo(conn): ConnectInfo<Connection>,
     Path((cc, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     method: Method,
 ) -> Response {
     let path = format!("/flags/{cc}/{file}");
-    let log = |status: StatusCode, delay: Duration| {
+    let log = |status: &dyn std::fmt::Display, delay: Duration| {
         if state.config.verbose {
             let code = cc.to_ascii_uppercase();
             eprintln!("{method} {path} {code} -> {status} (delay {delay:.2?})");
         }
     };
     if !is_valid_request(&cc, &file) {
-        log(StatusCode::NOT_FOUND, Duration::ZERO);
+        log(&StatusCode::NOT_FOUND, Duration::ZERO);
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
-    let (delay, fail) = {
-        let mut rng = state.rng_for(&path);
-        let delay = state.config.delay.sample(&mut rng);
-        (delay, rng.gen_bool(state.config.error_rate.clamp(0.0, 1.0)))
+    let is_metadata = file == "metadata.json";
+    let content_type = if is_metadata {
+        "application/json"
+    } else {
+        "image/gif"
+    };
+    // A request already in the redirect loop stays in it.
+    let hop = query
+        .as_deref()
+        .and_then(|q| q.strip_prefix("hop="))
+        .and_then(|n| n.parse::<u32>().ok());
+    let (delay, fail, fault) = match hop {
+        Some(_) => (Duration::ZERO, false, Some(FaultKind::RedirectLoop)),
+        None => {
+            let mut rng = state.rng_for(&path);
+            let delay = state.config.delay.sample(&mut rng);
+            let fail = rng.gen_bool(state.config.error_rate.clamp(0.0, 1.0));
+            let fault = faults::pick(&state.config.faults, rng.gen(), is_metadata);
+            (delay, fail, fault)
+        }
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     if fail {
         let status = state.config.error_status;
-        log(status, delay);
+        log(&status, delay);
         let reason = status.canonical_reason().unwrap_or("simulated error");
-        return (status, format!("{reason}\n")).into_response();
+        let mut response = (status, format!("{reason}\n")).into_response();
+        if matches!(status.as_u16(), 429 | 503) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        return response;
     }
     let Some(bytes) = load(&state, &cc, &file).await else {
-        log(StatusCode::NOT_FOUND, delay);
+        log(&StatusCode::NOT_FOUND, delay);
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
-    log(StatusCode::OK, delay);
-    let content_type = if file.ends_with(".gif") {
-        "image/gif"
-    } else {
-        "application/json"
-    };
+    if let Some(kind) = fault {
+        log(&format_args!("fault {kind}"), delay);
+        let request = FaultyRequest {
+            code: &cc,
+            path: &path,
+            hop: hop.unwrap_or(0),
+            fd: conn.fd,
+            drip_speed: state.config.drip_speed,
+        };
+        return faults::respond(kind, bytes, content_type, request);
+    }
+    log(&StatusCode::OK, delay);
     let mut response = Response::new(Body::from(bytes));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -220,6 +257,57 @@ impl RunningServer {
     }
 }
 
+/// What the handler knows of a connection: the peer, and the socket, so that
+/// the `reset` faults can make its close a TCP reset.
+#[derive(Debug, Clone, Copy)]
+pub struct Connection {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The connection's socket (`None` for the listener's own address).
+    pub fd: Option<std::os::fd::RawFd>,
+}
+
+/// The server's listener: a tokio listener that tags each connection with its
+/// socket, and rides out accept errors such as running out of file descriptors.
+struct FlagsListener(tokio::net::TcpListener);
+
+impl axum::serve::Listener for FlagsListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = Connection;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let fd = Some(std::os::fd::AsRawFd::as_raw_fd(&stream));
+                    return (stream, Connection { peer, fd });
+                }
+                Err(error) => {
+                    // EMFILE and friends: wait for connections to close.
+                    eprintln!("flags serve: accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(Connection {
+            peer: self.0.local_addr()?,
+            fd: None,
+        })
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, FlagsListener>>
+    for Connection
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, FlagsListener>) -> Self {
+        *stream.remote_addr()
+    }
+}
+
 /// Binds `addr` (port 0 picks a free port) with a deep accept backlog, so that
 /// thousands of clients connecting at once are queued rather than refused.
 fn bind(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
@@ -249,9 +337,9 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> io::Result<Running
     let listener = bind(addr)?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let app = router(state);
+    let app = router(state).into_make_service_with_connect_info::<Connection>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(FlagsListener(listener), app)
             .with_graceful_shutdown(async {
                 let _ = rx.await;
             })

@@ -12,7 +12,7 @@ pub const TEMP_PREFIX: &str = ".flags-partial-";
 const MAX_NAME_BYTES: usize = 100;
 
 /// The file name of a flag: `<CC>.gif`, or `<CC>-<Country_Name>.gif` when a
-/// country name is given. The name is untrusted input from the network, so it
+/// country name is given (a code with no letters becomes `XX`). The name is untrusted input from the network, so it
 /// is reduced to letters, digits, `_`, `-`, `.` and `,` (anything else, such
 /// as spaces, slashes and control characters, becomes `_`),
 /// never starts with a dot, and is capped in length; a name that reduces to
@@ -25,6 +25,11 @@ pub fn flag_file_name(code: &str, country: Option<&str>) -> String {
         .map(|c| c.to_ascii_uppercase())
         .take(2)
         .collect();
+    let code = if code.is_empty() {
+        "XX".to_owned()
+    } else {
+        code
+    };
     let safe = country.map(safe_name_part).unwrap_or_default();
     if safe.is_empty() {
         format!("{code}.gif")
