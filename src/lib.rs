@@ -9,6 +9,7 @@
 //! [`server`] is the flags server, [`dataset`] the bundled flags.
 
 pub mod cancel;
+pub mod charfinder;
 pub mod dataset;
 pub mod delay;
 pub mod drivers;

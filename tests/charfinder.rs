@@ -1,0 +1,309 @@
+//! charfinder end to end: the CLI, the TCP service and the HTTP API, on
+//! 127.0.0.1 only; and the search page in headless Chromium.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin;
+
+fn charfinder() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("charfinder").unwrap()
+}
+
+#[test]
+fn cli_prints_results_and_the_count() {
+    let assert = charfinder().args(["cat", "face"]).assert().success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "U+1F431\t🐱\tCAT FACE");
+    assert_eq!(*lines.last().unwrap(), "10 matches for 'cat face'");
+    assert_eq!(lines.len(), 11);
+    assert!(lines[..10]
+        .iter()
+        .all(|l| l.contains("CAT") && l.contains("FACE")));
+
+    let assert = charfinder()
+        .args(["LATIN", "capital", "letter", "a", "with", "ring", "above"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.starts_with("U+00C5\tÅ\tLATIN CAPITAL LETTER A WITH RING ABOVE\n"),
+        "{stdout}"
+    );
+
+    let assert = charfinder().args(["xyzzy", "plugh"]).assert().code(1);
+    assert_eq!(
+        String::from_utf8_lossy(&assert.get_output().stdout),
+        "No match\n"
+    );
+
+    let assert = charfinder().assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+/// A charfinder server as a child process; killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(service: &str) -> Server {
+    let mut child = Command::new(cargo_bin("charfinder"))
+        .args([service, "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.split_whitespace().last().unwrap_or_default();
+    let addr = url
+        .trim_start_matches("tcp://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "startup line: {line}");
+    Server { child, addr }
+}
+
+/// Reads until `marker` has been received; returns everything read.
+fn read_until(stream: &mut impl Read, marker: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).ends_with(marker) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed before '{marker}': {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+#[test]
+fn a_tcp_session_with_queries_a_bad_line_and_eof() {
+    let server = start("tcp");
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(read_until(&mut stream, "?> "), "?> ");
+
+    stream.write_all(b"cat face\r\n").unwrap();
+    let answer = read_until(&mut stream, "?> ");
+    assert!(answer.starts_with("U+1F431\t🐱\tCAT FACE\r\n"), "{answer}");
+    assert!(
+        answer.ends_with("10 matches for 'cat face'\r\n?> "),
+        "{answer}"
+    );
+    assert_eq!(answer.matches("\r\n").count(), 11);
+
+    stream.write_all(b"chess black knight\n").unwrap();
+    let answer = read_until(&mut stream, "?> ");
+    assert!(
+        answer.contains("U+265E\t♞\tBLACK CHESS KNIGHT\r\n"),
+        "{answer}"
+    );
+
+    stream.write_all(b"xyzzy\r\n").unwrap();
+    assert_eq!(read_until(&mut stream, "?> "), "No match\r\n?> ");
+
+    stream.write_all(&[b'a'; 5000]).unwrap();
+    stream.write_all(b"\r\n").unwrap();
+    assert_eq!(
+        read_until(&mut stream, "?> "),
+        "error: line longer than 1024 bytes\r\n?> "
+    );
+
+    stream.write_all(b"caf\xff\xfe\r\n").unwrap();
+    assert_eq!(
+        read_until(&mut stream, "?> "),
+        "error: the query is not valid UTF-8\r\n?> "
+    );
+
+    stream.write_all(b"sun\r\n").unwrap();
+    assert!(read_until(&mut stream, "?> ").contains("BLACK SUN WITH RAYS"));
+
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn a_control_character_closes_the_tcp_session() {
+    let server = start("tcp");
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    read_until(&mut stream, "?> ");
+    stream.write_all(b"\x03\r\n").unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn five_hundred_concurrent_tcp_clients_are_answered() {
+    let server = start("tcp");
+    // All connected and prompted before any of them asks.
+    let mut clients: Vec<TcpStream> = (0..500)
+        .map(|_| {
+            let s = TcpStream::connect(&server.addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            s
+        })
+        .collect();
+    for client in &mut clients {
+        assert_eq!(read_until(client, "?> "), "?> ");
+    }
+    let queries = ["cat face", "black chess", "sun"];
+    for (i, client) in clients.iter_mut().enumerate() {
+        write!(client, "{}\r\n", queries[i % 3]).unwrap();
+    }
+    let handles: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut client)| {
+            std::thread::spawn(move || {
+                let answer = read_until(&mut client, "?> ");
+                (i, answer)
+            })
+        })
+        .collect();
+    for handle in handles {
+        let (i, answer) = handle.join().unwrap();
+        let words: Vec<String> = queries[i % 3].split(' ').map(str::to_uppercase).collect();
+        let lines: Vec<&str> = answer.trim_end_matches("?> ").lines().collect();
+        let (count, results) = lines.split_last().unwrap();
+        assert!(
+            count.ends_with(&format!("matches for '{}'", queries[i % 3])),
+            "{i}: {count}"
+        );
+        assert!(
+            results
+                .iter()
+                .all(|l| words.iter().all(|w| l.contains(w.as_str()))),
+            "{i}"
+        );
+    }
+}
+
+fn get_json(addr: &str, path: &str) -> (u16, serde_json::Value) {
+    let url = format!("http://{addr}{path}");
+    match ureq::get(&url).call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => (
+            r.status(),
+            serde_json::from_str(&r.into_string().unwrap()).unwrap(),
+        ),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+#[test]
+fn http_pages_add_up_to_the_total_with_no_duplicates() {
+    let server = start("http");
+    let (status, first) = get_json(&server.addr, "/api/search?q=latin&start=0&stop=100");
+    assert_eq!(status, 200);
+    let total = first["total"].as_u64().unwrap() as usize;
+    assert!(total > 1000, "{total}");
+    let mut seen = HashSet::new();
+    let mut start = 0;
+    let mut last_cp = 0;
+    while start < total {
+        let (_, page) = get_json(
+            &server.addr,
+            &format!("/api/search?q=latin&start={start}&stop={}", start + 1000),
+        );
+        assert_eq!(page["start"], start);
+        let chars = page["chars"].as_array().unwrap();
+        assert!(chars.len() <= 100, "stop is capped");
+        assert_eq!(page["stop"].as_u64().unwrap() as usize, start + chars.len());
+        for c in chars {
+            let cp = u32::from_str_radix(&c["cp"].as_str().unwrap()[2..], 16).unwrap();
+            assert!(cp > last_cp || seen.is_empty(), "sorted by code point");
+            last_cp = cp;
+            assert!(c["name"].as_str().unwrap().contains("LATIN"));
+            assert_eq!(
+                c["char"].as_str().unwrap().chars().next().map(u32::from),
+                Some(cp)
+            );
+            assert!(seen.insert(cp), "duplicate {cp:X}");
+        }
+        start += chars.len();
+    }
+    assert_eq!(seen.len(), total);
+}
+
+#[test]
+fn http_bad_parameters_are_400_with_a_json_error() {
+    let server = start("http");
+    for path in [
+        "/api/search",
+        "/api/search?q=",
+        "/api/search?q=cat&start=x",
+        "/api/search?q=cat&stop=-1",
+        "/api/search?q=cat&start=10&stop=5",
+    ] {
+        let (status, body) = get_json(&server.addr, path);
+        assert_eq!(status, 400, "{path}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}: {body}"
+        );
+    }
+    let page = ureq::get(&format!("http://{}/", server.addr))
+        .call()
+        .unwrap();
+    assert_eq!(page.content_type(), "text/html");
+    let html = page.into_string().unwrap();
+    assert!(html.contains("<input id=\"q\"") && html.contains("/api/search"));
+    assert!(!html.contains("innerHTML"), "results must go in as text");
+}
+
+#[test]
+fn the_page_fetches_in_pages_as_the_user_scrolls_in_headless_chromium() {
+    let browser_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
+        "the browser test needs Debian's chromium and `npm ci` in tests/browser: run scripts/test (or .ci/run)"
+    );
+    let server = start("http");
+    let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("charfinder-page.png");
+    let output = Command::new("node")
+        .arg(browser_dir.join("charfinder.mjs"))
+        .arg(format!("http://{}/", server.addr))
+        .arg(&screenshot)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "browser test failed: {stdout}{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(summary["rows"], summary["total"]);
+    assert!(summary["scrolls"].as_u64().unwrap() > 0);
+    assert!(
+        std::fs::metadata(&screenshot).unwrap().len() > 1000,
+        "screenshot saved"
+    );
+}
