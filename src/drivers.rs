@@ -12,33 +12,33 @@ use futures::{future, stream, StreamExt};
 
 use crate::cancel::is_cancelled;
 use crate::fetch::{AsyncClient, BlockingClient};
+use crate::outcome::{CodeResult, FetchError};
 use crate::plan::{Mode, Plan};
 use crate::report::Reporter;
 
 /// Sequential: one blocking client, one request at a time.
 pub fn run_sequential(plan: &Plan, reporter: &Reporter) {
     let client = BlockingClient::new(&plan.request, 1);
-    for code in &plan.codes {
+    for job in 0..plan.codes.len() {
         if is_cancelled() {
             break;
         }
-        reporter.record(client.download_flag(plan, code, reporter));
+        reporter.record(client.download_flag(plan, job, reporter));
     }
 }
 
 /// Threaded: `concurrency` OS threads doing blocking I/O; each takes the next
-/// code from a shared counter. They share one client, whose connection pool
+/// job from a shared counter. They share one client, whose connection pool
 /// is sized to the thread count.
 pub fn run_threaded(plan: &Plan, reporter: &Reporter) {
     let client = BlockingClient::new(&plan.request, plan.concurrency);
     let next = AtomicUsize::new(0);
-    let worker = || {
-        while let Some(code) = plan.codes.get(next.fetch_add(1, Ordering::Relaxed)) {
-            if is_cancelled() {
-                break;
-            }
-            reporter.record(client.download_flag(plan, code, reporter));
+    let worker = || loop {
+        let job = next.fetch_add(1, Ordering::Relaxed);
+        if job >= plan.codes.len() || is_cancelled() {
+            break;
         }
+        reporter.record(client.download_flag(plan, job, reporter));
     };
     thread::scope(|scope| {
         for i in 0..plan.concurrency {
@@ -57,17 +57,39 @@ pub fn run_threaded(plan: &Plan, reporter: &Reporter) {
 }
 
 /// Async: one tokio runtime; `concurrency` downloads in flight at once through
-/// `buffer_unordered`; each file is saved with `spawn_blocking` inside
-/// `download_flag`, so the runtime never waits on the disk.
-pub async fn run_async(plan: &Plan, reporter: &Reporter) -> Result<(), reqwest::Error> {
-    let client = AsyncClient::new(&plan.request, plan.concurrency)?;
-    stream::iter(&plan.codes)
+/// `buffer_unordered`; each download is a task, so the runtime's workers share
+/// them, and each file is saved with `spawn_blocking` inside `download_flag`,
+/// so the runtime never waits on the disk.
+pub async fn run_async(plan: Arc<Plan>, reporter: Arc<Reporter>) -> Result<(), reqwest::Error> {
+    let client = Arc::new(AsyncClient::new(&plan.request, plan.concurrency)?);
+    stream::iter(0..plan.codes.len())
         .take_while(|_| future::ready(!is_cancelled()))
-        .map(|code| client.download_flag(plan, code, reporter))
+        .map(|job| spawn_download(&client, &plan, job, &reporter))
         .buffer_unordered(plan.concurrency)
         .for_each(|result| async { reporter.record(result) })
         .await;
     Ok(())
+}
+
+/// Runs one download as its own task; a task that panics is an ERROR.
+async fn spawn_download(
+    client: &Arc<AsyncClient>,
+    plan: &Arc<Plan>,
+    job: usize,
+    reporter: &Arc<Reporter>,
+) -> CodeResult {
+    let (client, plan, reporter) = (client.clone(), plan.clone(), reporter.clone());
+    let code = plan.codes[job].clone();
+    tokio::spawn(async move { client.download_flag(&plan, job, &reporter).await })
+        .await
+        .unwrap_or_else(|e| {
+            CodeResult::failed(
+                &code,
+                &FetchError::Other(format!("task failed: {e}")),
+                None,
+                0,
+            )
+        })
 }
 
 /// Threads of the async runtime's blocking pool, where files are saved.
@@ -105,7 +127,7 @@ pub fn drive(plan: Arc<Plan>, reporter: Arc<Reporter>) -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(async {
                 tokio::select! {
-                    result = run_async(&plan, &reporter) => result,
+                    result = run_async(plan.clone(), reporter.clone()) => result,
                     () = cancelled_then_grace() => Ok(()),
                 }
             })?;

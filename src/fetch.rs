@@ -57,16 +57,28 @@ impl RetryPolicy {
 /// What one flag's download has gathered so far, kept across its requests.
 struct FlagContext<'a> {
     code: &'a str,
+    /// The file name's suffix with `--count` (`<CC>-<n>.gif`).
+    number: Option<usize>,
     retries: u32,
     country: Option<String>,
 }
 
 impl<'a> FlagContext<'a> {
-    fn new(code: &'a str) -> Self {
+    fn new(plan: &'a Plan, job: usize) -> Self {
         Self {
-            code,
+            code: &plan.codes[job],
+            number: plan.numbered.then_some(job),
             retries: 0,
             country: None,
+        }
+    }
+
+    /// The name to save under: the country's, or the job number's.
+    fn label(&self) -> Option<String> {
+        match (&self.country, self.number) {
+            (Some(country), _) => Some(country.clone()),
+            (None, Some(n)) => Some(n.to_string()),
+            (None, None) => None,
         }
     }
 
@@ -93,13 +105,13 @@ pub fn parse_country(body: &[u8]) -> Result<String, FetchError> {
 fn save_flag(
     output: &Path,
     code: &str,
-    country: Option<&str>,
+    label: Option<&str>,
     body: &[u8],
 ) -> Result<(u64, String), FetchError> {
     if is_cancelled() {
         return Err(FetchError::Cancelled);
     }
-    let name = store::flag_file_name(code, country);
+    let name = store::flag_file_name(code, label);
     store::save_atomic(output, &name, body).map_err(|e| FetchError::Save(e.to_string()))?;
     Ok((body.len() as u64, name))
 }
@@ -168,9 +180,9 @@ impl BlockingClient {
         }
     }
 
-    /// Downloads one flag (metadata first with `--names`) and saves it.
-    pub fn download_flag(&self, plan: &Plan, code: &str, reporter: &Reporter) -> CodeResult {
-        let mut ctx = FlagContext::new(code);
+    /// Downloads job `job` of the plan (metadata first with `--names`) and saves it.
+    pub fn download_flag(&self, plan: &Plan, job: usize, reporter: &Reporter) -> CodeResult {
+        let mut ctx = FlagContext::new(plan, job);
         let outcome = self.try_download_flag(plan, &mut ctx, reporter);
         ctx.finish(outcome)
     }
@@ -186,7 +198,7 @@ impl BlockingClient {
             ctx.country = Some(parse_country(&metadata)?);
         }
         let gif = self.get(&plan.gif_url(ctx.code), ctx, reporter)?;
-        save_flag(&plan.output, ctx.code, ctx.country.as_deref(), &gif)
+        save_flag(&plan.output, ctx.code, ctx.label().as_deref(), &gif)
     }
 
     /// GET with retries.
@@ -290,8 +302,8 @@ impl AsyncClient {
 
     /// Downloads one flag (metadata first with `--names`) and saves it; the
     /// two steps are plain `.await`s one after the other.
-    pub async fn download_flag(&self, plan: &Plan, code: &str, reporter: &Reporter) -> CodeResult {
-        let mut ctx = FlagContext::new(code);
+    pub async fn download_flag(&self, plan: &Plan, job: usize, reporter: &Reporter) -> CodeResult {
+        let mut ctx = FlagContext::new(plan, job);
         let outcome = self.try_download_flag(plan, &mut ctx, reporter).await;
         ctx.finish(outcome)
     }
@@ -309,12 +321,8 @@ impl AsyncClient {
             ctx.country = Some(parse_country(&metadata)?);
         }
         let gif = self.get(&plan.gif_url(ctx.code), ctx, reporter).await?;
-        let (output, code, country) = (
-            plan.output.clone(),
-            ctx.code.to_owned(),
-            ctx.country.clone(),
-        );
-        tokio::task::spawn_blocking(move || save_flag(&output, &code, country.as_deref(), &gif))
+        let (output, code, label) = (plan.output.clone(), ctx.code.to_owned(), ctx.label());
+        tokio::task::spawn_blocking(move || save_flag(&output, &code, label.as_deref(), &gif))
             .await
             .map_err(|e| FetchError::Save(e.to_string()))?
     }

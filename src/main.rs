@@ -66,6 +66,10 @@ struct DownloadArgs {
     /// Download at most N codes (the first N, sorted).
     #[arg(short, long, value_name = "N", value_parser = positive)]
     limit: Option<usize>,
+    /// Download N flags in all, cycling through the selected codes, each saved
+    /// as <CC>-<n>.gif: a workload larger than the data set, for benchmarks.
+    #[arg(long, value_name = "N", value_parser = positive, conflicts_with_all = ["names", "skip_existing"])]
+    count: Option<usize>,
     /// Requests in flight at most [default: 1 sequential, 30 threaded, 100 async, 5 against remote].
     #[arg(short = 'm', long, alias = "max-req", value_name = "N", value_parser = positive)]
     concurrency: Option<usize>,
@@ -259,6 +263,10 @@ fn download(args: DownloadArgs) -> Result<ExitCode> {
         Ok(codes) => codes,
         Err(error) => return Ok(usage_error(error)),
     };
+    let codes = match args.count {
+        Some(count) => Plan::repeat_codes(&codes, count),
+        None => codes,
+    };
     let concurrency = args
         .concurrency
         .unwrap_or_else(|| {
@@ -276,7 +284,13 @@ fn download(args: DownloadArgs) -> Result<ExitCode> {
     };
     store::prepare_output_dir(&args.output)
         .with_context(|| format!("cannot write to output folder {}", args.output.display()))?;
-    flags::server::raise_open_file_limit(concurrency as u64 * 2 + 64)?;
+    // One socket per connection, two when the embedded server is in-process.
+    let sockets = if matches!(args.server, ServerChoice::Embedded) {
+        2
+    } else {
+        1
+    };
+    flags::server::raise_open_file_limit(concurrency as u64 * sockets + 64)?;
 
     let embedded = match args.server {
         ServerChoice::Embedded => Some(
@@ -317,6 +331,7 @@ fn download(args: DownloadArgs) -> Result<ExitCode> {
             names: args.names,
         },
         skip_existing: args.skip_existing,
+        numbered: args.count.is_some(),
     });
     if !args.json {
         println!(

@@ -195,9 +195,18 @@ pub struct Plan {
     pub request: RequestOptions,
     /// Do not request codes whose file already exists.
     pub skip_existing: bool,
+    /// Save job `i` as `<CC>-<i>.gif`, so that repeated codes (`--count`)
+    /// each get their own file.
+    pub numbered: bool,
 }
 
 impl Plan {
+    /// `count` jobs cycling through `codes`, for workloads larger than the
+    /// data set (`--count`); each is saved under its own numbered name.
+    pub fn repeat_codes(codes: &[String], count: usize) -> Vec<String> {
+        codes.iter().cycle().take(count).cloned().collect()
+    }
+
     /// The URL of a code's GIF.
     pub fn gif_url(&self, code: &str) -> String {
         let cc = code.to_ascii_lowercase();

@@ -68,15 +68,17 @@ fn safe_name_part(name: &str) -> String {
 }
 
 /// Writes `bytes` to `dir/name` atomically: a temporary file in the same
-/// folder, flushed, then renamed over the final name. On any error the
-/// temporary file is removed and no final file appears.
+/// folder, then renamed over the final name. On any error the temporary file
+/// is removed and no final file appears. A process that dies at any point
+/// leaves either the whole file or none under the final name. There is no
+/// fsync: surviving a power cut is not worth one disk flush per flag, which
+/// would make the disk, not the network, what the benchmark measures.
 pub fn save_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     let target = dir.join(name);
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
     temp.write_all(bytes)?;
-    temp.as_file().sync_data()?;
     temp.persist(&target).map_err(|e| e.error)?;
     Ok(target)
 }

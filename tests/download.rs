@@ -293,3 +293,26 @@ fn completions_are_printed() {
     let assert = flags().args(["completions", "bash"]).assert().success();
     assert!(String::from_utf8_lossy(&assert.get_output().stdout).contains("_flags()"));
 }
+
+#[test]
+fn count_downloads_more_than_the_data_set_each_under_its_own_name() {
+    for mode in MODES {
+        let out = tempfile::tempdir().unwrap();
+        let assert = flags()
+            .args(["--all", "--count", "400", "--json", "--mode", mode, "-o"])
+            .arg(out.path())
+            .assert()
+            .success();
+        let report = json(&assert.get_output().stdout);
+        assert_eq!(report["counts"]["ok"], 400, "{mode}");
+        let saved = common::files(out.path());
+        assert_eq!(saved.len(), 400, "{mode}");
+        // Job n is code n mod 194 of the sorted data set.
+        let codes = flags::dataset::country_codes();
+        for n in [0usize, 193, 194, 399] {
+            let code = &codes[n % 194];
+            let name = format!("{code}-{n}.gif");
+            assert_eq!(saved.get(&name).map(Vec::as_slice), flags::dataset::flag_gif(code), "{mode} {name}");
+        }
+    }
+}
