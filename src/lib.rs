@@ -8,6 +8,7 @@
 //! (statuses), [`report`] (progress, summary, JSON), [`store`] (atomic saves).
 //! [`server`] is the flags server, [`dataset`] the bundled flags.
 
+pub mod bench;
 pub mod cancel;
 pub mod charfinder;
 pub mod dataset;

@@ -42,6 +42,8 @@ struct Cli {
 enum Command {
     /// Run the flags server.
     Serve(ServeArgs),
+    /// Compare the three models side by side: tables, plots, JSON, CSV, Markdown.
+    Bench(Box<BenchArgs>),
     /// The spinner demo: a spinner beside slow work, thread versus async.
     Spin(SpinArgs),
     /// Print shell completions.
@@ -162,6 +164,80 @@ struct ServeArgs {
     verbose: bool,
 }
 
+/// Options of `flags bench`.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  flags bench --all --modes threaded,async --concurrency 10,50,200 --delay 0ms,100ms \\\n      --export-json bench.json --plot bench.svg --vs 'curl=curl -s --parallel --parallel-max 50 -K {url_file}'"
+)]
+struct BenchArgs {
+    /// Country codes, as for downloading (default: the 20 most populous).
+    #[arg(value_name = "CC")]
+    codes: Vec<String>,
+    /// All 194 codes of the data set.
+    #[arg(short, long)]
+    all: bool,
+    /// All 676 codes AA..ZZ.
+    #[arg(short, long, conflicts_with = "all")]
+    every: bool,
+    /// Keep the first N codes.
+    #[arg(short, long, value_name = "N", value_parser = positive)]
+    limit: Option<usize>,
+    /// N downloads per run, cycling through the codes (workloads beyond the data set).
+    #[arg(long, value_name = "N", value_parser = positive)]
+    count: Option<usize>,
+    /// Modes to compare.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sequential,threaded,async"
+    )]
+    modes: Vec<Mode>,
+    /// Concurrency values (sequential always runs at 1).
+    #[arg(short = 'm', long, value_delimiter = ',', default_value = "1,10,50,200", value_parser = positive)]
+    concurrency: Vec<usize>,
+    /// Server latencies; a flags server is started for each.
+    #[arg(long, value_delimiter = ',', default_value = "0ms,100ms", value_parser = duration)]
+    delay: Vec<Duration>,
+    /// Measured runs per cell.
+    #[arg(long, default_value_t = 5, value_parser = positive)]
+    runs: usize,
+    /// Unmeasured runs per cell before the measured ones.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Use this flags server instead of starting one; --delay then states its latency.
+    #[arg(short, long, value_name = "URL")]
+    server: Option<String>,
+    /// Also run an outside command, e.g. 'curl=curl -s --parallel -K {url_file}'
+    /// ({url_file}, {base} and {out} are replaced; it runs in {out}). Repeatable.
+    #[arg(long = "vs", value_name = "NAME=COMMAND")]
+    vs: Vec<flags::bench::OutsideCommand>,
+    /// Write every run and the statistics as JSON (schema flags-bench/1).
+    #[arg(long, value_name = "FILE")]
+    export_json: Option<PathBuf>,
+    /// Write one CSV row per cell.
+    #[arg(long, value_name = "FILE")]
+    export_csv: Option<PathBuf>,
+    /// Write a Markdown table.
+    #[arg(long, value_name = "FILE")]
+    export_markdown: Option<PathBuf>,
+    /// Draw time and peak RSS against concurrency as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+    /// A previous --export-json to compare medians with.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// With --baseline: exit 1 when a cell is slower than this (e.g. 10%).
+    #[arg(long, default_value = "10%", value_parser = percent, value_name = "PERCENT")]
+    max_regression: f64,
+    /// Where the runs' output folders go [default: /dev/shm if present, so the disk is not what is measured].
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+    /// Progress display on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    progress: ProgressChoice,
+}
+
 /// Options of `flags spin`.
 #[derive(clap::Args, Debug)]
 struct SpinArgs {
@@ -202,6 +278,14 @@ fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
 
+fn percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%');
+    match number.parse::<f64>() {
+        Ok(p) if p >= 0.0 && p.is_finite() => Ok(p / 100.0),
+        _ => Err(format!("'{text}' is not a percentage such as 10%")),
+    }
+}
+
 fn size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let (number, factor) = match t.chars().last() {
@@ -223,6 +307,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Bench(args)) => bench(*args),
         Some(Command::Spin(args)) => {
             let frames = match args.frames {
                 ProgressChoice::Always => true,
@@ -459,4 +544,107 @@ async fn terminated() -> Result<()> {
         .context("cannot listen for SIGTERM")?;
     term.recv().await;
     Ok(())
+}
+
+fn bench(args: BenchArgs) -> Result<ExitCode> {
+    let codes = match plan::select_codes(&args.codes, args.all, args.every, args.limit) {
+        Ok(codes) => codes,
+        Err(error) => return Ok(usage_error(error)),
+    };
+    if let Some(server) = &args.server {
+        if let Err(error) = server.parse::<ServerChoice>() {
+            return Ok(usage_error(error));
+        }
+    }
+    let mut selection: Vec<String> = codes.clone();
+    let jobs = match args.count {
+        Some(count) => {
+            selection.extend(["--count".to_owned(), count.to_string()]);
+            Plan::repeat_codes(&codes, count)
+        }
+        None => codes,
+    };
+    // Read the baseline first: a bad file should fail before minutes of runs.
+    let baseline: Option<flags::bench::BenchReport> =
+        match &args.baseline {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read baseline {}", path.display()))?;
+                Some(serde_json::from_str(&text).with_context(|| {
+                    format!("{} is not a flags bench JSON export", path.display())
+                })?)
+            }
+            None => None,
+        };
+    let workdir = args.workdir.clone().unwrap_or_else(|| {
+        let shm = PathBuf::from("/dev/shm");
+        if shm.is_dir() {
+            shm
+        } else {
+            std::env::temp_dir()
+        }
+    });
+    let max_concurrency = args.concurrency.iter().copied().max().unwrap_or(1) as u64;
+    server::raise_open_file_limit(max_concurrency + 64)?;
+    let config = flags::bench::BenchConfig {
+        exe: std::env::current_exe().context("cannot find the flags binary")?,
+        modes: args.modes.clone(),
+        concurrency: args.concurrency.clone(),
+        delays: args.delay.clone(),
+        runs: args.runs,
+        warmup: args.warmup,
+        selection,
+        jobs,
+        server: args
+            .server
+            .clone()
+            .map(|s| s.trim_end_matches('/').to_owned()),
+        outside: args.vs.clone(),
+        workdir,
+        progress: args.progress,
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    cancel::install(None).context("cannot install the Ctrl-C handler")?;
+    let report = flags::bench::run(&config)?;
+    print!("{}", flags::bench::output::table(&report));
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    if let Some(path) = &args.export_json {
+        write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    if let Some(path) = &args.export_csv {
+        write(path, flags::bench::output::csv(&report))?;
+    }
+    if let Some(path) = &args.export_markdown {
+        write(path, flags::bench::output::markdown(&report))?;
+    }
+    if let Some(path) = &args.plot {
+        flags::bench::plot::plot(&report, path)?;
+    }
+    if let Some(baseline) = baseline {
+        let (regressions, unmatched) =
+            flags::bench::compare(&report, &baseline, args.max_regression);
+        for key in &unmatched {
+            println!("baseline: no comparable cell for {key}");
+        }
+        if !regressions.is_empty() {
+            for r in &regressions {
+                println!(
+                    "REGRESSION {}: median {:.4}s vs baseline {:.4}s ({:+.1}%, allowed {:.1}%)",
+                    r.key,
+                    r.current,
+                    r.baseline,
+                    r.slowdown() * 100.0,
+                    args.max_regression * 100.0
+                );
+            }
+            return Ok(ExitCode::from(1));
+        }
+        println!(
+            "baseline: no cell slower than {:.1}% over its baseline median",
+            args.max_regression * 100.0
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -312,7 +312,11 @@ fn count_downloads_more_than_the_data_set_each_under_its_own_name() {
         for n in [0usize, 193, 194, 399] {
             let code = &codes[n % 194];
             let name = format!("{code}-{n}.gif");
-            assert_eq!(saved.get(&name).map(Vec::as_slice), flags::dataset::flag_gif(code), "{mode} {name}");
+            assert_eq!(
+                saved.get(&name).map(Vec::as_slice),
+                flags::dataset::flag_gif(code),
+                "{mode} {name}"
+            );
         }
     }
 }

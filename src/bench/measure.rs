@@ -1,0 +1,105 @@
+//! Measuring one child process: wall time, user and system CPU time and peak
+//! RSS from `wait4` (the kernel's own accounting, not /proc polling), and the
+//! peak thread count, sampled from /proc while it runs.
+
+use std::io::{self, Read};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// What one run of a child cost.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    /// Wall time from spawn to exit, in seconds.
+    pub wall_seconds: f64,
+    /// User CPU time, in seconds.
+    pub user_seconds: f64,
+    /// System CPU time, in seconds.
+    pub system_seconds: f64,
+    /// Peak resident set size, in KiB (`ru_maxrss`).
+    pub peak_rss_kib: u64,
+    /// Most threads seen at once.
+    pub peak_threads: u64,
+    /// Exit code, `None` if killed by a signal.
+    pub exit_code: Option<i32>,
+    /// Everything the child wrote to stdout.
+    pub stdout: Vec<u8>,
+}
+
+fn threads_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Runs `command` to completion and measures it. Its stderr is discarded.
+pub fn measure(command: &mut Command) -> io::Result<Measured> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let mut child = command.spawn()?;
+    let pid = child.id();
+    let mut stdout = child.stdout.take();
+    let reader = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.read_to_end(&mut bytes);
+        }
+        bytes
+    });
+    let done = Arc::new(AtomicBool::new(false));
+    let peak_threads = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (done, peak) = (Arc::clone(&done), Arc::clone(&peak_threads));
+        thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Some(n) = threads_of(pid) {
+                    peak.fetch_max(n, Ordering::Relaxed);
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, whose pid std has not reaped.
+    let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    let stdout = reader.join().unwrap_or_default();
+    if reaped < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Measured {
+        wall_seconds: wall.as_secs_f64(),
+        user_seconds: seconds(usage.ru_utime),
+        system_seconds: seconds(usage.ru_stime),
+        peak_rss_kib: usage.ru_maxrss.max(0) as u64,
+        peak_threads: peak_threads.load(Ordering::Relaxed).max(1),
+        exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        stdout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_a_child() {
+        let m = measure(Command::new("sh").args(["-c", "echo hello; exit 3"])).unwrap();
+        assert_eq!(m.exit_code, Some(3));
+        assert_eq!(m.stdout, b"hello\n");
+        assert!(m.peak_rss_kib > 0);
+        assert!(m.wall_seconds > 0.0);
+    }
+}

@@ -1,0 +1,302 @@
+//! `flags bench` on a tiny matrix: the table, every export, the plot, outside
+//! commands, flagged runs and the baseline gate.
+
+mod common;
+
+use std::path::Path;
+
+use common::{flags, server};
+use flags::server::ServerConfig;
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    let py = "py=python3 -c \"import sys,urllib.request as u; [open(l.rsplit('/',1)[1],'wb').write(u.urlopen(l.strip()).read()) for l in open(sys.argv[1])]\" {url_file}";
+    let assert = flags()
+        .args([
+            "bench",
+            "-l",
+            "4",
+            "--modes",
+            "sequential,threaded,async",
+            "--concurrency",
+            "1,2",
+        ])
+        .args([
+            "--delay",
+            "0ms,10ms",
+            "--runs",
+            "2",
+            "--warmup",
+            "1",
+            "--progress",
+            "never",
+            "--vs",
+            py,
+        ])
+        .arg("--export-json")
+        .arg(p("b.json"))
+        .arg("--export-csv")
+        .arg(p("b.csv"))
+        .arg("--export-markdown")
+        .arg(p("b.md"))
+        .arg("--plot")
+        .arg(p("b.svg"))
+        .arg("--workdir")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    for column in [
+        "mode",
+        "conc",
+        "delay",
+        "median [min – max]",
+        "flags/s",
+        "ideal",
+        "efficiency",
+        "CPU",
+        "peak RSS",
+        "threads",
+        "errors",
+    ] {
+        assert!(
+            stdout.contains(column),
+            "column {column} missing:\n{stdout}"
+        );
+    }
+    // sequential once, threaded and async at 1 and 2, the outside command: per delay.
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            ["sequential ", "threaded ", "async ", "py "]
+                .iter()
+                .any(|m| l.starts_with(m))
+        })
+        .collect();
+    assert_eq!(rows.len(), 12, "{stdout}");
+    assert!(stdout.contains("async       2     10ms"), "{stdout}");
+    assert!(
+        stdout.contains("20.0ms"),
+        "the ideal of 4 downloads at C=2 and 10ms:\n{stdout}"
+    );
+
+    let json = read_json(&p("b.json"));
+    assert_eq!(json["schema"], "flags-bench/1");
+    assert_eq!(json["downloads"], 4);
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 12);
+    for cell in cells {
+        for field in [
+            "name",
+            "kind",
+            "concurrency",
+            "delay_ms",
+            "downloads",
+            "ideal_seconds",
+            "time",
+            "efficiency",
+            "flags_per_second",
+            "cpu_seconds",
+            "peak_rss_mib",
+            "peak_threads",
+            "error_runs",
+        ] {
+            assert!(cell.get(field).is_some(), "{field} missing in {cell}");
+        }
+        let runs = cell["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 3, "2 runs + 1 warm-up");
+        assert_eq!(runs.iter().filter(|r| r["warmup"] == true).count(), 1);
+        for run in runs {
+            for field in [
+                "wall_seconds",
+                "user_seconds",
+                "system_seconds",
+                "peak_rss_kib",
+                "peak_threads",
+                "exit_code",
+                "ok",
+                "not_found",
+                "errors",
+                "flagged",
+            ] {
+                assert!(run.get(field).is_some(), "{field} missing in {run}");
+            }
+            assert_eq!(run["ok"], 4, "{cell}");
+            assert_eq!(run["flagged"], false);
+            assert!(run["peak_rss_kib"].as_u64().unwrap() > 0);
+        }
+        assert_eq!(cell["error_runs"], 0);
+        let time = &cell["time"];
+        assert!(time["min"].as_f64().unwrap() <= time["median"].as_f64().unwrap());
+        assert!(time["median"].as_f64().unwrap() <= time["max"].as_f64().unwrap());
+    }
+    let threaded2 = cells
+        .iter()
+        .find(|c| c["name"] == "threaded" && c["concurrency"] == 2 && c["delay_ms"] == 10.0)
+        .unwrap();
+    assert!((threaded2["ideal_seconds"].as_f64().unwrap() - 0.02).abs() < 1e-9);
+    assert!(threaded2["efficiency"].as_f64().unwrap() > 0.0);
+    assert!(threaded2["peak_threads"].as_u64().unwrap() >= 2);
+    assert!(cells
+        .iter()
+        .any(|c| c["name"] == "py" && c["kind"] == "command"));
+
+    let csv = std::fs::read_to_string(p("b.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 13);
+    assert!(csv.starts_with("name,kind,concurrency,delay_ms,downloads,median_s"));
+    let md = std::fs::read_to_string(p("b.md")).unwrap();
+    assert!(
+        md.contains("| mode | conc | delay |") && md.contains("| async | 2 | 10ms |"),
+        "{md}"
+    );
+
+    let svg = std::fs::read_to_string(p("b.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for series in [
+        "sequential @ 0ms",
+        "threaded @ 10ms",
+        "async @ 10ms",
+        "ideal @ 10ms",
+    ] {
+        // Once in each panel's legend (the ideal only in the time panel).
+        assert!(
+            svg.contains(&format!(">\n{series}\n<")),
+            "{series} not in the plot"
+        );
+    }
+    assert_eq!(
+        svg.matches(">\nasync @ 0ms\n<").count(),
+        2,
+        "one async series per panel"
+    );
+    // No run leaves its output folder behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn runs_with_errors_are_flagged_not_averaged() {
+    let site = server(ServerConfig {
+        error_rate: 1.0,
+        ..ServerConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let assert = flags()
+        .args([
+            "bench",
+            "-l",
+            "3",
+            "--modes",
+            "async",
+            "--concurrency",
+            "2",
+            "--delay",
+            "0ms",
+        ])
+        .args([
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--progress",
+            "never",
+            "-s",
+            site.base_url(),
+        ])
+        .arg("--export-json")
+        .arg(dir.path().join("b.json"))
+        .arg("--workdir")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("2 of 2 runs!"), "{stdout}");
+    assert!(stdout.contains("no clean run"), "{stdout}");
+    let json = read_json(&dir.path().join("b.json"));
+    let cell = &json["cells"][0];
+    assert_eq!(cell["error_runs"], 2);
+    assert!(cell["time"].is_null());
+    assert_eq!(cell["runs"][0]["errors"], 3);
+    assert_eq!(cell["runs"][0]["flagged"], true);
+}
+
+fn doctored(source: &Path, target: &Path, factor: f64) {
+    let mut json = read_json(source);
+    for cell in json["cells"].as_array_mut().unwrap() {
+        for key in ["median", "min", "max", "mean"] {
+            let v = cell["time"][key].as_f64().unwrap();
+            cell["time"][key] = serde_json::json!(v * factor);
+        }
+    }
+    std::fs::write(target, serde_json::to_string(&json).unwrap()).unwrap();
+}
+
+#[test]
+fn the_baseline_gate_passes_a_slower_baseline_and_fails_a_faster_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        flags()
+            .args([
+                "bench",
+                "-l",
+                "3",
+                "--modes",
+                "threaded",
+                "--concurrency",
+                "2",
+                "--delay",
+                "0ms",
+            ])
+            .args(["--runs", "1", "--warmup", "0", "--progress", "never"])
+            .arg("--workdir")
+            .arg(dir.path())
+            .args(extra)
+            .assert()
+    };
+    let first = dir.path().join("first.json");
+    run(&["--export-json", first.to_str().unwrap()]).success();
+    let slower = dir.path().join("slower.json");
+    let faster = dir.path().join("faster.json");
+    doctored(&first, &slower, 100.0);
+    doctored(&first, &faster, 0.001);
+
+    let ok = run(&[
+        "--baseline",
+        slower.to_str().unwrap(),
+        "--max-regression",
+        "10%",
+    ])
+    .success();
+    let stdout = String::from_utf8_lossy(&ok.get_output().stdout).into_owned();
+    assert!(stdout.contains("no cell slower than 10.0%"), "{stdout}");
+
+    let bad = run(&[
+        "--baseline",
+        faster.to_str().unwrap(),
+        "--max-regression",
+        "10%",
+    ])
+    .code(1);
+    let stdout = String::from_utf8_lossy(&bad.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("REGRESSION threaded c=2 delay=0ms"),
+        "{stdout}"
+    );
+
+    let missing = run(&["--baseline", "/no/such/file.json"]).code(1);
+    let stderr = String::from_utf8_lossy(&missing.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("cannot read baseline /no/such/file.json"),
+        "{stderr}"
+    );
+}
