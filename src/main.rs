@@ -230,6 +230,10 @@ struct BenchArgs {
     /// With --baseline: exit 1 when a cell is slower than this (e.g. 10%).
     #[arg(long, default_value = "10%", value_parser = percent, value_name = "PERCENT")]
     max_regression: f64,
+    /// Do not run anything: read this earlier --export-json and produce the
+    /// table, exports, plot and baseline comparison from it.
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
     /// Where the runs' output folders go [default: /dev/shm if present, so the disk is not what is measured].
     #[arg(long, value_name = "DIR")]
     workdir: Option<PathBuf>,
@@ -565,17 +569,14 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         None => codes,
     };
     // Read the baseline first: a bad file should fail before minutes of runs.
-    let baseline: Option<flags::bench::BenchReport> =
-        match &args.baseline {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read baseline {}", path.display()))?;
-                Some(serde_json::from_str(&text).with_context(|| {
-                    format!("{} is not a flags bench JSON export", path.display())
-                })?)
-            }
-            None => None,
-        };
+    let baseline = match &args.baseline {
+        Some(path) => Some(read_bench_json(path, "baseline")?),
+        None => None,
+    };
+    let earlier = match &args.from {
+        Some(path) => Some(read_bench_json(path, "earlier export")?),
+        None => None,
+    };
     let workdir = args.workdir.clone().unwrap_or_else(|| {
         let shm = PathBuf::from("/dev/shm");
         if shm.is_dir() {
@@ -604,8 +605,13 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         progress: args.progress,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    cancel::install(None).context("cannot install the Ctrl-C handler")?;
-    let report = flags::bench::run(&config)?;
+    let report = match earlier {
+        Some(report) => report,
+        None => {
+            cancel::install(None).context("cannot install the Ctrl-C handler")?;
+            flags::bench::run(&config)?
+        }
+    };
     print!("{}", flags::bench::output::table(&report));
     let write = |path: &PathBuf, text: String| {
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
@@ -647,4 +653,11 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn read_bench_json(path: &std::path::Path, what: &str) -> Result<flags::bench::BenchReport> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a flags bench JSON export", path.display()))
 }

@@ -293,6 +293,20 @@ fn the_baseline_gate_passes_a_slower_baseline_and_fails_a_faster_one() {
         "{stdout}"
     );
 
+    // --from redraws from an export without running anything.
+    let csv = dir.path().join("again.csv");
+    flags()
+        .args([
+            "bench",
+            "--from",
+            first.to_str().unwrap(),
+            "--export-csv",
+            csv.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 2);
+
     let missing = run(&["--baseline", "/no/such/file.json"]).code(1);
     let stderr = String::from_utf8_lossy(&missing.get_output().stderr).into_owned();
     assert!(

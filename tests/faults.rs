@@ -330,7 +330,12 @@ fn ctrl_c_stops_the_run_prints_a_partial_summary_and_exits_130() {
         delay: Delay::Range(Duration::from_millis(200), Duration::from_millis(800)),
         ..ServerConfig::default()
     });
-    for mode in MODES {
+    // SIGTERM is handled like Ctrl-C.
+    for (mode, signal) in [
+        ("sequential", libc::SIGINT),
+        ("threaded", libc::SIGTERM),
+        ("async", libc::SIGINT),
+    ] {
         let out = tempfile::tempdir().unwrap();
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
             .args([
@@ -353,7 +358,7 @@ fn ctrl_c_stops_the_run_prints_a_partial_summary_and_exits_130() {
         std::thread::sleep(Duration::from_millis(1500));
         let sent = Instant::now();
         // SAFETY: plain kill(2) on our own child.
-        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
         let output = child.wait_with_output().unwrap();
         let took = sent.elapsed();
         assert_eq!(output.status.code(), Some(130), "{mode}");

@@ -247,3 +247,13 @@ fn flags_serve_refuses_a_bad_dir_and_a_busy_port() {
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.contains("cannot serve on"), "{stderr}");
 }
+
+#[test]
+fn ctrl_c_stops_flags_serve_cleanly() {
+    let mut served = flags_serve(&["--port", "0"]);
+    assert_eq!(get(&format!("{}/br/metadata.json", served.1)).0, 200);
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(served.0.id() as i32, libc::SIGINT) }, 0);
+    let status = served.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -67,12 +67,20 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         return Err(anyhow!("nothing to plot: no mode had a clean run"));
     }
     let x_max = xs.iter().copied().fold(1.0, f64::max) * 1.5;
-    let t_max = all(&times)
+    // Times span orders of magnitude (20 s sequential, 20 ms async): log scale.
+    let time_values: Vec<f64> = all(&times)
         .iter()
         .chain(all(&ideal).iter())
         .map(|p| p.1)
-        .fold(0.0, f64::max)
-        * 1.15;
+        .filter(|t| *t > 0.0)
+        .collect();
+    let t_max = time_values.iter().copied().fold(0.0, f64::max).max(1e-3) * 1.5;
+    let t_min = time_values
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .min(t_max / 10.0)
+        / 1.5;
     let r_max = all(&rss).iter().map(|p| p.1).fold(0.0, f64::max) * 1.15;
 
     let root = SVGBackend::new(path, (900, 800)).into_drawing_area();
@@ -88,12 +96,12 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d((0.8f64..x_max).log_scale(), 0f64..t_max.max(0.001))
+        .build_cartesian_2d((0.8f64..x_max).log_scale(), (t_min..t_max).log_scale())
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("concurrency")
-        .y_desc("seconds")
+        .y_desc("seconds (log scale)")
         .draw()
         .map_err(err)?;
     for (i, (name, points)) in times.iter().enumerate() {
