@@ -53,10 +53,11 @@ enum Command {
     },
 }
 
-/// Options of the main job, downloading flags.
+/// Which countries, shared by downloading and benchmarking.
 #[derive(clap::Args, Debug)]
-struct DownloadArgs {
-    /// Country codes: two letters (BR), or one letter for its 26 codes (B = BA..BZ).
+struct SelectionArgs {
+    /// Country codes: two letters (BR), or one letter for its 26 codes (B = BA..BZ)
+    /// [default: the 20 most populous countries].
     #[arg(value_name = "CC")]
     codes: Vec<String>,
     /// All 194 codes of the data set.
@@ -65,9 +66,22 @@ struct DownloadArgs {
     /// All 676 codes AA..ZZ (482 of them are not found).
     #[arg(short, long, conflicts_with = "all")]
     every: bool,
-    /// Download at most N codes (the first N, sorted).
+    /// Keep the first N codes (sorted).
     #[arg(short, long, value_name = "N", value_parser = positive)]
     limit: Option<usize>,
+}
+
+impl SelectionArgs {
+    fn codes(&self) -> Result<Vec<String>, plan::CodeError> {
+        plan::select_codes(&self.codes, self.all, self.every, self.limit)
+    }
+}
+
+/// Options of the main job, downloading flags.
+#[derive(clap::Args, Debug)]
+struct DownloadArgs {
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// Download N flags in all, cycling through the selected codes, each saved
     /// as <CC>-<n>.gif: a workload larger than the data set, for benchmarks.
     #[arg(long, value_name = "N", value_parser = positive, conflicts_with_all = ["names", "skip_existing"])]
@@ -170,18 +184,8 @@ struct ServeArgs {
     after_help = "Example:\n  flags bench --all --modes threaded,async --concurrency 10,50,200 --delay 0ms,100ms \\\n      --export-json bench.json --plot bench.svg --vs 'curl=curl -s --parallel --parallel-max 50 -K {url_file}'"
 )]
 struct BenchArgs {
-    /// Country codes, as for downloading (default: the 20 most populous).
-    #[arg(value_name = "CC")]
-    codes: Vec<String>,
-    /// All 194 codes of the data set.
-    #[arg(short, long)]
-    all: bool,
-    /// All 676 codes AA..ZZ.
-    #[arg(short, long, conflicts_with = "all")]
-    every: bool,
-    /// Keep the first N codes.
-    #[arg(short, long, value_name = "N", value_parser = positive)]
-    limit: Option<usize>,
+    #[command(flatten)]
+    selection: SelectionArgs,
     /// N downloads per run, cycling through the codes (workloads beyond the data set).
     #[arg(long, value_name = "N", value_parser = positive)]
     count: Option<usize>,
@@ -313,11 +317,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Bench(args)) => bench(*args),
         Some(Command::Spin(args)) => {
-            let frames = match args.frames {
-                ProgressChoice::Always => true,
-                ProgressChoice::Never => false,
-                ProgressChoice::Auto => std::io::stdout().is_terminal(),
-            };
+            let frames = args.frames.show(std::io::stdout().is_terminal());
             flags::spin::run(args.mode, args.seconds, flags::spin::Display { frames })
                 .map(|_| ExitCode::SUCCESS)
                 .context("spinner demo failed")
@@ -348,7 +348,7 @@ fn first_line(text: &str) -> String {
 }
 
 fn download(args: DownloadArgs) -> Result<ExitCode> {
-    let codes = match plan::select_codes(&args.codes, args.all, args.every, args.limit) {
+    let codes = match args.selection.codes() {
         Ok(codes) => codes,
         Err(error) => return Ok(usage_error(error)),
     };
@@ -551,7 +551,7 @@ async fn terminated() -> Result<()> {
 }
 
 fn bench(args: BenchArgs) -> Result<ExitCode> {
-    let codes = match plan::select_codes(&args.codes, args.all, args.every, args.limit) {
+    let codes = match args.selection.codes() {
         Ok(codes) => codes,
         Err(error) => return Ok(usage_error(error)),
     };

@@ -21,6 +21,17 @@ pub enum ProgressChoice {
     Never,
 }
 
+impl ProgressChoice {
+    /// Whether to show it, given whether its stream is a terminal.
+    pub fn show(self, stream_is_terminal: bool) -> bool {
+        match self {
+            ProgressChoice::Always => true,
+            ProgressChoice::Never => false,
+            ProgressChoice::Auto => stream_is_terminal,
+        }
+    }
+}
+
 /// Collects results as they finish, from any thread, and shows them.
 pub struct Reporter {
     bar: ProgressBar,
@@ -32,12 +43,7 @@ pub struct Reporter {
 impl Reporter {
     /// A reporter for `total` codes.
     pub fn new(total: usize, progress: ProgressChoice, verbose: bool, json: bool) -> Self {
-        let show = match progress {
-            ProgressChoice::Always => true,
-            ProgressChoice::Never => false,
-            ProgressChoice::Auto => std::io::stderr().is_terminal(),
-        };
-        let bar = if show {
+        let bar = if progress.show(std::io::stderr().is_terminal()) {
             let target = if std::io::stderr().is_terminal() {
                 ProgressDrawTarget::stderr()
             } else {

@@ -276,12 +276,7 @@ fn count_files(dir: &Path) -> u64 {
 
 fn progress_bar(total: u64, choice: ProgressChoice) -> ProgressBar {
     use std::io::IsTerminal;
-    let show = match choice {
-        ProgressChoice::Always => true,
-        ProgressChoice::Never => false,
-        ProgressChoice::Auto => std::io::stderr().is_terminal(),
-    };
-    if !show {
+    if !choice.show(std::io::stderr().is_terminal()) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());

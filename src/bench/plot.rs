@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
+use plotters::coord::combinators::LogCoord;
+use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 
 use super::BenchReport;
@@ -104,16 +106,7 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         .y_desc("seconds (log scale)")
         .draw()
         .map_err(err)?;
-    for (i, (name, points)) in times.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)).point_size(3))
-            .map_err(err)?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
+    draw_lines(&mut chart, &times)?;
     for (name, points) in &ideal {
         chart
             .draw_series(DashedLineSeries::new(
@@ -146,16 +139,7 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         .y_desc("MiB")
         .draw()
         .map_err(err)?;
-    for (i, (name, points)) in rss.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)).point_size(3))
-            .map_err(err)?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
+    draw_lines(&mut chart, &rss)?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
@@ -164,5 +148,23 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         .map_err(err)?;
     root.present()
         .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// Draws one solid line per series, each in its own colour, with a legend entry.
+fn draw_lines<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<LogCoord<f64>, Y>>,
+    series: &Series,
+) -> Result<()> {
+    for (i, (name, points)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)).point_size(3))
+            .map_err(|e| anyhow!("plot: {e}"))?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
     Ok(())
 }
