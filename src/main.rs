@@ -379,7 +379,7 @@ fn download(args: DownloadArgs) -> Result<ExitCode> {
     } else {
         1
     };
-    flags::server::raise_open_file_limit(concurrency as u64 * sockets + 64)?;
+    flags::server::require_open_files(concurrency as u64 * sockets + 64)?;
 
     let embedded = match args.server {
         ServerChoice::Embedded => Some(
@@ -500,7 +500,13 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         verbose: args.verbose,
     };
     let addr = SocketAddr::new(args.bind, args.port.unwrap_or(preset_port));
-    let limit = server::raise_open_file_limit(10_240)?;
+    // A server with a low limit still serves; it says how many it can hold.
+    let limit = server::raise_open_file_limit().context("cannot read the open-file limit")?;
+    if limit < 10_240 {
+        eprintln!(
+            "flags serve: warning: the open-file limit is {limit}, so fewer than 10,000 connections can be open at once; raise it with ulimit -n"
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
         let description = format!(
@@ -586,7 +592,7 @@ fn bench(args: BenchArgs) -> Result<ExitCode> {
         }
     });
     let max_concurrency = args.concurrency.iter().copied().max().unwrap_or(1) as u64;
-    server::raise_open_file_limit(max_concurrency + 64)?;
+    server::require_open_files(max_concurrency + 64)?;
     let config = flags::bench::BenchConfig {
         exe: std::env::current_exe().context("cannot find the flags binary")?,
         modes: args.modes.clone(),

@@ -405,10 +405,15 @@ impl Drop for BackgroundServer {
 }
 
 /// Raises the open-file soft limit as far as the hard limit allows, so that
-/// thousands of connections can be open at once. Fails with a clear message
-/// when even the hard limit is below `needed`; returns the new soft limit.
-pub fn raise_open_file_limit(needed: u64) -> io::Result<u64> {
-    let limit = rlimit::increase_nofile_limit(u64::MAX)?;
+/// thousands of connections can be open at once; returns the new soft limit.
+pub fn raise_open_file_limit() -> io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}
+
+/// Raises the open-file limit and fails with a clear message when even the
+/// hard limit is below `needed`, before any connection is made.
+pub fn require_open_files(needed: u64) -> io::Result<u64> {
+    let limit = raise_open_file_limit()?;
     if limit < needed {
         return Err(io::Error::other(format!(
             "the open-file limit is {limit} but {needed} are needed; raise it (ulimit -n) or lower the concurrency"

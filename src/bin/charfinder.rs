@@ -106,7 +106,7 @@ fn serve(bind: IpAddr, port: u16, verbose: bool, service: Service) -> Result<Exi
     let index = Arc::new(Index::build());
     let built = started.elapsed();
     let (chars, words) = index.stats();
-    let _ = flags::server::raise_open_file_limit(0);
+    let _ = flags::server::raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
         let addr = SocketAddr::new(bind, port);
