@@ -114,10 +114,10 @@ struct DownloadArgs {
     #[arg(long)]
     names: bool,
     /// Time limit of a whole request, body included.
-    #[arg(long, default_value = "10s", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = positive_duration, value_name = "DURATION")]
     timeout: Duration,
     /// Time limit of establishing a connection.
-    #[arg(long, default_value = "3s", value_parser = duration, value_name = "DURATION")]
+    #[arg(long, default_value = "3s", value_parser = positive_duration, value_name = "DURATION")]
     connect_timeout: Duration,
     /// Extra attempts for errors worth retrying (timeouts, resets, 5xx, 418, 429).
     #[arg(long, default_value_t = 2, value_name = "N")]
@@ -286,6 +286,13 @@ fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text).map_err(|e| e.to_string())
 }
 
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        d if d.is_zero() => Err("must be more than 0".into()),
+        d => Ok(d),
+    }
+}
+
 fn percent(text: &str) -> Result<f64, String> {
     let number = text.trim().trim_end_matches('%');
     match number.parse::<f64>() {
@@ -344,7 +351,11 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 /// kept twice.
 fn first_line(text: &str) -> String {
     let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text);
-    line.trim_start_matches("error: ").to_owned()
+    let mut message = line.trim_start_matches("error: ").to_owned();
+    if let Some(values) = text.lines().find(|l| l.contains("[possible values:")) {
+        message.push_str(&format!(" {}", values.trim()));
+    }
+    message
 }
 
 fn download(args: DownloadArgs) -> Result<ExitCode> {
