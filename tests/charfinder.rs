@@ -1,13 +1,13 @@
 //! charfinder end to end: the CLI, the TCP service and the HTTP API, on
 //! 127.0.0.1 only; and the search page in headless Chromium.
 
-use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-use assert_cmd::cargo::cargo_bin;
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
 
 fn charfinder() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("charfinder").unwrap()
@@ -46,38 +46,17 @@ fn cli_prints_results_and_the_count() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
 
-/// A charfinder server as a child process; killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(service: &str) -> Server {
-    let mut child = Command::new(cargo_bin("charfinder"))
-        .args([service, "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.split_whitespace().last().unwrap_or_default();
-    let addr = url
+/// A charfinder server on a free port, and its `host:port`.
+fn start(service: &str) -> (common::ChildServer, String) {
+    let server = common::spawn_server("charfinder", &[service, "--port", "0"]);
+    let addr = server
+        .url
         .trim_start_matches("tcp://")
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "startup line: {line}");
-    Server { child, addr }
+    assert!(addr.starts_with("127.0.0.1:"), "{}", server.url);
+    (server, addr)
 }
 
 /// Reads until `marker` has been received; returns everything read.
@@ -98,8 +77,8 @@ fn read_until(stream: &mut impl Read, marker: &str) -> String {
 
 #[test]
 fn a_tcp_session_with_queries_a_bad_line_and_eof() {
-    let server = start("tcp");
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    let (_server, addr) = start("tcp");
+    let mut stream = TcpStream::connect(&addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -148,8 +127,8 @@ fn a_tcp_session_with_queries_a_bad_line_and_eof() {
 
 #[test]
 fn a_control_character_closes_the_tcp_session() {
-    let server = start("tcp");
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    let (_server, addr) = start("tcp");
+    let mut stream = TcpStream::connect(&addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -162,11 +141,11 @@ fn a_control_character_closes_the_tcp_session() {
 
 #[test]
 fn five_hundred_concurrent_tcp_clients_are_answered() {
-    let server = start("tcp");
+    let (_server, addr) = start("tcp");
     // All connected and prompted before any of them asks.
     let mut clients: Vec<TcpStream> = (0..500)
         .map(|_| {
-            let s = TcpStream::connect(&server.addr).unwrap();
+            let s = TcpStream::connect(&addr).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
             s
         })
@@ -219,8 +198,8 @@ fn get_json(addr: &str, path: &str) -> (u16, serde_json::Value) {
 
 #[test]
 fn http_pages_add_up_to_the_total_with_no_duplicates() {
-    let server = start("http");
-    let (status, first) = get_json(&server.addr, "/api/search?q=latin&start=0&stop=100");
+    let (_server, addr) = start("http");
+    let (status, first) = get_json(&addr, "/api/search?q=latin&start=0&stop=100");
     assert_eq!(status, 200);
     let total = first["total"].as_u64().unwrap() as usize;
     assert!(total > 1000, "{total}");
@@ -229,7 +208,7 @@ fn http_pages_add_up_to_the_total_with_no_duplicates() {
     let mut last_cp = 0;
     while start < total {
         let (_, page) = get_json(
-            &server.addr,
+            &addr,
             &format!("/api/search?q=latin&start={start}&stop={}", start + 1000),
         );
         assert_eq!(page["start"], start);
@@ -254,7 +233,7 @@ fn http_pages_add_up_to_the_total_with_no_duplicates() {
 
 #[test]
 fn http_bad_parameters_are_400_with_a_json_error() {
-    let server = start("http");
+    let (_server, addr) = start("http");
     for path in [
         "/api/search",
         "/api/search?q=",
@@ -262,16 +241,14 @@ fn http_bad_parameters_are_400_with_a_json_error() {
         "/api/search?q=cat&stop=-1",
         "/api/search?q=cat&start=10&stop=5",
     ] {
-        let (status, body) = get_json(&server.addr, path);
+        let (status, body) = get_json(&addr, path);
         assert_eq!(status, 400, "{path}");
         assert!(
             body["error"].as_str().is_some_and(|e| !e.is_empty()),
             "{path}: {body}"
         );
     }
-    let page = ureq::get(&format!("http://{}/", server.addr))
-        .call()
-        .unwrap();
+    let page = ureq::get(&format!("http://{}/", addr)).call().unwrap();
     assert_eq!(page.content_type(), "text/html");
     let html = page.into_string().unwrap();
     assert!(html.contains("<input id=\"q\"") && html.contains("/api/search"));
@@ -285,11 +262,11 @@ fn the_page_fetches_in_pages_as_the_user_scrolls_in_headless_chromium() {
         browser_dir.join("node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
         "the browser test needs Debian's chromium and `npm ci` in tests/browser: run scripts/test (or .ci/run)"
     );
-    let server = start("http");
+    let (_server, addr) = start("http");
     let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("charfinder-page.png");
     let output = Command::new("node")
         .arg(browser_dir.join("charfinder.mjs"))
-        .arg(format!("http://{}/", server.addr))
+        .arg(format!("http://{}/", addr))
         .arg(&screenshot)
         .output()
         .unwrap();

@@ -4,7 +4,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::server;
@@ -160,41 +159,20 @@ fn the_delay_is_applied() {
     assert!(start.elapsed() >= Duration::from_millis(300));
 }
 
-/// `flags serve` as a child process; killed on drop.
-struct Served(Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn flags_serve(args: &[&str]) -> Served {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("flags"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in startup line: {line}"))
-        .to_owned();
-    Served(child, url)
+/// `flags serve ARGS` as a child process; killed on drop.
+fn flags_serve(args: &[&str]) -> common::ChildServer {
+    common::spawn_server("flags", &[&["serve"], args].concat())
 }
 
 #[test]
 fn flags_serve_says_where_it_listens_and_serves() {
     let served = flags_serve(&["--port", "0"]);
-    assert!(served.1.starts_with("http://127.0.0.1:"), "{}", served.1);
-    let (status, body, _) = get(&format!("{}/br/br.gif", served.1));
+    assert!(
+        served.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        served.url
+    );
+    let (status, body, _) = get(&format!("{}/br/br.gif", served.url));
     assert_eq!(status, 200);
     assert_eq!(body, flags::dataset::flag_gif("BR").unwrap());
 }
@@ -218,7 +196,7 @@ fn flags_serve_error_preset_with_port_override() {
         .map(|c| {
             get(&format!(
                 "{}/{}/{}.gif",
-                served.1,
+                served.url,
                 c.to_lowercase(),
                 c.to_lowercase()
             ))
@@ -251,9 +229,12 @@ fn flags_serve_refuses_a_bad_dir_and_a_busy_port() {
 #[test]
 fn ctrl_c_stops_flags_serve_cleanly() {
     let mut served = flags_serve(&["--port", "0"]);
-    assert_eq!(get(&format!("{}/br/metadata.json", served.1)).0, 200);
+    assert_eq!(get(&format!("{}/br/metadata.json", served.url)).0, 200);
     // SAFETY: plain kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(served.0.id() as i32, libc::SIGINT) }, 0);
-    let status = served.0.wait().unwrap();
+    assert_eq!(
+        unsafe { libc::kill(served.child.id() as i32, libc::SIGINT) },
+        0
+    );
+    let status = served.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Child, Stdio};
 
 use assert_cmd::Command;
 use flags::server::{BackgroundServer, ServerConfig};
@@ -55,4 +57,39 @@ pub fn assert_saved_exactly(dir: &Path, codes: &[String]) {
 pub fn json(output: &[u8]) -> serde_json::Value {
     serde_json::from_slice(output)
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(output)))
+}
+
+/// A server binary running as a child process; killed when dropped.
+pub struct ChildServer {
+    /// The process.
+    pub child: Child,
+    /// The URL of its startup line (`http://...` or `tcp://...`).
+    pub url: String,
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `bin args...` and reads the URL it says it listens on.
+pub fn spawn_server(bin: &str, args: &[&str]) -> ChildServer {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin(bin))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("startup line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("tcp://"))
+        .unwrap_or_else(|| panic!("no URL in startup line: {line}"))
+        .to_owned();
+    ChildServer { child, url }
 }
