@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{flags, json, server};
+use common::{flags, json, run_json, server};
 use flags::delay::Delay;
 use flags::faults::Fault;
 use flags::server::ServerConfig;
@@ -41,24 +41,21 @@ fn check_fault(fault: &str, extra: &[&str], reasons: &[&str]) {
     let site = server(faulty(fault));
     for mode in MODES {
         let out = tempfile::tempdir().unwrap();
-        let assert = flags()
-            .args([
+        let args = [
+            &[
                 "BR",
                 "US",
-                "--json",
                 "--retries",
                 "0",
                 "--mode",
                 mode,
                 "-s",
                 site.base_url(),
-            ])
-            .args(extra)
-            .arg("-o")
-            .arg(out.path())
-            .assert()
-            .code(1);
-        let report = json(&assert.get_output().stdout);
+            ],
+            extra,
+        ]
+        .concat();
+        let report = run_json(&args, out.path(), 1);
         assert_eq!(report["counts"]["error"], 2, "{fault} {mode}");
         for result in report["results"].as_array().unwrap() {
             let reason = result["reason"].as_str().unwrap();
@@ -108,12 +105,7 @@ fn a_huge_body_is_stopped_and_not_saved() {
 fn max_size_applies_to_real_flags_too() {
     let out = tempfile::tempdir().unwrap();
     for mode in MODES {
-        let assert = flags()
-            .args(["BR", "--json", "--max-size", "1K", "--mode", mode, "-o"])
-            .arg(out.path())
-            .assert()
-            .code(1);
-        let report = json(&assert.get_output().stdout);
+        let report = run_json(&["BR", "--max-size", "1K", "--mode", mode], out.path(), 1);
         assert_eq!(
             report["results"][0]["reason"],
             "body larger than 1024 bytes"
@@ -131,21 +123,8 @@ fn bad_json_metadata_is_an_error() {
     let site = server(faulty("bad-json=1"));
     for mode in MODES {
         let out = tempfile::tempdir().unwrap();
-        let assert = flags()
-            .args([
-                "BR",
-                "--names",
-                "--json",
-                "--mode",
-                mode,
-                "-s",
-                site.base_url(),
-                "-o",
-            ])
-            .arg(out.path())
-            .assert()
-            .code(1);
-        let report = json(&assert.get_output().stdout);
+        let args = ["BR", "--names", "--mode", mode, "-s", site.base_url()];
+        let report = run_json(&args, out.path(), 1);
         assert!(report["results"][0]["reason"]
             .as_str()
             .unwrap()
@@ -160,21 +139,8 @@ fn hostile_names_from_the_server_stay_inside_the_output_folder() {
     for mode in MODES {
         let parent = tempfile::tempdir().unwrap();
         let out = parent.path().join("out");
-        let assert = flags()
-            .args([
-                "--all",
-                "--names",
-                "--json",
-                "--mode",
-                mode,
-                "-s",
-                site.base_url(),
-                "-o",
-            ])
-            .arg(&out)
-            .assert()
-            .success();
-        let report = json(&assert.get_output().stdout);
+        let args = ["--all", "--names", "--mode", mode, "-s", site.base_url()];
+        let report = run_json(&args, &out, 0);
         assert_eq!(report["counts"]["ok"], 194);
         assert_eq!(
             std::fs::read_dir(parent.path()).unwrap().count(),
@@ -272,24 +238,18 @@ fn with_retries_a_flaky_server_still_gives_all_194_flags() {
     });
     for mode in MODES {
         let out = tempfile::tempdir().unwrap();
-        let assert = flags()
-            .args([
-                "--all",
-                "--json",
-                "--retries",
-                "6",
-                "--mode",
-                mode,
-                "-m",
-                "30",
-                "-s",
-                site.base_url(),
-                "-o",
-            ])
-            .arg(out.path())
-            .assert()
-            .success();
-        let report = json(&assert.get_output().stdout);
+        let args = [
+            "--all",
+            "--retries",
+            "6",
+            "--mode",
+            mode,
+            "-m",
+            "30",
+            "-s",
+            site.base_url(),
+        ];
+        let report = run_json(&args, out.path(), 0);
         assert_eq!(report["counts"]["ok"], 194, "{mode}");
         assert!(
             report["counts"]["retries"].as_u64().unwrap() > 20,

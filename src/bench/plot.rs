@@ -119,12 +119,7 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
             .label(name.clone())
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart)?;
 
     let mut chart = ChartBuilder::on(&bottom)
         .caption("Peak RSS", ("sans-serif", 20))
@@ -140,12 +135,7 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         .draw()
         .map_err(err)?;
     draw_lines(&mut chart, &rss)?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart)?;
     root.present()
         .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
@@ -167,4 +157,16 @@ fn draw_lines<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
             });
     }
     Ok(())
+}
+
+/// Draws the legend box of a panel.
+fn draw_legend<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, Y>>,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("plot: {e}"))
 }

@@ -93,3 +93,15 @@ pub fn spawn_server(bin: &str, args: &[&str]) -> ChildServer {
         .to_owned();
     ChildServer { child, url }
 }
+
+/// Runs `flags ARGS --json -o OUT`, checks its exit code, returns its JSON report.
+pub fn run_json(args: &[&str], out: &Path, code: i32) -> serde_json::Value {
+    let assert = flags()
+        .args(args)
+        .arg("--json")
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .code(code);
+    json(&assert.get_output().stdout)
+}
