@@ -520,6 +520,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
+        let mut stop = server::StopSignals::listen().context("cannot listen for Ctrl-C")?;
         let description = format!(
             "{} (delay {}, error rate {}, error status {})",
             match &config.source {
@@ -540,31 +541,15 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         if std::io::stdout().is_terminal() {
             println!("Press Ctrl-C to stop.");
         }
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => {
-                result.context("cannot listen for Ctrl-C")?;
-                eprintln!("stopping");
-                running.shutdown().await.context("server error")?;
-            }
-            result = terminated() => {
-                result?;
-                running.shutdown().await.context("server error")?;
-            }
-        }
+        let why = stop.recv().await;
+        eprintln!("{why}: stopping");
+        running.shutdown().await.context("server error")?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }
 
 fn slow() -> Delay {
     Delay::Range(Duration::from_millis(500), Duration::from_secs(5))
-}
-
-/// Completes on SIGTERM.
-async fn terminated() -> Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    term.recv().await;
-    Ok(())
 }
 
 fn bench(args: BenchArgs) -> Result<ExitCode> {

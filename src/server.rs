@@ -422,6 +422,35 @@ pub fn require_open_files(needed: u64) -> io::Result<u64> {
     Ok(limit)
 }
 
+/// Ctrl-C and SIGTERM for a long-running server, listened for from the moment
+/// this is made. Make it before announcing the address: a signal that arrives
+/// between the announcement and the first wait must stop the server cleanly,
+/// not kill it with the default action (tokio installs its handler only when
+/// a listener is created).
+pub struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts listening; must be called inside a tokio runtime.
+    pub fn listen() -> io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Completes on the first Ctrl-C or SIGTERM and says which it was.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "interrupted",
+            _ = self.terminate.recv() => "terminated",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

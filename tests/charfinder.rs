@@ -284,3 +284,14 @@ fn the_page_fetches_in_pages_as_the_user_scrolls_in_headless_chromium() {
         "screenshot saved"
     );
 }
+
+#[test]
+fn ctrl_c_and_sigterm_stop_both_services_cleanly() {
+    for service in ["tcp", "http"] {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            // Right after the startup line, before any request.
+            let (mut server, _) = start(service);
+            assert_eq!(server.stop_with(signal), Some(0), "{service} {signal}");
+        }
+    }
+}

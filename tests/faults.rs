@@ -315,7 +315,19 @@ fn ctrl_c_stops_the_run_prints_a_partial_summary_and_exits_130() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
+        // Signal once the first flag is saved, however slowly the machine runs.
+        let waited = Instant::now();
+        while !std::fs::read_dir(out.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".gif"))
+        {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "{mode}: nothing saved"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let sent = Instant::now();
         // SAFETY: plain kill(2) on our own child.
         assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);

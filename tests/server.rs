@@ -227,14 +227,14 @@ fn flags_serve_refuses_a_bad_dir_and_a_busy_port() {
 }
 
 #[test]
-fn ctrl_c_stops_flags_serve_cleanly() {
+fn ctrl_c_and_sigterm_stop_flags_serve_cleanly() {
     let mut served = flags_serve(&["--port", "0"]);
     assert_eq!(get(&format!("{}/br/metadata.json", served.url)).0, 200);
-    // SAFETY: plain kill(2) on our own child.
-    assert_eq!(
-        unsafe { libc::kill(served.child.id() as i32, libc::SIGINT) },
-        0
-    );
-    let status = served.child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(served.stop_with(libc::SIGINT), Some(0));
+    // At once after the startup line: the handler must already be in place.
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        for _ in 0..5 {
+            assert_eq!(flags_serve(&["--port", "0"]).stop_with(signal), Some(0));
+        }
+    }
 }

@@ -109,6 +109,7 @@ fn serve(bind: IpAddr, port: u16, verbose: bool, service: Service) -> Result<Exi
     let _ = flags::server::raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
+        let mut stop = flags::server::StopSignals::listen().context("cannot listen for Ctrl-C")?;
         let addr = SocketAddr::new(bind, port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -132,10 +133,7 @@ fn serve(bind: IpAddr, port: u16, verbose: bool, service: Service) -> Result<Exi
         };
         tokio::select! {
             result = served => result?,
-            result = tokio::signal::ctrl_c() => {
-                result.context("cannot listen for Ctrl-C")?;
-                eprintln!("stopping");
-            }
+            why = stop.recv() => eprintln!("{why}: stopping"),
         }
         anyhow::Ok(ExitCode::SUCCESS)
     })

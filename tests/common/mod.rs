@@ -67,6 +67,16 @@ pub struct ChildServer {
     pub url: String,
 }
 
+impl ChildServer {
+    /// Sends `signal` and waits for the process to end; returns its exit code
+    /// (`None` if the signal killed it instead of being handled).
+    pub fn stop_with(&mut self, signal: i32) -> Option<i32> {
+        // SAFETY: plain kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+        self.child.wait().expect("wait for the server").code()
+    }
+}
+
 impl Drop for ChildServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
