@@ -169,7 +169,7 @@ pub struct FaultyRequest<'a> {
 /// answer would send.
 pub fn respond(
     kind: FaultKind,
-    file: Vec<u8>,
+    file: Bytes,
     content_type: &'static str,
     request: FaultyRequest<'_>,
 ) -> Response {
@@ -202,7 +202,7 @@ pub fn respond(
             if let (FaultKind::ResetBody, Some(fd)) = (kind, fd) {
                 set_reset_on_close(fd);
             }
-            let half = Bytes::from(file).slice(..full_length / 2);
+            let half = file.slice(..full_length / 2);
             let chunks = stream::iter([Ok(half)]).chain(stream::once(async {
                 // Let the first half reach the client before the connection goes.
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -14,7 +14,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -93,9 +93,16 @@ impl ServerState {
     fn rng_for(&self, path: &str) -> StdRng {
         let nth = {
             let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
-            let n = hits.entry(path.to_owned()).or_insert(0);
-            *n += 1;
-            *n
+            match hits.get_mut(path) {
+                Some(n) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    hits.insert(path.to_owned(), 1);
+                    1
+                }
+            }
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (self.seed, path, nth).hash(&mut hasher);
@@ -203,9 +210,9 @@ async fn serve_flag_file(
 
 /// Reads one file of the data set; `None` when it does not exist or would
 /// lead outside the data set.
-async fn load(state: &ServerState, cc: &str, file: &str) -> Option<Vec<u8>> {
+async fn load(state: &ServerState, cc: &str, file: &str) -> Option<Bytes> {
     match &state.root {
-        None => dataset::embedded_file(&format!("{cc}/{file}")).map(<[u8]>::to_vec),
+        None => dataset::embedded_file(&format!("{cc}/{file}")).map(Bytes::from_static),
         Some(root) => {
             let real = tokio::fs::canonicalize(root.join(cc).join(file))
                 .await
@@ -213,7 +220,7 @@ async fn load(state: &ServerState, cc: &str, file: &str) -> Option<Vec<u8>> {
             if !real.starts_with(root) {
                 return None;
             }
-            tokio::fs::read(real).await.ok()
+            tokio::fs::read(real).await.ok().map(Bytes::from)
         }
     }
 }
