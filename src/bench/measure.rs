@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// What one run of a child cost.
-#[derive(Debug, Clone, Default)]
-pub struct Measured {
+use serde::{Deserialize, Serialize};
+
+/// What one run of a child cost, as recorded for every run of a bench.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Cost {
     /// Wall time from spawn to exit, in seconds.
     pub wall_seconds: f64,
     /// User CPU time, in seconds.
@@ -22,8 +24,15 @@ pub struct Measured {
     pub peak_rss_kib: u64,
     /// Most threads seen at once.
     pub peak_threads: u64,
-    /// Exit code, `None` if killed by a signal.
+    /// Exit code, `None` (`null`) if killed by a signal.
     pub exit_code: Option<i32>,
+}
+
+/// A measured child: its cost and what it printed.
+#[derive(Debug, Clone, Default)]
+pub struct Measured {
+    /// What the run cost.
+    pub cost: Cost,
     /// Everything the child wrote to stdout.
     pub stdout: Vec<u8>,
 }
@@ -80,12 +89,14 @@ pub fn measure(command: &mut Command) -> io::Result<Measured> {
     }
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(Measured {
-        wall_seconds: wall.as_secs_f64(),
-        user_seconds: seconds(usage.ru_utime),
-        system_seconds: seconds(usage.ru_stime),
-        peak_rss_kib: usage.ru_maxrss.max(0) as u64,
-        peak_threads: peak_threads.load(Ordering::Relaxed).max(1),
-        exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        cost: Cost {
+            wall_seconds: wall.as_secs_f64(),
+            user_seconds: seconds(usage.ru_utime),
+            system_seconds: seconds(usage.ru_stime),
+            peak_rss_kib: usage.ru_maxrss.max(0) as u64,
+            peak_threads: peak_threads.load(Ordering::Relaxed).max(1),
+            exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        },
         stdout,
     })
 }
@@ -97,9 +108,9 @@ mod tests {
     #[test]
     fn measures_a_child() {
         let m = measure(Command::new("sh").args(["-c", "echo hello; exit 3"])).unwrap();
-        assert_eq!(m.exit_code, Some(3));
+        assert_eq!(m.cost.exit_code, Some(3));
         assert_eq!(m.stdout, b"hello\n");
-        assert!(m.peak_rss_kib > 0);
-        assert!(m.wall_seconds > 0.0);
+        assert!(m.cost.peak_rss_kib > 0);
+        assert!(m.cost.wall_seconds > 0.0);
     }
 }

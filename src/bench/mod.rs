@@ -20,7 +20,7 @@ use crate::delay::format_duration;
 use crate::outcome::ideal_time;
 use crate::plan::Mode;
 use crate::report::ProgressChoice;
-use measure::{measure, Measured};
+use measure::{measure, Cost, Measured};
 use stats::Summary;
 
 /// Version tag of the JSON export; bumped on incompatible changes.
@@ -88,18 +88,9 @@ pub struct BenchConfig {
 pub struct Run {
     /// A warm-up run, not used in the statistics.
     pub warmup: bool,
-    /// Wall time, seconds.
-    pub wall_seconds: f64,
-    /// User CPU time, seconds.
-    pub user_seconds: f64,
-    /// System CPU time, seconds.
-    pub system_seconds: f64,
-    /// Peak RSS, KiB.
-    pub peak_rss_kib: u64,
-    /// Most threads at once.
-    pub peak_threads: u64,
-    /// Exit code (`null` if killed by a signal).
-    pub exit_code: Option<i32>,
+    /// Wall and CPU time, peak RSS and threads, exit code (flat in the JSON).
+    #[serde(flatten)]
+    pub cost: Cost,
     /// Flags saved.
     pub ok: u64,
     /// 404s.
@@ -156,15 +147,28 @@ impl Cell {
         let measured: Vec<&Run> = self.runs.iter().filter(|r| !r.warmup).collect();
         let clean: Vec<&Run> = measured.iter().copied().filter(|r| !r.flagged).collect();
         self.error_runs = measured.len() - clean.len();
-        self.time = Summary::of(&clean.iter().map(|r| r.wall_seconds).collect::<Vec<_>>());
+        self.time = Summary::of(
+            &clean
+                .iter()
+                .map(|r| r.cost.wall_seconds)
+                .collect::<Vec<_>>(),
+        );
         let cpu: Vec<f64> = clean
             .iter()
-            .map(|r| r.user_seconds + r.system_seconds)
+            .map(|r| r.cost.user_seconds + r.cost.system_seconds)
             .collect();
         self.cpu_seconds = Summary::of(&cpu).map(|s| s.median);
-        self.peak_rss_mib =
-            measured.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0) as f64 / 1024.0;
-        self.peak_threads = measured.iter().map(|r| r.peak_threads).max().unwrap_or(0);
+        self.peak_rss_mib = measured
+            .iter()
+            .map(|r| r.cost.peak_rss_kib)
+            .max()
+            .unwrap_or(0) as f64
+            / 1024.0;
+        self.peak_threads = measured
+            .iter()
+            .map(|r| r.cost.peak_threads)
+            .max()
+            .unwrap_or(0);
         if let Some(time) = self.time {
             self.flags_per_second = Some(self.downloads as f64 / time.median.max(1e-9));
             self.efficiency = self
@@ -400,7 +404,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport> {
                     let measured =
                         measure(&mut command).with_context(|| format!("cannot run {line}"))?;
                     let ok = count_files(&out);
-                    let failed = measured.exit_code != Some(0);
+                    let failed = measured.cost.exit_code != Some(0);
                     cell.runs.push(Run {
                         ok,
                         errors: u64::from(failed),
@@ -460,12 +464,7 @@ fn new_cell(
 fn base_run(m: &Measured, warmup: bool) -> Run {
     Run {
         warmup,
-        wall_seconds: m.wall_seconds,
-        user_seconds: m.user_seconds,
-        system_seconds: m.system_seconds,
-        peak_rss_kib: m.peak_rss_kib,
-        peak_threads: m.peak_threads,
-        exit_code: m.exit_code,
+        cost: m.cost.clone(),
         ok: 0,
         not_found: 0,
         errors: 0,
@@ -484,7 +483,7 @@ fn flags_run(m: &Measured, warmup: bool) -> Run {
         ok: ok.unwrap_or(0),
         not_found: not_found.unwrap_or(0),
         errors,
-        flagged: !parsed || errors > 0 || m.exit_code != Some(0),
+        flagged: !parsed || errors > 0 || m.cost.exit_code != Some(0),
         ..base_run(m, warmup)
     }
 }
