@@ -1,7 +1,8 @@
 //! One flag's download, written twice in straight-line code: once on a
 //! blocking client (ureq, for the sequential and threaded modes) and once on
 //! an async client (reqwest, for the async mode). Everything around it, the
-//! plan, the retry policy, the statuses, the saving, is shared.
+//! plan, the retry policy, the verdict on each response (`contract`), the
+//! statuses and the saving, is shared: the two clients only move bytes.
 
 use std::error::Error as StdError;
 use std::io::{self, Read};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::cancel::is_cancelled;
+use crate::contract::{self, Next, Phase};
 use crate::outcome::{CodeResult, FetchError};
 use crate::plan::{Plan, RequestOptions};
 use crate::report::Reporter;
@@ -40,6 +42,29 @@ impl RetryPolicy {
     /// Whether `error`, after `attempt` retries already made, gets another try.
     pub fn should_retry(&self, error: &FetchError, attempt: u32) -> bool {
         attempt < self.retries && error.is_retryable()
+    }
+
+    /// After a failed attempt of one request (`attempt` retries made so far):
+    /// the wait before the next attempt, counted and shown, or the error to
+    /// give up with. A run being interrupted gives up on what it would retry.
+    fn after(
+        &self,
+        error: FetchError,
+        attempt: &mut u32,
+        ctx: &mut FlagContext,
+        reporter: &Reporter,
+    ) -> Result<Duration, FetchError> {
+        if is_cancelled() && error.is_retryable() {
+            return Err(FetchError::Cancelled);
+        }
+        if !self.should_retry(&error, *attempt) {
+            return Err(error);
+        }
+        let wait = self.backoff(*attempt, error.retry_after());
+        *attempt += 1;
+        ctx.retries += 1;
+        reporter.retrying(ctx.code, *attempt, &error, wait);
+        Ok(wait)
     }
 
     /// How long to wait before retry number `attempt + 1`: exponential with
@@ -116,34 +141,21 @@ fn save_flag(
     Ok((body.len() as u64, name))
 }
 
-fn retry_after_seconds(value: Option<&str>) -> Option<Duration> {
-    value?.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// Maps an I/O error met while talking to the server to a status reason.
-fn classify_io(error: &io::Error) -> FetchError {
+/// What went wrong under an HTTP client, in the contract's terms.
+fn io_cause(error: &io::Error) -> contract::Cause {
+    use contract::Cause;
     match error.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => FetchError::Timeout,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Cause::Timeout,
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => FetchError::Reset,
-        io::ErrorKind::UnexpectedEof => FetchError::Truncated,
-        io::ErrorKind::ConnectionRefused => FetchError::Connect("connection refused".into()),
-        _ => FetchError::Other(error.to_string()),
-    }
-}
-
-/// The deepest I/O error in an error's chain, if any.
-fn io_cause<'e>(error: &'e (dyn StdError + 'static)) -> Option<&'e io::Error> {
-    let mut current = Some(error);
-    let mut found = None;
-    while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            found = Some(io);
+        | io::ErrorKind::BrokenPipe => Cause::Reset,
+        io::ErrorKind::UnexpectedEof => Cause::Eof,
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
+            Cause::Invalid(error.to_string())
         }
-        current = e.source();
+        io::ErrorKind::ConnectionRefused => Cause::Connect("connection refused".into()),
+        _ => Cause::Other(error.to_string()),
     }
-    found
 }
 
 /// The innermost message of an error's chain: the most specific one.
@@ -157,6 +169,8 @@ fn root_message(error: &(dyn StdError + 'static)) -> String {
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
 /// whose connection pool is sized to the number of threads that share it.
+/// It follows no redirects and turns no status into an error: the contract
+/// decides.
 pub struct BlockingClient {
     agent: ureq::Agent,
     policy: RetryPolicy,
@@ -166,13 +180,16 @@ pub struct BlockingClient {
 impl BlockingClient {
     /// A client for `pool_size` threads.
     pub fn new(options: &RequestOptions, pool_size: usize) -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(options.connect_timeout)
-            .timeout(options.timeout)
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(options.connect_timeout))
+            .timeout_global(Some(options.timeout))
             .max_idle_connections(pool_size)
             .max_idle_connections_per_host(pool_size)
-            .redirects(5)
-            .build();
+            .build()
+            .into();
         Self {
             agent,
             policy: RetryPolicy::new(options),
@@ -211,73 +228,69 @@ impl BlockingClient {
         let mut attempt = 0;
         loop {
             match self.get_once(url) {
-                Err(error) if is_cancelled() && error.is_retryable() => {
-                    return Err(FetchError::Cancelled)
+                Err(error) => {
+                    std::thread::sleep(self.policy.after(error, &mut attempt, ctx, reporter)?)
                 }
-                Err(error) if self.policy.should_retry(&error, attempt) => {
-                    let wait = self.policy.backoff(attempt, error.retry_after());
-                    attempt += 1;
-                    ctx.retries += 1;
-                    reporter.retrying(ctx.code, attempt, &error, wait);
-                    std::thread::sleep(wait);
-                }
-                other => return other,
+                body => return body,
             }
         }
     }
 
-    /// One GET, its body capped at `max_size`.
+    /// One GET, its redirects followed and its body judged by the contract.
     fn get_once(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let response = match self.agent.get(url).call() {
-            Ok(response) => response,
-            Err(ureq::Error::Status(code, response)) => {
-                let retry_after = retry_after_seconds(response.header("Retry-After"));
-                return Err(FetchError::status(code, retry_after));
-            }
-            Err(ureq::Error::Transport(transport)) => return Err(classify_ureq(&transport)),
-        };
-        let announced = response
-            .header("Content-Length")
-            .and_then(|v| v.parse::<u64>().ok());
-        if announced.is_some_and(|len| len > self.max_size) {
-            return Err(FetchError::TooLarge(self.max_size));
+        let mut request = contract::Request::new(url, self.max_size)?;
+        loop {
+            let response = self
+                .agent
+                .get(request.url().as_str())
+                .call()
+                .map_err(|e| contract::verdict(ureq_cause(&e), Phase::Head))?;
+            let Next::Read(framing) = request.judge(response.status(), response.headers())? else {
+                continue;
+            };
+            let mut body = Vec::with_capacity(framing.capacity(self.max_size));
+            response
+                .into_body()
+                .into_reader()
+                .take(self.max_size + 1)
+                .read_to_end(&mut body)
+                .map_err(|e| contract::verdict(ureq_io_cause(&e), Phase::Body))?;
+            request.check_size(body.len() as u64)?;
+            framing.check(body.len() as u64)?;
+            return Ok(body);
         }
-        let mut body = Vec::with_capacity(announced.unwrap_or(0) as usize);
-        response
-            .into_reader()
-            .take(self.max_size + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| classify_io(&e))?;
-        if body.len() as u64 > self.max_size {
-            return Err(FetchError::TooLarge(self.max_size));
-        }
-        Ok(body)
     }
 }
 
-fn classify_ureq(transport: &ureq::Transport) -> FetchError {
-    use ureq::ErrorKind;
-    let io = io_cause(transport);
-    match (transport.kind(), io) {
-        (ErrorKind::TooManyRedirects, _) => FetchError::Redirects,
-        (_, Some(io))
-            if matches!(
-                io.kind(),
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-            ) =>
-        {
-            FetchError::Timeout
-        }
-        (ErrorKind::ConnectionFailed | ErrorKind::Dns, _) => {
-            FetchError::Connect(io.map_or_else(|| root_message(transport), |e| e.to_string()))
-        }
-        (_, Some(io)) => classify_io(io),
-        _ => FetchError::Other(transport.to_string()),
+/// What a ureq error means, in the contract's terms.
+fn ureq_cause(error: &ureq::Error) -> contract::Cause {
+    use contract::Cause;
+    match error {
+        ureq::Error::Timeout(_) => Cause::Timeout,
+        ureq::Error::Io(io) => ureq_io_cause(io),
+        ureq::Error::Protocol(protocol) => Cause::Invalid(protocol.to_string()),
+        ureq::Error::LargeResponseHeader(..) => Cause::Invalid(error.to_string()),
+        ureq::Error::HostNotFound => Cause::Connect("host not found".into()),
+        ureq::Error::ConnectionFailed => Cause::Connect("connection failed".into()),
+        ureq::Error::Tls(why) => Cause::Connect(format!("TLS: {why}")),
+        other => Cause::Other(other.to_string()),
+    }
+}
+
+/// ureq's body reader reports its own errors wrapped in `io::Error`.
+fn ureq_io_cause(error: &io::Error) -> contract::Cause {
+    match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ureq::Error>())
+    {
+        Some(inner) => ureq_cause(inner),
+        None => io_cause(error),
     }
 }
 
 /// The async client of the async mode: one reqwest client, whose pool keeps
-/// up to `concurrency` idle connections to the server.
+/// up to `concurrency` idle connections to the server. Like the blocking
+/// client, it follows no redirects itself: the contract decides.
 pub struct AsyncClient {
     client: reqwest::Client,
     policy: RetryPolicy,
@@ -291,7 +304,7 @@ impl AsyncClient {
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .pool_max_idle_per_host(concurrency)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             client,
@@ -337,83 +350,72 @@ impl AsyncClient {
         let mut attempt = 0;
         loop {
             match self.get_once(url).await {
-                Err(error) if is_cancelled() && error.is_retryable() => {
-                    return Err(FetchError::Cancelled)
+                Err(error) => {
+                    tokio::time::sleep(self.policy.after(error, &mut attempt, ctx, reporter)?).await
                 }
-                Err(error) if self.policy.should_retry(&error, attempt) => {
-                    let wait = self.policy.backoff(attempt, error.retry_after());
-                    attempt += 1;
-                    ctx.retries += 1;
-                    reporter.retrying(ctx.code, attempt, &error, wait);
-                    tokio::time::sleep(wait).await;
-                }
-                other => return other,
+                body => return body,
             }
         }
     }
 
-    /// One GET, its body capped at `max_size`.
+    /// One GET, its redirects followed and its body judged by the contract.
     async fn get_once(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let mut response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(classify_reqwest)?;
-        let status = response.status();
-        if !status.is_success() {
-            let retry_after = response
-                .headers()
-                .get("Retry-After")
-                .and_then(|v| v.to_str().ok());
-            return Err(FetchError::status(
-                status.as_u16(),
-                retry_after_seconds(retry_after),
-            ));
-        }
-        let announced = response.content_length();
-        if announced.is_some_and(|len| len > self.max_size) {
-            return Err(FetchError::TooLarge(self.max_size));
-        }
-        let mut body = Vec::with_capacity(announced.unwrap_or(0) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(classify_reqwest)? {
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > self.max_size {
-                return Err(FetchError::TooLarge(self.max_size));
+        let mut request = contract::Request::new(url, self.max_size)?;
+        loop {
+            let mut response = self
+                .client
+                .get(request.url().clone())
+                .send()
+                .await
+                .map_err(|e| contract::verdict(reqwest_cause(&e), Phase::Head))?;
+            let Next::Read(framing) = request.judge(response.status(), response.headers())? else {
+                continue;
+            };
+            let mut body = Vec::with_capacity(framing.capacity(self.max_size));
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| contract::verdict(reqwest_cause(&e), Phase::Body))?
+            {
+                body.extend_from_slice(&chunk);
+                request.check_size(body.len() as u64)?;
             }
+            framing.check(body.len() as u64)?;
+            return Ok(body);
         }
-        Ok(body)
     }
 }
 
-fn classify_reqwest(error: reqwest::Error) -> FetchError {
+/// What a reqwest (hyper) error means, in the contract's terms.
+fn reqwest_cause(error: &reqwest::Error) -> contract::Cause {
+    use contract::Cause;
     if error.is_timeout() {
-        return FetchError::Timeout;
+        return Cause::Timeout;
     }
-    if error.is_redirect() {
-        return FetchError::Redirects;
-    }
-    let root = root_message(&error);
     if error.is_connect() {
-        return FetchError::Connect(root);
+        return Cause::Connect(root_message(error));
     }
-    if let Some(io) = io_cause(&error) {
-        if io.kind() != io::ErrorKind::Other {
-            return classify_io(io);
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_parse() || hyper.is_parse_status() || hyper.is_parse_too_large() {
+                return Cause::Invalid(root_message(hyper));
+            }
+            if hyper.is_timeout() {
+                return Cause::Timeout;
+            }
         }
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return io_cause(io);
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() {
+                return Cause::Eof;
+            }
+        }
+        current = e.source();
     }
-    // hyper's own wording for a body cut short and a connection closed early.
-    let text = format!("{error:?}").to_ascii_lowercase();
-    if text.contains("end of file before message length reached") {
-        FetchError::Truncated
-    } else if text.contains("connection closed before message completed")
-        || text.contains("incompletemessage")
-        || text.contains("connection reset")
-    {
-        FetchError::Reset
-    } else {
-        FetchError::Other(root)
-    }
+    Cause::Other(root_message(error))
 }
 
 #[cfg(test)]

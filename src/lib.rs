@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod cancel;
 pub mod charfinder;
+pub mod contract;
 pub mod dataset;
 pub mod delay;
 pub mod drivers;

@@ -63,9 +63,15 @@ pub enum FetchError {
     /// The body was larger than `--max-size`.
     #[error("body larger than {0} bytes")]
     TooLarge(u64),
-    /// The server redirected too many times.
+    /// The server redirected more than five times.
     #[error("too many redirects")]
     Redirects,
+    /// A redirect to something other than an `http`/`https` URL with a host.
+    #[error("bad redirect: {0}")]
+    BadRedirect(String),
+    /// An answer that breaks HTTP: bad status line, headers or framing.
+    #[error("invalid response: {0}")]
+    Invalid(String),
     /// `metadata.json` was not valid JSON or had no `country`.
     #[error("invalid metadata: {0}")]
     BadMetadata(String),
@@ -76,6 +82,9 @@ pub enum FetchError {
     /// abandoned, not counted as an error.
     #[error("cancelled")]
     Cancelled,
+    /// A bug: the download panicked. The run carries on without it.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Anything else the HTTP client reported.
     #[error("{0}")]
     Other(String),
@@ -95,7 +104,7 @@ impl FetchError {
         if code == 404 {
             return FetchError::NotFound;
         }
-        let reason = axum::http::StatusCode::from_u16(code)
+        let reason = http::StatusCode::from_u16(code)
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("")

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -11,19 +11,9 @@ use flags::delay::Delay;
 use flags::server::{DataSource, ServerConfig};
 
 fn get(url: &str) -> (u16, Vec<u8>, Option<String>) {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
-    match agent.get(url).call() {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => {
-            let status = r.status();
-            let ctype = r.header("Content-Type").map(str::to_owned);
-            let mut body = Vec::new();
-            r.into_reader().read_to_end(&mut body).unwrap();
-            (status, body, ctype)
-        }
-        Err(e) => panic!("{url}: {e}"),
-    }
+    let answer = common::http("GET", url);
+    let ctype = answer.header("Content-Type").map(str::to_owned);
+    (answer.status, answer.body, ctype)
 }
 
 /// Sends a raw request line, so that no client normalises the path.
@@ -82,13 +72,11 @@ fn unknown_paths_are_404() {
 fn head_gives_length_and_no_body() {
     let site = server(ServerConfig::default());
     let url = format!("{}/br/br.gif", site.base_url());
-    let response = ureq::head(&url).call().unwrap();
-    assert_eq!(response.status(), 200);
+    let response = common::http("HEAD", &url);
+    assert_eq!(response.status, 200);
     let len: usize = response.header("Content-Length").unwrap().parse().unwrap();
     assert_eq!(len, flags::dataset::flag_gif("BR").unwrap().len());
-    let mut body = Vec::new();
-    response.into_reader().read_to_end(&mut body).unwrap();
-    assert!(body.is_empty());
+    assert!(response.body.is_empty());
 }
 
 #[test]

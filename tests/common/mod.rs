@@ -2,6 +2,8 @@
 //! 127.0.0.1:0, and comparisons with the bundled data set.
 #![allow(dead_code)]
 
+pub mod liar;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -50,6 +52,49 @@ pub fn assert_saved_exactly(dir: &Path, codes: &[String]) {
             want,
             "{code} differs from the data set"
         );
+    }
+}
+
+/// An HTTP answer as the tests look at it.
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Headers.
+    pub headers: http::HeaderMap,
+}
+
+impl Answer {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends `method url` with a plain HTTP client (no status turned into an
+/// error, no redirect followed) and reads the whole answer.
+pub fn http(method: &str, url: &str) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let response = match method {
+        "HEAD" => agent.head(url).call(),
+        _ => agent.get(url).call(),
+    }
+    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_body().into_reader(), &mut body)
+        .unwrap_or_else(|e| panic!("{method} {url}: body: {e}"));
+    Answer {
+        status,
+        body,
+        headers,
     }
 }
 

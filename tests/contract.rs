@@ -1,0 +1,168 @@
+//! The client contract's conformance matrix: every scenario of a lying
+//! server (tests/common/liar.rs), run in all three modes, must give the same
+//! status, the same reason, the same exit code and the same file in every
+//! mode. This is the proof that the modes differ only in how they wait.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use common::liar::{Expect, Liar, Saved, Scenario, GZIP_BODY, SCENARIOS};
+use common::{flags, json};
+
+const MODES: [&str; 3] = ["sequential", "threaded", "async"];
+
+/// What one run concluded, in the terms of [`Expect`].
+fn verdict(scenario: &Scenario, mode: &str, liar: &Liar) -> Result<(), String> {
+    let out = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let output = flags()
+        .args([
+            "BR",
+            "--retries",
+            "0",
+            "--timeout",
+            "1s",
+            "--connect-timeout",
+            "1s",
+        ])
+        .args(["--progress", "never", "--json", "--mode", mode, "-s"])
+        .arg(liar.base(scenario.name))
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("panicked") {
+        return Err(format!("panicked: {stderr}"));
+    }
+    let report = json(&output.stdout);
+    let result = &report["results"][0];
+    let (status, reason) = (
+        result["status"].as_str().unwrap_or("none"),
+        result["reason"].as_str().unwrap_or(""),
+    );
+    let got = format!("{status} {reason:?}, exit {:?}", output.status.code());
+    let files = common::files(out.path());
+    let (want_status, want_exit) = match scenario.expect {
+        Expect::Ok(_) => ("ok", 0),
+        Expect::NotFound => ("not_found", 0),
+        Expect::Error(_) => ("error", 1),
+    };
+    if status != want_status || output.status.code() != Some(want_exit) {
+        return Err(format!("expected {:?}, got {got}", scenario.expect));
+    }
+    if report["counts"]["ok"].as_u64().unwrap_or(0)
+        + report["counts"]["not_found"].as_u64().unwrap_or(0)
+        + report["counts"]["error"].as_u64().unwrap_or(0)
+        != 1
+    {
+        return Err(format!("counts do not add up to 1: {}", report["counts"]));
+    }
+    match scenario.expect {
+        Expect::Error(prefix) if !reason.starts_with(prefix) => {
+            Err(format!("expected a reason starting {prefix:?}, got {got}"))
+        }
+        Expect::Ok(saved) => check_saved(&files, saved),
+        _ if !files.is_empty() => Err(format!("nothing should be saved, found {:?}", files.keys())),
+        _ => Ok(()),
+    }
+}
+
+fn check_saved(
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+    saved: Saved,
+) -> Result<(), String> {
+    let flag = flags::dataset::flag_gif("BR").unwrap_or_default();
+    let want: &[u8] = match saved {
+        Saved::Flag => flag,
+        Saved::FirstHalf => &flag[..flag.len() / 2],
+        Saved::Empty => b"",
+        Saved::Gzip => GZIP_BODY,
+    };
+    match files.get("BR.gif") {
+        Some(bytes) if files.len() == 1 && bytes == want => Ok(()),
+        Some(bytes) if files.len() == 1 => Err(format!(
+            "BR.gif has {} bytes, expected {}",
+            bytes.len(),
+            want.len()
+        )),
+        _ => Err(format!("expected only BR.gif, found {:?}", files.keys())),
+    }
+}
+
+#[test]
+fn every_mode_reaches_the_same_verdict_on_every_lie() {
+    let liar = Liar::start();
+    let jobs: Vec<(&Scenario, &str)> = SCENARIOS
+        .iter()
+        .flat_map(|s| MODES.iter().map(move |m| (s, *m)))
+        .collect();
+    let next = Mutex::new(jobs.into_iter());
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| loop {
+                let job = next.lock().unwrap().next();
+                let Some((scenario, mode)) = job else { break };
+                if let Err(why) = verdict(scenario, mode, &liar) {
+                    failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{} / {mode}: {why}", scenario.name));
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    assert!(
+        failures.is_empty(),
+        "{} of {} runs broke the contract:\n{}",
+        failures.len(),
+        SCENARIOS.len() * MODES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_matrix_has_at_least_forty_scenarios_with_unique_names() {
+    assert!(SCENARIOS.len() >= 40, "{}", SCENARIOS.len());
+    let mut names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), SCENARIOS.len());
+}
+
+/// The README's matrix table, as the scenarios define it.
+fn matrix_table() -> String {
+    let mut table = String::from(
+        "| group | scenario | what the server does | verdict in every mode |\n| --- | --- | --- | --- |\n",
+    );
+    for s in SCENARIOS {
+        let verdict = match s.expect {
+            Expect::Ok(Saved::Flag) => "OK, the flag saved".to_owned(),
+            Expect::Ok(Saved::FirstHalf) => "OK, the announced half saved".to_owned(),
+            Expect::Ok(Saved::Empty) => "OK, an empty file saved".to_owned(),
+            Expect::Ok(Saved::Gzip) => "OK, the bytes saved as sent".to_owned(),
+            Expect::NotFound => "NOT_FOUND".to_owned(),
+            Expect::Error(reason) => format!("ERROR `{reason}...`"),
+        };
+        table.push_str(&format!(
+            "| {} | `{}` | {} | {verdict} |\n",
+            s.group, s.name, s.what
+        ));
+    }
+    table
+}
+
+#[test]
+fn the_readme_shows_the_matrix_as_tested() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let table = matrix_table();
+    assert!(
+        readme.contains(&table),
+        "README.md must hold the conformance matrix exactly as tested:\n\n{table}"
+    );
+}
