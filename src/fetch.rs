@@ -180,7 +180,7 @@ pub struct BlockingClient {
 impl BlockingClient {
     /// A client for `pool_size` threads.
     pub fn new(options: &RequestOptions, pool_size: usize) -> Self {
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
@@ -188,8 +188,12 @@ impl BlockingClient {
             .timeout_global(Some(options.timeout))
             .max_idle_connections(pool_size)
             .max_idle_connections_per_host(pool_size)
-            .build()
-            .into();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            IpLiterals::default(),
+        );
         Self {
             agent,
             policy: RetryPolicy::new(options),
@@ -258,6 +262,36 @@ impl BlockingClient {
             request.check_size(body.len() as u64)?;
             framing.check(body.len() as u64)?;
             return Ok(body);
+        }
+    }
+}
+
+/// ureq's default resolver starts a thread for every lookup when a timeout
+/// is set (so that a slow `getaddrinfo` can be abandoned), even for an IP
+/// address, which would add a thread per connection to the threaded mode.
+/// An IP address needs no lookup; names still go through ureq's resolver.
+#[derive(Debug, Default)]
+struct IpLiterals(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for IpLiterals {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("").trim_matches(['[', ']']);
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                let mut addrs = self.empty();
+                addrs.push(std::net::SocketAddr::new(ip, port));
+                Ok(addrs)
+            }
+            Err(_) => self.0.resolve(uri, config, timeout),
         }
     }
 }
