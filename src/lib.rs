@@ -9,17 +9,8 @@
 //! [`server`] is the flags server, [`dataset`] the bundled flags.
 
 pub mod bench;
-pub mod cancel;
 pub mod charfinder;
-pub mod contract;
 pub mod dataset;
-pub mod delay;
-pub mod drivers;
-pub mod faults;
-pub mod fetch;
-pub mod outcome;
-pub mod plan;
-pub mod report;
+pub mod download;
 pub mod server;
 pub mod spin;
-pub mod store;

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 
-use flags::delay::{parse_duration, Delay};
-use flags::outcome::{ideal_time, RunReport};
-use flags::plan::{self, Mode, Plan, RequestOptions, ServerChoice};
-use flags::report::{self, ProgressChoice, Reporter};
+use flags::download::plan::{self, Mode, Plan, RequestOptions, ServerChoice};
+use flags::download::progress::{self, ProgressChoice, Reporter};
+use flags::download::status::{ideal_time, RunReport};
+use flags::download::{cancel, drivers, store};
+use flags::server::delay::{parse_duration, Delay};
 use flags::server::{self, BackgroundServer, DataSource, ServerConfig};
 use flags::spin::SpinMode;
-use flags::{cancel, drivers, store};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -106,7 +106,7 @@ struct DownloadArgs {
     server_seed: Option<u64>,
     /// A fault of the embedded server, as `flags serve --fault` (repeatable).
     #[arg(long, value_name = "KIND=RATE")]
-    server_fault: Vec<flags::faults::Fault>,
+    server_fault: Vec<flags::server::faults::Fault>,
     /// Folder to save the flags in (created if missing).
     #[arg(short, long, default_value = "downloaded", value_name = "DIR")]
     output: PathBuf,
@@ -166,7 +166,7 @@ struct ServeArgs {
     /// Cause a fault on a share of requests: KIND=RATE, repeatable. KIND: reset,
     /// reset-body, truncate, drip, redirect-loop, huge, bad-json, hostile-name.
     #[arg(long = "fault", value_name = "KIND=RATE")]
-    faults: Vec<flags::faults::Fault>,
+    faults: Vec<flags::server::faults::Fault>,
     /// Speed of the drip fault, in bytes per second.
     #[arg(long, default_value_t = 1000, value_name = "BYTES")]
     drip_speed: u64,
@@ -436,7 +436,7 @@ fn download(args: DownloadArgs) -> Result<ExitCode> {
     if !args.json {
         println!(
             "{}",
-            report::header(
+            progress::header(
                 &args.server.label(),
                 &plan.base_url,
                 &plan.codes,
@@ -454,7 +454,7 @@ fn download(args: DownloadArgs) -> Result<ExitCode> {
         args.json,
     ));
     let start = Instant::now();
-    let plan = flags::drivers::skip_existing(plan, &reporter);
+    let plan = flags::download::drivers::skip_existing(plan, &reporter);
     drivers::drive(Arc::clone(&plan), Arc::clone(&reporter))?;
     let elapsed = start.elapsed();
     reporter.finish();
@@ -482,7 +482,7 @@ fn download(args: DownloadArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", report::summary(&report));
+        println!("{}", progress::summary(&report));
     }
     Ok(if interrupted {
         ExitCode::from(cancel::EXIT_INTERRUPTED as u8)

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{assert_saved_exactly, flags, json, server};
-use flags::delay::Delay;
+use flags::server::delay::Delay;
 use flags::server::ServerConfig;
 
 const MODES: [&str; 3] = ["sequential", "threaded", "async"];

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{flags, json, run_json, server};
-use flags::delay::Delay;
-use flags::faults::Fault;
+use flags::server::delay::Delay;
+use flags::server::faults::Fault;
 use flags::server::ServerConfig;
 use proptest::prelude::*;
 
@@ -352,7 +352,7 @@ proptest! {
     #[test]
     fn no_code_or_country_name_escapes_the_output_folder(code in ".{0,4}", country in proptest::option::of(any::<String>())) {
         let out = Path::new("/tmp/out");
-        let name = flags::store::flag_file_name(&code, country.as_deref());
+        let name = flags::download::store::flag_file_name(&code, country.as_deref());
         let path = out.join(&name);
         prop_assert_eq!(path.parent(), Some(out));
         prop_assert!(!name.contains('/') && !name.contains('\0') && !name.contains('\\'));

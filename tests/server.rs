@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::server;
-use flags::delay::Delay;
+use flags::server::delay::Delay;
 use flags::server::{DataSource, ServerConfig};
 
 fn get(url: &str) -> (u16, Vec<u8>, Option<String>) {
@@ -120,7 +120,7 @@ fn a_seeded_error_rate_gives_the_expected_share_reproducibly() {
             seed: Some(seed),
             ..ServerConfig::default()
         });
-        flags::plan::every_code()
+        flags::download::plan::every_code()
             .map(|code| {
                 let cc = code.to_lowercase();
                 get(&format!("{}/{cc}/{cc}.gif", site.base_url())).0

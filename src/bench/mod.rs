@@ -16,10 +16,10 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::delay::format_duration;
-use crate::outcome::ideal_time;
-use crate::plan::Mode;
-use crate::report::ProgressChoice;
+use crate::download::plan::Mode;
+use crate::download::progress::ProgressChoice;
+use crate::download::status::ideal_time;
+use crate::server::delay::format_duration;
 use measure::{measure, Cost, Measured};
 use stats::Summary;
 

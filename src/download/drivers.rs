@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use futures::{future, stream, StreamExt};
 
-use crate::cancel::is_cancelled;
-use crate::fetch::{AsyncClient, BlockingClient};
-use crate::outcome::{CodeResult, FetchError};
-use crate::plan::{Mode, Plan};
-use crate::report::Reporter;
+use crate::download::cancel::is_cancelled;
+use crate::download::fetch::{AsyncClient, BlockingClient};
+use crate::download::plan::{Mode, Plan};
+use crate::download::progress::Reporter;
+use crate::download::status::{CodeResult, FetchError};
 
 /// Sequential: one blocking client, one request at a time.
 pub fn run_sequential(plan: &Plan, reporter: &Reporter) {
@@ -170,8 +170,10 @@ pub fn skip_existing(plan: Arc<Plan>, reporter: &Reporter) -> Arc<Plan> {
     }
     let mut rest = Vec::with_capacity(plan.codes.len());
     for code in &plan.codes {
-        match crate::store::existing_flag(&plan.output, code) {
-            Some(path) => reporter.record(crate::outcome::CodeResult::skipped(code, &path)),
+        match crate::download::store::existing_flag(&plan.output, code) {
+            Some(path) => {
+                reporter.record(crate::download::status::CodeResult::skipped(code, &path))
+            }
             None => rest.push(code.clone()),
         }
     }

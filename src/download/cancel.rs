@@ -30,7 +30,7 @@ pub fn install(output: Option<PathBuf>) -> Result<(), ctrlc::Error> {
     ctrlc::set_handler(|| {
         if CANCELLED.swap(true, Ordering::SeqCst) {
             if let Some(dir) = OUTPUT_DIR.get() {
-                crate::store::remove_leftovers(dir);
+                crate::download::store::remove_leftovers(dir);
             }
             eprintln!("\ninterrupted again: exiting now");
             std::process::exit(EXIT_INTERRUPTED);

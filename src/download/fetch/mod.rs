@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::cancel::is_cancelled;
-use crate::contract::{self, Next, Phase};
-use crate::outcome::{CodeResult, FetchError};
-use crate::plan::{Plan, RequestOptions};
-use crate::report::Reporter;
-use crate::store;
+use crate::download::cancel::is_cancelled;
+use crate::download::contract::{self, Next, Phase};
+use crate::download::plan::{Plan, RequestOptions};
+use crate::download::progress::Reporter;
+use crate::download::status::{CodeResult, FetchError};
+use crate::download::store;
 
 /// Backoff with jitter between attempts, honouring `Retry-After`.
 #[derive(Debug, Clone, Copy)]

@@ -269,7 +269,7 @@ impl Counts {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     /// `sequential`, `threaded` or `async`.
-    pub mode: crate::plan::Mode,
+    pub mode: crate::download::plan::Mode,
     /// Effective concurrency.
     pub concurrency: usize,
     /// Base URL the flags came from.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::outcome::{CodeResult, Counts, FetchError, RunReport};
+use crate::download::status::{CodeResult, Counts, FetchError, RunReport};
 
 /// When to show the live progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -133,7 +133,7 @@ pub fn header(
     base_url: &str,
     codes: &[String],
     concurrency: usize,
-    mode: crate::plan::Mode,
+    mode: crate::download::plan::Mode,
 ) -> String {
     let mut text = format!("{label} site: {base_url}\n");
     match (codes.first(), codes.last()) {
@@ -147,11 +147,13 @@ pub fn header(
         _ => text.push_str("Searching for 0 flags\n"),
     }
     let unit = match mode {
-        crate::plan::Mode::Sequential => "1 connection will be used (sequential).".to_owned(),
-        crate::plan::Mode::Threaded => {
+        crate::download::plan::Mode::Sequential => {
+            "1 connection will be used (sequential).".to_owned()
+        }
+        crate::download::plan::Mode::Threaded => {
             format!("{concurrency} concurrent connections will be used ({concurrency} threads).")
         }
-        crate::plan::Mode::Async => {
+        crate::download::plan::Mode::Async => {
             format!("{concurrency} concurrent connections will be used (async).")
         }
     };

@@ -6,6 +6,9 @@
 //! and graceful shutdown for free, while the simulated faults only need a
 //! handler, so nothing lower-level is warranted.
 
+pub mod delay;
+pub mod faults;
+
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io;
@@ -27,8 +30,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::dataset;
-use crate::delay::Delay;
-use crate::faults::{self, Fault, FaultKind, FaultyRequest};
+use delay::Delay;
+use faults::{Fault, FaultKind, FaultyRequest};
 
 /// Where the server's files come from.
 #[derive(Debug, Clone, Default)]

@@ -21,7 +21,7 @@ use http::header::{CONTENT_LENGTH, LOCATION, RETRY_AFTER, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode};
 use url::Url;
 
-use crate::outcome::FetchError;
+use crate::download::status::FetchError;
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: u32 = 5;
