@@ -2,15 +2,18 @@
 //! tasks, from a flags server that can be slow and flaky on purpose, and make
 //! the differences between the three models visible.
 //!
-//! The pieces, in the order a download goes through them:
-//! [`plan`] (what to fetch), [`drivers`] (how: the only part that differs
-//! between modes), [`fetch`] (one flag, blocking or async), [`outcome`]
-//! (statuses), [`report`] (progress, summary, JSON), [`store`] (atomic saves).
-//! [`server`] is the flags server, [`dataset`] the bundled flags.
+//! The folders draw the design: [`download`] is the main job (a plan, three
+//! drivers, one fetch over one client contract, one reporting path);
+//! [`server`] the flags server it downloads from; [`bench`] runs the modes
+//! side by side; [`cli`] is the face of both binaries; [`sys`] the process
+//! utilities all of them use. [`dataset`] is the bundled flags, [`spin`] and
+//! [`charfinder`] the chapter's two other programs.
 
 pub mod bench;
 pub mod charfinder;
+pub mod cli;
 pub mod dataset;
 pub mod download;
 pub mod server;
 pub mod spin;
+pub mod sys;

@@ -19,7 +19,7 @@ const MESSAGE: &str = "thinking!";
 pub const ANSWER: u64 = 42;
 
 /// Which version of the demo to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpinMode {
     /// A spinner thread; the main thread runs the slow function.
     Thread,

@@ -218,16 +218,33 @@ fn runs_with_errors_are_flagged_not_averaged() {
         .arg("--workdir")
         .arg(dir.path())
         .assert()
-        .success();
+        .code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stdout.contains("2 of 2 runs!"), "{stdout}");
     assert!(stdout.contains("no clean run"), "{stdout}");
+    assert!(
+        stderr.contains("every measured run failed in async c=2 delay=0ms"),
+        "{stderr}"
+    );
     let json = read_json(&dir.path().join("b.json"));
     let cell = &json["cells"][0];
     assert_eq!(cell["error_runs"], 2);
     assert!(cell["time"].is_null());
     assert_eq!(cell["runs"][0]["errors"], 3);
     assert_eq!(cell["runs"][0]["flagged"], true);
+    // The same bench told to ignore failures exits 0.
+    flags()
+        .args([
+            "bench", "-l", "1", "--modes", "async", "-m", "1", "--delay", "0ms",
+        ])
+        .args(["--runs", "1", "--warmup", "0", "--progress", "never", "-s"])
+        .arg(site.base_url())
+        .arg("--workdir")
+        .arg(dir.path())
+        .arg("--ignore-failure")
+        .assert()
+        .success();
 }
 
 fn doctored(source: &Path, target: &Path, factor: f64) {

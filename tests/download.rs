@@ -191,7 +191,10 @@ fn an_unusable_output_folder_fails_before_any_request() {
     let assert = flags().arg("-o").arg(file.join("sub")).assert().code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("cannot write to output folder"), "{stderr}");
+    assert!(
+        stderr.contains("cannot create the output folder") && stderr.contains("a-file/sub"),
+        "{stderr}"
+    );
     assert!(assert.get_output().stdout.is_empty());
 }
 

@@ -3,13 +3,15 @@
 //! peak thread count, sampled from /proc while it runs.
 
 use std::io::{self, Read};
-use std::process::{Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 /// What one run of a child cost, as recorded for every run of a bench.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -45,14 +47,78 @@ fn threads_of(pid: u32) -> Option<u64> {
         .and_then(|n| n.trim().parse().ok())
 }
 
-/// Runs `command` to completion and measures it. Its stderr is discarded.
-pub fn measure(command: &mut Command) -> io::Result<Measured> {
+/// The bench's children, each in its own process group, so that a
+/// terminal's Ctrl-C (sent to the terminal's process group) reaches the bench
+/// alone; when the bench is cancelled, it kills every child's group.
+#[derive(Debug, Default)]
+pub struct Children {
+    groups: Mutex<Vec<u32>>,
+    /// Cancelled when the registry goes, to end its watcher.
+    retired: CancellationToken,
+}
+
+impl Children {
+    /// A registry whose children are killed as soon as `cancel` is.
+    pub fn stopped_by(cancel: &CancellationToken) -> Arc<Self> {
+        let children = Arc::new(Self::default());
+        let watched = Arc::downgrade(&children);
+        let (cancel, retired) = (cancel.clone(), children.retired.clone());
+        thread::spawn(move || {
+            let cancelled = futures::executor::block_on(async {
+                tokio::select! {
+                    () = cancel.cancelled() => true,
+                    () = retired.cancelled() => false,
+                }
+            });
+            if let (true, Some(children)) = (cancelled, watched.upgrade()) {
+                children.kill_all();
+            }
+        });
+        children
+    }
+
+    /// Starts `command` in a process group of its own and registers it.
+    pub fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+        let child = command.process_group(0).spawn()?;
+        self.lock().push(child.id());
+        Ok(child)
+    }
+
+    /// Unregisters a child that has been reaped.
+    pub fn forget(&self, pid: u32) {
+        self.lock().retain(|p| *p != pid);
+    }
+
+    fn kill_all(&self) {
+        for pid in self.lock().iter() {
+            // SAFETY: kill(2) on the process group of a child we started
+            // (its group id is its pid); a group already gone gives ESRCH.
+            unsafe {
+                libc::kill(-(*pid as libc::pid_t), libc::SIGKILL);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        self.retired.cancel();
+    }
+}
+
+/// Runs `command` to completion in its own process group and measures it.
+/// Its stderr is discarded.
+pub fn measure(command: &mut Command, children: &Children) -> io::Result<Measured> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let start = Instant::now();
-    let mut child = command.spawn()?;
+    let mut child = children.spawn(command)?;
     let pid = child.id();
     let mut stdout = child.stdout.take();
     let reader = thread::spawn(move || {
@@ -81,6 +147,7 @@ pub fn measure(command: &mut Command) -> io::Result<Measured> {
     // SAFETY: waits for our own child, whose pid std has not reaped.
     let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
     let wall = start.elapsed();
+    children.forget(pid);
     done.store(true, Ordering::Relaxed);
     let _ = sampler.join();
     let stdout = reader.join().unwrap_or_default();
@@ -107,7 +174,12 @@ mod tests {
 
     #[test]
     fn measures_a_child() {
-        let m = measure(Command::new("sh").args(["-c", "echo hello; exit 3"])).unwrap();
+        let children = Children::default();
+        let m = measure(
+            Command::new("sh").args(["-c", "echo hello; exit 3"]),
+            &children,
+        )
+        .unwrap();
         assert_eq!(m.cost.exit_code, Some(3));
         assert_eq!(m.stdout, b"hello\n");
         assert!(m.cost.peak_rss_kib > 0);

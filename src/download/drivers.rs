@@ -3,53 +3,56 @@
 //! call (the per-flag download, the statuses, the reporting, the saving) is
 //! shared.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::{future, stream, StreamExt};
+use futures::{stream, StreamExt};
+use tokio_util::sync::CancellationToken;
 
-use crate::download::cancel::is_cancelled;
-use crate::download::fetch::{AsyncClient, BlockingClient};
-use crate::download::plan::{Mode, Plan};
-use crate::download::progress::Reporter;
-use crate::download::status::{CodeResult, FetchError};
+use crate::download::fetch::blocking::BlockingClient;
+use crate::download::fetch::nonblocking::AsyncClient;
+use crate::download::plan::Mode;
+use crate::download::status::CodeResult;
+use crate::download::Run;
+use crate::errln;
 
 /// Sequential: one blocking client, one request at a time.
-pub fn run_sequential(plan: &Plan, reporter: &Reporter) {
-    let client = BlockingClient::new(&plan.request, 1);
-    for job in 0..plan.codes.len() {
-        if is_cancelled() {
+pub fn run_sequential(run: &Run) {
+    let client = BlockingClient::new(&run.plan.request, 1);
+    for job in 0..run.plan.codes.len() {
+        if run.cancel.is_cancelled() {
             break;
         }
-        reporter.record(client.download_flag(plan, job, reporter));
+        run.progress
+            .record(guarded(run, job, || client.download_flag(run, job)));
     }
 }
 
 /// Threaded: `concurrency` OS threads doing blocking I/O; each takes the next
 /// job from a shared counter. They share one client, whose connection pool
 /// is sized to the thread count.
-pub fn run_threaded(plan: &Plan, reporter: &Reporter) {
-    let client = BlockingClient::new(&plan.request, plan.concurrency);
+pub fn run_threaded(run: &Run) {
+    let client = BlockingClient::new(&run.plan.request, run.plan.concurrency);
     let next = AtomicUsize::new(0);
     let worker = || loop {
         let job = next.fetch_add(1, Ordering::Relaxed);
-        if job >= plan.codes.len() || is_cancelled() {
+        if job >= run.plan.codes.len() || run.cancel.is_cancelled() {
             break;
         }
-        reporter.record(client.download_flag(plan, job, reporter));
+        run.progress
+            .record(guarded(run, job, || client.download_flag(run, job)));
     };
     thread::scope(|scope| {
-        for i in 0..plan.concurrency {
+        for i in 0..run.plan.concurrency {
             let spawned = thread::Builder::new()
                 .name(format!("flags-worker-{i}"))
                 .spawn_scoped(scope, worker);
             if let Err(error) = spawned {
-                eprintln!(
-                    "warning: could only start {i} of {} threads: {error}",
-                    plan.concurrency
-                );
+                let wanted = run.plan.concurrency;
+                errln!("warning: could only start {i} of {wanted} threads: {error}");
                 break;
             }
         }
@@ -60,36 +63,33 @@ pub fn run_threaded(plan: &Plan, reporter: &Reporter) {
 /// `buffer_unordered`; each download is a task, so the runtime's workers share
 /// them, and each file is saved with `spawn_blocking` inside `download_flag`,
 /// so the runtime never waits on the disk.
-pub async fn run_async(plan: Arc<Plan>, reporter: Arc<Reporter>) -> Result<(), reqwest::Error> {
-    let client = Arc::new(AsyncClient::new(&plan.request, plan.concurrency)?);
-    stream::iter(0..plan.codes.len())
-        .take_while(|_| future::ready(!is_cancelled()))
-        .map(|job| spawn_download(&client, &plan, job, &reporter))
-        .buffer_unordered(plan.concurrency)
-        .for_each(|result| async { reporter.record(result) })
+pub async fn run_async(run: Arc<Run>) -> Result<(), reqwest::Error> {
+    let client = Arc::new(AsyncClient::new(&run.plan.request, run.plan.concurrency)?);
+    stream::iter(0..run.plan.codes.len())
+        .take_until(run.cancel.clone().cancelled_owned())
+        .map(|job| spawn_download(&client, &run, job))
+        .buffer_unordered(run.plan.concurrency)
+        .for_each(|result| async { run.progress.record(result) })
         .await;
     Ok(())
 }
 
-/// Runs one download as its own task; a task that panics is an ERROR.
-async fn spawn_download(
-    client: &Arc<AsyncClient>,
-    plan: &Arc<Plan>,
-    job: usize,
-    reporter: &Arc<Reporter>,
-) -> CodeResult {
-    let (client, plan, reporter) = (client.clone(), plan.clone(), reporter.clone());
-    let code = plan.codes[job].clone();
-    tokio::spawn(async move { client.download_flag(&plan, job, &reporter).await })
+/// Runs one download as its own task; a task that panics is that code's ERROR.
+async fn spawn_download(client: &Arc<AsyncClient>, run: &Arc<Run>, job: usize) -> CodeResult {
+    let (client, task_run) = (Arc::clone(client), Arc::clone(run));
+    tokio::spawn(async move { client.download_flag(&task_run, job).await })
         .await
-        .unwrap_or_else(|e| {
-            CodeResult::failed(
-                &code,
-                &FetchError::Other(format!("task failed: {e}")),
-                None,
-                0,
-            )
+        .unwrap_or_else(|error| match error.try_into_panic() {
+            Ok(payload) => CodeResult::panicked(&run.plan.codes[job], &*payload),
+            Err(error) => CodeResult::panicked(&run.plan.codes[job], &error.to_string()),
         })
+}
+
+/// Runs one blocking download; a panic inside it (a bug, ours or a
+/// library's) is that code's ERROR, and the run goes on.
+fn guarded(run: &Run, job: usize, download: impl FnOnce() -> CodeResult) -> CodeResult {
+    panic::catch_unwind(AssertUnwindSafe(download))
+        .unwrap_or_else(|payload| CodeResult::panicked(&run.plan.codes[job], &*payload))
 }
 
 /// Threads of the async runtime's blocking pool, where files are saved.
@@ -99,23 +99,33 @@ const SAVE_THREADS: usize = 8;
 /// stops waiting for it.
 const GRACE: Duration = Duration::from_millis(800);
 
-/// Runs `plan` with the driver of its mode. Returns when the downloads are
-/// done or, after Ctrl-C, when in-flight work has finished or the grace
-/// period is over; results are in `reporter`.
-pub fn drive(plan: Arc<Plan>, reporter: Arc<Reporter>) -> anyhow::Result<()> {
-    match plan.mode {
+/// Runs the plan with the driver of its mode. Returns when the downloads are
+/// done or, after the run is cancelled, when in-flight work has finished or
+/// the grace period is over; results are in `run.progress`.
+pub fn drive(run: Arc<Run>) -> std::io::Result<()> {
+    match run.plan.mode {
         Mode::Sequential | Mode::Threaded => {
-            let (done_tx, done_rx) = mpsc::channel::<()>();
+            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            let driver = Arc::clone(&run);
             thread::Builder::new()
                 .name("flags-driver".into())
                 .spawn(move || {
-                    match plan.mode {
-                        Mode::Sequential => run_sequential(&plan, &reporter),
-                        _ => run_threaded(&plan, &reporter),
+                    match driver.plan.mode {
+                        Mode::Sequential => run_sequential(&driver),
+                        _ => run_threaded(&driver),
                     }
-                    let _ = done_tx.send(());
+                    let _ = done.send(());
                 })?;
-            wait_unless_cancelled(&done_rx);
+            // Waiting needs a timer for the grace period, not another thread.
+            let waiter = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()?;
+            waiter.block_on(async {
+                tokio::select! {
+                    _ = finished => {}
+                    () = cancelled_then_grace(&run.cancel) => {}
+                }
+            });
         }
         Mode::Async => {
             // Saves are short; a small blocking pool absorbs bursts of them
@@ -125,59 +135,70 @@ pub fn drive(plan: Arc<Plan>, reporter: Arc<Reporter>) -> anyhow::Result<()> {
                 .max_blocking_threads(SAVE_THREADS)
                 .thread_name("flags-async")
                 .build()?;
-            runtime.block_on(async {
-                tokio::select! {
-                    result = run_async(plan.clone(), reporter.clone()) => result,
-                    () = cancelled_then_grace() => Ok(()),
-                }
-            })?;
-            runtime.shutdown_timeout(GRACE);
+            runtime
+                .block_on(async {
+                    tokio::select! {
+                        result = run_async(Arc::clone(&run)) => result,
+                        () = cancelled_then_grace(&run.cancel) => Ok(()),
+                    }
+                })
+                .map_err(std::io::Error::other)?;
+            runtime.shutdown_timeout(Duration::from_millis(100));
         }
     }
     Ok(())
 }
 
-/// Blocks until `done` fires, or until the grace period after an interrupt.
-fn wait_unless_cancelled(done: &mpsc::Receiver<()>) {
-    let mut deadline: Option<Instant> = None;
-    loop {
-        match done.recv_timeout(Duration::from_millis(20)) {
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        if is_cancelled() {
-            let end = *deadline.get_or_insert_with(|| Instant::now() + GRACE);
-            if Instant::now() >= end {
-                return;
-            }
-        }
-    }
-}
-
 /// Completes a grace period after the run is cancelled.
-async fn cancelled_then_grace() {
-    while !is_cancelled() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn cancelled_then_grace(cancel: &CancellationToken) {
+    cancel.cancelled().await;
     tokio::time::sleep(GRACE).await;
 }
 
-/// With `--skip-existing`, records codes whose file is already saved as
-/// skipped and returns the plan of the rest; otherwise returns `plan` as is.
-pub fn skip_existing(plan: Arc<Plan>, reporter: &Reporter) -> Arc<Plan> {
-    if !plan.skip_existing {
-        return plan;
-    }
-    let mut rest = Vec::with_capacity(plan.codes.len());
-    for code in &plan.codes {
-        match crate::download::store::existing_flag(&plan.output, code) {
-            Some(path) => {
-                reporter.record(crate::download::status::CodeResult::skipped(code, &path))
-            }
-            None => rest.push(code.clone()),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::download::fetch::PANIC_CODE;
+    use crate::download::plan::{Plan, RequestOptions};
+    use crate::download::progress::Progress;
+    use crate::download::status::Status;
+    use crate::download::store::OutputDir;
+    use crate::server::{BackgroundServer, ServerConfig};
+
+    #[test]
+    fn a_panicking_download_is_an_error_and_the_others_complete_in_every_mode() {
+        let server = BackgroundServer::start(ServerConfig::default()).unwrap();
+        for mode in [Mode::Sequential, Mode::Threaded, Mode::Async] {
+            let dir = tempfile::tempdir().unwrap();
+            let codes: Vec<String> = ["BR", "CN", PANIC_CODE, "IN", "US"]
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            let run = Arc::new(Run {
+                plan: Plan {
+                    codes,
+                    base_url: server.base_url().to_owned(),
+                    server_delay: None,
+                    concurrency: if mode == Mode::Sequential { 1 } else { 3 },
+                    mode,
+                    request: RequestOptions::default(),
+                    skip_existing: false,
+                    numbered: false,
+                },
+                output: OutputDir::prepare(dir.path()).unwrap(),
+                progress: Progress::new(5, false, false, true),
+                cancel: CancellationToken::new(),
+            });
+            drive(Arc::clone(&run)).unwrap();
+            let (counts, results) = run.progress.snapshot();
+            assert_eq!((counts.ok, counts.error), (4, 1), "{mode}");
+            let failed = results.iter().find(|r| r.code == PANIC_CODE).unwrap();
+            assert_eq!(failed.status, Status::Error);
+            assert_eq!(
+                failed.reason.as_deref(),
+                Some("internal error: a panic injected by a test"),
+                "{mode}"
+            );
         }
     }
-    let mut remaining = (*plan).clone();
-    remaining.codes = rest;
-    Arc::new(remaining)
 }

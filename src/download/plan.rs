@@ -2,14 +2,13 @@
 //! server, into which folder, with what limits. Only the driver differs.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use crate::dataset;
 
 /// How requests are driven: the one thing that differs between runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// One blocking client, one request at a time.
@@ -21,13 +20,45 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The default concurrency of this mode (before the `remote` politeness cap).
+    /// Every mode, in the order they are compared.
+    pub const ALL: [Mode; 3] = [Mode::Sequential, Mode::Threaded, Mode::Async];
+
+    /// The default concurrency of this mode.
     pub fn default_concurrency(self) -> usize {
         match self {
             Mode::Sequential => 1,
             Mode::Threaded => 30,
             Mode::Async => 100,
         }
+    }
+
+    /// The concurrency a run really uses: the one asked for (or this mode's
+    /// default, or [`POLITE_CONCURRENCY`] against a server that is not ours),
+    /// never more than the number of downloads, always 1 when sequential.
+    pub fn concurrency(self, asked: Option<usize>, polite: bool, downloads: usize) -> usize {
+        if self == Mode::Sequential {
+            return 1;
+        }
+        let default = if polite {
+            POLITE_CONCURRENCY
+        } else {
+            self.default_concurrency()
+        };
+        asked.unwrap_or(default).min(downloads).max(1)
+    }
+}
+
+/// How many requests at once are polite against a public server.
+pub const POLITE_CONCURRENCY: usize = 5;
+
+impl FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mode::ALL
+            .into_iter()
+            .find(|mode| mode.to_string() == s)
+            .ok_or_else(|| format!("unknown mode '{s}': expected sequential, threaded or async"))
     }
 }
 
@@ -37,66 +68,6 @@ impl fmt::Display for Mode {
             Mode::Sequential => "sequential",
             Mode::Threaded => "threaded",
             Mode::Async => "async",
-        })
-    }
-}
-
-/// The real public server used by "Fluent Python".
-pub const REMOTE_URL: &str = "https://www.fluentpython.com/data/flags";
-/// How many requests at once are polite against `remote`.
-pub const REMOTE_CONCURRENCY: usize = 5;
-
-/// Where to download from, as given to `--server`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerChoice {
-    /// A server started inside this process on 127.0.0.1:0.
-    Embedded,
-    /// A preset label (`local`, `delay`, `error`, `remote`) or a URL.
-    Url { label: String, url: String },
-}
-
-impl ServerChoice {
-    /// The label shown in the header (`EMBEDDED`, `LOCAL`, `REMOTE`, `URL`).
-    pub fn label(&self) -> String {
-        match self {
-            ServerChoice::Embedded => "EMBEDDED".into(),
-            ServerChoice::Url { label, .. } => label.to_uppercase(),
-        }
-    }
-
-    /// `true` for the real public server, which gets a polite concurrency.
-    pub fn is_remote(&self) -> bool {
-        matches!(self, ServerChoice::Url { url, .. } if url.trim_end_matches('/') == REMOTE_URL)
-    }
-}
-
-/// Why a `--server` value was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown server '{0}': expected embedded, local, delay, error, remote or an http(s) URL")]
-pub struct ServerChoiceError(String);
-
-impl FromStr for ServerChoice {
-    type Err = ServerChoiceError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let preset = |label: &str, url: &str| ServerChoice::Url {
-            label: label.into(),
-            url: url.into(),
-        };
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "embedded" => ServerChoice::Embedded,
-            "local" => preset("local", "http://localhost:8000/flags"),
-            "delay" => preset("delay", "http://localhost:8001/flags"),
-            "error" => preset("error", "http://localhost:8002/flags"),
-            "remote" => preset("remote", REMOTE_URL),
-            _ if s.starts_with("http://") || s.starts_with("https://") => {
-                let url = s.trim_end_matches('/');
-                if url.len() <= "https://".len() {
-                    return Err(ServerChoiceError(s.into()));
-                }
-                preset("url", url)
-            }
-            _ => return Err(ServerChoiceError(s.into())),
         })
     }
 }
@@ -185,8 +156,9 @@ pub struct Plan {
     pub codes: Vec<String>,
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8000/flags`.
     pub base_url: String,
-    /// Where flags are saved.
-    pub output: PathBuf,
+    /// The server's latency when it is known (the embedded server with a
+    /// fixed delay), for the ideal time.
+    pub server_delay: Option<Duration>,
     /// Bound on requests in flight (already capped at the number of codes).
     pub concurrency: usize,
     /// How requests are driven.
@@ -207,10 +179,16 @@ impl Plan {
         codes.iter().cycle().take(count).cloned().collect()
     }
 
+    /// File descriptors the run needs: a socket per connection, twice when
+    /// the server runs in the same process, and a margin for the rest.
+    pub fn open_files_needed(&self, server_in_process: bool) -> u64 {
+        let sockets = if server_in_process { 2 } else { 1 };
+        self.concurrency as u64 * sockets + 64
+    }
+
     /// The URL of a code's GIF.
     pub fn gif_url(&self, code: &str) -> String {
-        let cc = code.to_ascii_lowercase();
-        format!("{}/{cc}/{cc}.gif", self.base_url)
+        gif_url(&self.base_url, code)
     }
 
     /// The URL of a code's metadata.
@@ -218,6 +196,12 @@ impl Plan {
         let cc = code.to_ascii_lowercase();
         format!("{}/{cc}/metadata.json", self.base_url)
     }
+}
+
+/// The URL of a code's GIF on the server at `base`: `{base}/br/br.gif`.
+pub fn gif_url(base: &str, code: &str) -> String {
+    let cc = code.to_ascii_lowercase();
+    format!("{base}/{cc}/{cc}.gif")
 }
 
 #[cfg(test)]
@@ -264,17 +248,11 @@ mod tests {
     }
 
     #[test]
-    fn server_labels() {
-        assert_eq!("embedded".parse(), Ok(ServerChoice::Embedded));
-        assert!("remote".parse::<ServerChoice>().unwrap().is_remote());
-        let url: ServerChoice = "http://127.0.0.1:9/flags/".parse().unwrap();
-        assert_eq!(
-            url,
-            ServerChoice::Url {
-                label: "url".into(),
-                url: "http://127.0.0.1:9/flags".into()
-            }
-        );
-        assert!("nowhere".parse::<ServerChoice>().is_err());
+    fn concurrency_is_capped_and_defaulted() {
+        assert_eq!(Mode::Async.concurrency(None, false, 1000), 100);
+        assert_eq!(Mode::Threaded.concurrency(None, true, 1000), 5);
+        assert_eq!(Mode::Async.concurrency(Some(50), false, 20), 20);
+        assert_eq!(Mode::Sequential.concurrency(Some(50), false, 20), 1);
+        assert_eq!(Mode::Async.concurrency(Some(50), false, 0), 1);
     }
 }

@@ -1,5 +1,5 @@
-//! What happened to each code, and the counts and JSON built from it: the one
-//! reporting vocabulary shared by every mode.
+//! What happened to each code and why: statuses, reasons and counts, the one
+//! vocabulary every mode reports in.
 
 use std::fmt;
 use std::time::Duration;
@@ -193,6 +193,12 @@ impl CodeResult {
         }
     }
 
+    /// A code whose download panicked (a bug): ERROR `internal error: ...`.
+    pub fn panicked(code: &str, payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = crate::sys::panic_message(payload);
+        Self::failed(code, &FetchError::Internal(message), None, 0)
+    }
+
     /// A code not requested because `path` already holds its flag.
     pub fn skipped(code: &str, path: &std::path::Path) -> Self {
         Self {
@@ -224,7 +230,7 @@ impl CodeResult {
 }
 
 /// Counts per status, plus retries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     /// Saved.
     pub ok: usize,
@@ -265,40 +271,6 @@ impl Counts {
     }
 }
 
-/// The whole run as `--json` prints it; the schema is documented in README.md.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// `sequential`, `threaded` or `async`.
-    pub mode: crate::download::plan::Mode,
-    /// Effective concurrency.
-    pub concurrency: usize,
-    /// Base URL the flags came from.
-    pub server: String,
-    /// Output folder.
-    pub output: String,
-    /// How many codes were planned.
-    pub planned: usize,
-    /// Counts per status.
-    pub counts: Counts,
-    /// `true` when Ctrl-C stopped the run early.
-    pub interrupted: bool,
-    /// Wall time of the downloads, in seconds.
-    pub elapsed_seconds: f64,
-    /// The ideal time `ceil(N / C) * delay`, when the server's delay is known.
-    pub ideal_seconds: Option<f64>,
-    /// One entry per code that finished, sorted by code.
-    pub results: Vec<CodeResult>,
-}
-
-/// The ideal time for `n` downloads at concurrency `c` from a server with
-/// latency `delay`, transfer time aside: `ceil(n / c) * delay`.
-pub fn ideal_time(n: usize, c: usize, delay: Duration) -> Duration {
-    if c == 0 {
-        return Duration::ZERO;
-    }
-    delay * n.div_ceil(c) as u32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,22 +300,6 @@ mod tests {
         assert_eq!(
             (counts.ok, counts.not_found, counts.error, counts.retries),
             (1, 1, 1, 2)
-        );
-    }
-
-    #[test]
-    fn ideal() {
-        assert_eq!(
-            ideal_time(20, 50, Duration::from_millis(100)),
-            Duration::from_millis(100)
-        );
-        assert_eq!(
-            ideal_time(194, 50, Duration::from_millis(100)),
-            Duration::from_millis(400)
-        );
-        assert_eq!(
-            ideal_time(10_000, 1_000, Duration::from_millis(100)),
-            Duration::from_secs(1)
         );
     }
 }

@@ -3,7 +3,10 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// Prefix of temporary files, so that leftovers can be recognised and removed.
 pub const TEMP_PREFIX: &str = ".flags-partial-";
@@ -67,34 +70,145 @@ fn safe_name_part(name: &str) -> String {
         .to_owned()
 }
 
-/// Writes `bytes` to `dir/name` atomically: a temporary file in the same
-/// folder, then renamed over the final name. On any error the temporary file
-/// is removed and no final file appears. A process that dies at any point
-/// leaves either the whole file or none under the final name. There is no
-/// fsync: surviving a power cut is not worth one disk flush per flag, which
-/// would make the disk, not the network, what the benchmark measures.
-pub fn save_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-    let target = dir.join(name);
-    let mut temp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)?;
-    temp.write_all(bytes)?;
-    temp.persist(&target).map_err(|e| e.error)?;
-    Ok(target)
+/// The output folder: flags are saved in it one atomic file at a time, and
+/// it can be closed, after which no save starts. Closing waits briefly for
+/// the saves in progress and removes temporary files, so that a run that
+/// ends early (a second Ctrl-C, a closed pipe) leaves none behind, even when
+/// other threads are saving at that very moment. Clones share the folder.
+#[derive(Debug, Clone)]
+pub struct OutputDir(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    path: PathBuf,
+    gate: Mutex<Gate>,
+    idle: Condvar,
 }
 
-/// Checks that `dir` exists (creating it if missing) and can be written,
-/// before any request is made.
-pub fn prepare_output_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let probe = tempfile::Builder::new()
+#[derive(Debug, Default)]
+struct Gate {
+    closed: bool,
+    saving: usize,
+}
+
+/// Why a save did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The folder was closed: the run is ending.
+    #[error("the run is ending")]
+    Closed,
+    /// The file system refused (full, read-only, gone).
+    #[error("{}", plain(.0))]
+    Io(#[from] io::Error),
+}
+
+/// An I/O error's own words, without the paths some libraries add (a
+/// temporary file's name means nothing to the user).
+pub fn plain(error: &io::Error) -> String {
+    match error.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code).to_string(),
+        None => error.kind().to_string(),
+    }
+}
+
+/// Why an output folder cannot be used, in the user's terms.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The path names a file.
+    #[error("'{}' is a file, not a folder", .0.display())]
+    NotAFolder(PathBuf),
+    /// The folder could not be created.
+    #[error("cannot create the output folder '{}': {}", .0.display(), plain(.1))]
+    Create(PathBuf, io::Error),
+    /// Files cannot be written in it.
+    #[error("cannot write in the output folder '{}': {}", .0.display(), plain(.1))]
+    Write(PathBuf, io::Error),
+}
+
+impl OutputDir {
+    /// Uses `path` (creating it if missing), after checking that files can
+    /// be written in it, before any request is made.
+    pub fn prepare(path: &Path) -> Result<Self, OutputError> {
+        if path.exists() && !path.is_dir() {
+            return Err(OutputError::NotAFolder(path.to_owned()));
+        }
+        fs::create_dir_all(path).map_err(|e| OutputError::Create(path.to_owned(), e))?;
+        let probe = temp_file(path).map_err(|e| OutputError::Write(path.to_owned(), e))?;
+        let _ = probe.close();
+        Ok(Self(Arc::new(Shared {
+            path: path.to_owned(),
+            gate: Mutex::new(Gate::default()),
+            idle: Condvar::new(),
+        })))
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    /// Writes `bytes` to `name` atomically: a temporary file in the folder,
+    /// then renamed over the final name. On any error the temporary file is
+    /// removed and no final file appears. A process that dies at any point
+    /// leaves either the whole file or none under the final name. There is no
+    /// fsync: surviving a power cut is not worth one disk flush per flag,
+    /// which would make the disk, not the network, what the benchmark
+    /// measures. The file gets the mode a new file gets under the umask.
+    pub fn save(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, SaveError> {
+        {
+            let mut gate = self.gate();
+            if gate.closed {
+                return Err(SaveError::Closed);
+            }
+            gate.saving += 1;
+        }
+        let result = self.write(name, bytes);
+        let mut gate = self.gate();
+        gate.saving -= 1;
+        if gate.saving == 0 {
+            self.0.idle.notify_all();
+        }
+        Ok(result?)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+        let target = self.0.path.join(name);
+        let mut temp = temp_file(&self.0.path)?;
+        temp.write_all(bytes)?;
+        temp.persist(&target).map_err(|e| e.error)?;
+        Ok(target)
+    }
+
+    /// Closes the folder: no save starts after this. Waits up to `wait` for
+    /// the saves in progress, then removes temporary files.
+    pub fn close(&self, wait: Duration) {
+        let mut gate = self.gate();
+        gate.closed = true;
+        let (gate, _) = self
+            .0
+            .idle
+            .wait_timeout_while(gate, wait, |g| g.saving > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        drop(gate);
+        remove_leftovers(&self.0.path);
+    }
+
+    fn gate(&self) -> std::sync::MutexGuard<'_, Gate> {
+        self.0.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A temporary file in `dir`, readable as a final file will be: mode 0666
+/// less the umask (0644 under the usual 022), as curl and wget give.
+fn temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)?;
-    probe.close()
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
 }
 
 /// Removes temporary files left in `dir` by an interrupted run.
-pub fn remove_leftovers(dir: &Path) {
+fn remove_leftovers(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -147,7 +261,8 @@ mod tests {
     #[test]
     fn atomic_save_leaves_only_the_final_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = save_atomic(dir.path(), "BR.gif", b"GIF89a").unwrap();
+        let output = OutputDir::prepare(dir.path()).unwrap();
+        let path = output.save("BR.gif", b"GIF89a").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"GIF89a");
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
@@ -157,5 +272,30 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from("BR.gif")]);
         assert_eq!(existing_flag(dir.path(), "BR"), Some(path));
         assert_eq!(existing_flag(dir.path(), "US"), None);
+    }
+
+    #[test]
+    fn a_closed_folder_refuses_saves_and_has_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = OutputDir::prepare(dir.path()).unwrap();
+        fs::write(dir.path().join(format!("{TEMP_PREFIX}left")), b"x").unwrap();
+        output.close(Duration::from_millis(10));
+        assert!(matches!(
+            output.save("BR.gif", b"GIF"),
+            Err(SaveError::Closed)
+        ));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_file_is_not_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        let error = OutputDir::prepare(&file).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("'{}' is a file, not a folder", file.display())
+        );
     }
 }

@@ -98,6 +98,19 @@ impl FromStr for Fault {
     }
 }
 
+impl Fault {
+    /// Checks that the rates, laid end to end, cover at most every request.
+    pub fn check_total(faults: &[Fault]) -> Result<(), String> {
+        let total: f64 = faults.iter().map(|f| f.rate).sum();
+        if total > 1.0 + 1e-9 {
+            return Err(format!(
+                "the fault rates add up to {total}: they are shares of the same requests, so at most 1.0 in all"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Picks the fault of one request from a uniform draw `u` in `[0, 1)`: the
 /// rates are laid end to end, so `reset=0.1 truncate=0.2` resets draws below
 /// 0.1 and truncates draws from 0.1 to 0.3.

@@ -2,14 +2,14 @@
 //! the ideal as a dashed line; below it, peak RSS against concurrency.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::{anyhow, Result};
 use plotters::coord::combinators::LogCoord;
 use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 
-use super::BenchReport;
+use super::Exporter;
+use crate::bench::schema::{BenchReport, CellKind};
 
 const COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -23,8 +23,27 @@ const COLORS: [RGBColor; 6] = [
 /// A series: label -> (concurrency, value) points.
 type Series = BTreeMap<String, Vec<(f64, f64)>>;
 
-/// Draws the two panels into an SVG file.
-pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
+/// The plot export: an SVG picture.
+pub struct Svg;
+
+impl Exporter for Svg {
+    fn name(&self) -> &'static str {
+        "SVG plot"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["svg"]
+    }
+
+    fn render(&self, report: &BenchReport) -> Result<String> {
+        let mut svg = String::new();
+        plot(report, &mut svg)?;
+        Ok(svg)
+    }
+}
+
+/// Draws the two panels as SVG into `svg`.
+fn plot(report: &BenchReport, svg: &mut String) -> Result<()> {
     let multi_delay = {
         let mut delays: Vec<u64> = report.cells.iter().map(|c| c.delay_ms as u64).collect();
         delays.dedup();
@@ -38,7 +57,7 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         }
     };
     let (mut times, mut rss, mut ideal): (Series, Series, Series) = Default::default();
-    for cell in report.cells.iter().filter(|c| c.kind == "mode") {
+    for cell in report.cells.iter().filter(|c| c.kind == CellKind::Mode) {
         let (Some(c), Some(t)) = (cell.concurrency, cell.time) else {
             continue;
         };
@@ -85,7 +104,7 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         / 1.5;
     let r_max = all(&rss).iter().map(|p| p.1).fold(0.0, f64::max) * 1.15;
 
-    let root = SVGBackend::new(path, (900, 800)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (900, 800)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let (top, bottom) = root.split_vertically(440);
     let err = |e: DrawingAreaErrorKind<_>| anyhow!("plot: {e}");
@@ -136,8 +155,7 @@ pub fn plot(report: &BenchReport, path: &Path) -> Result<()> {
         .map_err(err)?;
     draw_lines(&mut chart, &rss)?;
     draw_legend(&mut chart)?;
-    root.present()
-        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+    root.present().map_err(|e| anyhow!("plot: {e}"))?;
     Ok(())
 }
 

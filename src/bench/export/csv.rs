@@ -1,0 +1,71 @@
+//! One CSV row per cell, numbers unformatted, for spreadsheets and scripts.
+
+use anyhow::Result;
+
+use super::Exporter;
+use crate::bench::schema::{BenchReport, CellKind};
+
+/// The CSV export.
+pub struct Csv;
+
+impl Exporter for Csv {
+    fn name(&self) -> &'static str {
+        "CSV"
+    }
+
+    fn extensions(&self) -> &'static [&'static str] {
+        &["csv"]
+    }
+
+    fn render(&self, report: &BenchReport) -> Result<String> {
+        Ok(csv(report))
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn opt(value: Option<f64>) -> String {
+    value.map_or_else(String::new, |v| format!("{v}"))
+}
+
+/// One CSV row per cell, numbers unformatted.
+fn csv(report: &BenchReport) -> String {
+    let mut out = String::from(
+        "name,kind,concurrency,delay_ms,downloads,median_s,min_s,max_s,mean_s,stddev_s,ideal_s,efficiency,flags_per_s,cpu_s,peak_rss_mib,peak_threads,error_runs,runs\n",
+    );
+    for c in &report.cells {
+        let t = c.time;
+        let fields = [
+            csv_field(&c.name),
+            match c.kind {
+                CellKind::Mode => "mode".to_owned(),
+                CellKind::Command => "command".to_owned(),
+            },
+            c.concurrency.map_or_else(String::new, |v| v.to_string()),
+            c.delay_ms.to_string(),
+            c.downloads.to_string(),
+            opt(t.map(|t| t.median)),
+            opt(t.map(|t| t.min)),
+            opt(t.map(|t| t.max)),
+            opt(t.map(|t| t.mean)),
+            opt(t.map(|t| t.stddev)),
+            opt(c.ideal_seconds),
+            opt(c.efficiency),
+            opt(c.flags_per_second),
+            opt(c.cpu_seconds),
+            c.peak_rss_mib.to_string(),
+            c.peak_threads.to_string(),
+            c.error_runs.to_string(),
+            c.measured().count().to_string(),
+        ];
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}

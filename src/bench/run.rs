@@ -1,0 +1,322 @@
+//! Running the matrix: for each delay a `flags serve` child (or the user's
+//! server), then each cell's runs as measured child processes, each in a
+//! fresh output folder. Every child runs in its own process group, so that a
+//! terminal's Ctrl-C reaches the bench alone, which then stops them all and
+//! reports the cells finished so far.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use indicatif::ProgressBar;
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use super::measure::{measure, Children, Measured};
+use super::schema::{BenchReport, Cell, CellKind, Machine, Run, SCHEMA};
+use super::{BenchConfig, OutsideCommand};
+use crate::download::plan::{gif_url, Mode};
+use crate::download::progress::live_bar;
+use crate::download::report::ideal_time;
+use crate::download::status::Counts;
+use crate::server::delay::format_duration;
+
+/// A `flags serve` child on a free port, stopped when dropped.
+struct ServerProcess {
+    child: Child,
+    base_url: String,
+    children: Arc<Children>,
+}
+
+impl ServerProcess {
+    fn start(exe: &Path, delay: Duration, children: &Arc<Children>) -> Result<Self> {
+        let mut command = Command::new(exe);
+        command
+            .args(["serve", "--port", "0", "--delay", &format_duration(delay)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = children
+            .spawn(&mut command)
+            .context("cannot start flags serve")?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            BufReader::new(out).read_line(&mut line)?;
+        }
+        let url = line.split_whitespace().find(|w| w.starts_with("http://"));
+        let server = Self {
+            base_url: url.unwrap_or_default().to_owned(),
+            child,
+            children: Arc::clone(children),
+        };
+        match url {
+            Some(_) => Ok(server),
+            None => bail!("flags serve did not say where it listens: {line:?}"),
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.children.forget(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn count_files(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => count_files(&e.path()),
+            Ok(t) if t.is_file() => 1,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The matrix being run: where runs go, how far it got, and what stops it.
+struct Matrix<'a> {
+    config: &'a BenchConfig,
+    scratch: tempfile::TempDir,
+    runs_started: usize,
+    bar: ProgressBar,
+    children: Arc<Children>,
+    cancel: &'a CancellationToken,
+}
+
+impl Matrix<'_> {
+    /// A fresh output folder for the next run.
+    fn fresh_dir(&mut self) -> PathBuf {
+        self.runs_started += 1;
+        self.scratch
+            .path()
+            .join(format!("run-{}", self.runs_started))
+    }
+
+    /// Runs a cell's warm-up and measured runs; `None` when interrupted
+    /// before its last run (an unfinished cell is not reported).
+    fn cell(
+        &mut self,
+        mut cell: Cell,
+        mut command: impl FnMut(&Path) -> Command,
+        mut record: impl FnMut(&Measured, &Path, bool) -> Run,
+    ) -> Result<Option<Cell>> {
+        self.bar.set_message(cell.key());
+        let total = self.config.warmup + self.config.runs;
+        for i in 0..total {
+            if self.cancel.is_cancelled() {
+                return Ok(None);
+            }
+            let out = self.fresh_dir();
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot make a run folder in {}", out.display()))?;
+            let measured = measure(&mut command(&out), &self.children)
+                .with_context(|| format!("cannot run {}", cell.name))?;
+            if self.cancel.is_cancelled() {
+                return Ok(None);
+            }
+            cell.runs
+                .push(record(&measured, &out, i < self.config.warmup));
+            let _ = std::fs::remove_dir_all(&out);
+            self.bar.inc(1);
+        }
+        cell.finish();
+        Ok(Some(cell))
+    }
+}
+
+/// The child's `--json` report, as far as the bench reads it.
+#[derive(Deserialize)]
+struct ChildReport {
+    counts: Counts,
+}
+
+/// Runs the whole matrix, or as much of it as runs before `cancel`.
+pub fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<BenchReport> {
+    let downloads = config.jobs.len();
+    let scratch = tempfile::Builder::new()
+        .prefix("flags-bench-")
+        .tempdir_in(&config.workdir)
+        .with_context(|| {
+            format!(
+                "cannot make a scratch folder in {}",
+                config.workdir.display()
+            )
+        })?;
+    let bar = if config.progress {
+        live_bar(
+            total_runs(config),
+            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}",
+        )
+    } else {
+        ProgressBar::hidden()
+    };
+    let children = Children::stopped_by(cancel);
+    let mut matrix = Matrix {
+        config,
+        scratch,
+        runs_started: 0,
+        bar,
+        children: Arc::clone(&children),
+        cancel,
+    };
+    let mut cells = Vec::new();
+    'delays: for &delay in &config.delays {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let server = match &config.server {
+            Some(_) => None,
+            None => Some(ServerProcess::start(&config.exe, delay, &children)?),
+        };
+        let base = match (&server, &config.server) {
+            (Some(s), _) => s.base_url.clone(),
+            (None, Some(url)) => url.clone(),
+            (None, None) => bail!("no server"),
+        };
+        for &mode in &config.modes {
+            let levels: &[usize] = if mode == Mode::Sequential {
+                &[1]
+            } else {
+                &config.concurrency
+            };
+            for &concurrency in levels {
+                let effective = concurrency.min(downloads.max(1));
+                let mut cell = Cell::new(
+                    mode.to_string(),
+                    CellKind::Mode,
+                    Some(concurrency),
+                    delay.as_secs_f64() * 1000.0,
+                    downloads,
+                );
+                cell.ideal_seconds = Some(ideal_time(downloads, effective, delay).as_secs_f64());
+                let command = |out: &Path| flags_command(config, mode, concurrency, &base, out);
+                match matrix.cell(cell, command, flags_run)? {
+                    Some(cell) => cells.push(cell),
+                    None => break 'delays,
+                }
+            }
+        }
+        if !config.outside.is_empty() {
+            let url_file = matrix
+                .scratch
+                .path()
+                .join(format!("urls-{}ms.txt", delay.as_millis()));
+            let urls: Vec<String> = config.jobs.iter().map(|c| gif_url(&base, c)).collect();
+            std::fs::write(&url_file, urls.join("\n") + "\n")?;
+            for outside in &config.outside {
+                let cell = Cell::new(
+                    outside.name.clone(),
+                    CellKind::Command,
+                    None,
+                    delay.as_secs_f64() * 1000.0,
+                    downloads,
+                );
+                let command = |out: &Path| outside_command(outside, &url_file, &base, out);
+                match matrix.cell(cell, command, outside_run)? {
+                    Some(cell) => cells.push(cell),
+                    None => break 'delays,
+                }
+            }
+        }
+        drop(server);
+    }
+    matrix.bar.finish_and_clear();
+    Ok(BenchReport {
+        schema: SCHEMA.into(),
+        flags_version: env!("CARGO_PKG_VERSION").into(),
+        created_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        machine: Machine::current(),
+        command: config.command_line.clone(),
+        downloads,
+        runs: config.runs,
+        warmup: config.warmup,
+        interrupted: cancel.is_cancelled(),
+        cells,
+    })
+}
+
+/// How many runs the whole matrix makes, warm-ups included.
+fn total_runs(config: &BenchConfig) -> u64 {
+    let mode_cells: usize = config
+        .modes
+        .iter()
+        .map(|m| match m {
+            Mode::Sequential => 1,
+            _ => config.concurrency.len(),
+        })
+        .sum();
+    let per_cell = (config.runs + config.warmup) as u64;
+    (mode_cells + config.outside.len()) as u64 * config.delays.len() as u64 * per_cell
+}
+
+/// One run of `flags` itself: JSON out, no retries, no display.
+fn flags_command(
+    config: &BenchConfig,
+    mode: Mode,
+    concurrency: usize,
+    base: &str,
+    out: &Path,
+) -> Command {
+    let mut command = Command::new(&config.exe);
+    command
+        .args(["--json", "--progress", "never", "--retries", "0", "--mode"])
+        .arg(mode.to_string())
+        .args(["-m", &concurrency.to_string(), "-s", base, "-o"])
+        .arg(out)
+        .args(config.selection.child_args());
+    command
+}
+
+/// One run of an outside command, in `out`, with its placeholders replaced.
+fn outside_command(outside: &OutsideCommand, url_file: &Path, base: &str, out: &Path) -> Command {
+    let line = outside
+        .command
+        .replace("{url_file}", &url_file.display().to_string())
+        .replace("{base}", base)
+        .replace("{out}", &out.display().to_string());
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("exec {line}"))
+        .current_dir(out);
+    command
+}
+
+/// A run of `flags`: its counts come from its `--json` report.
+fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> Run {
+    let counts = serde_json::from_slice::<ChildReport>(&m.stdout)
+        .ok()
+        .map(|r| r.counts);
+    let errors = counts.map_or(0, |c| c.error as u64);
+    Run {
+        warmup,
+        cost: m.cost.clone(),
+        ok: counts.map_or(0, |c| c.ok as u64),
+        not_found: counts.map_or(0, |c| c.not_found as u64),
+        errors,
+        flagged: counts.is_none() || errors > 0 || m.cost.exit_code != Some(0),
+    }
+}
+
+/// A run of an outside command: its `ok` count is the files it left.
+fn outside_run(m: &Measured, out: &Path, warmup: bool) -> Run {
+    let failed = m.cost.exit_code != Some(0);
+    Run {
+        warmup,
+        cost: m.cost.clone(),
+        ok: count_files(out),
+        not_found: 0,
+        errors: u64::from(failed),
+        flagged: failed,
+    }
+}

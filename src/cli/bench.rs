@@ -1,0 +1,238 @@
+//! `flags bench`: the options, the checks made before the first run, and
+//! what the bench's end means (a partial table on Ctrl-C, a non-zero exit
+//! when a cell failed or a cell regressed).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::download::SelectionArgs;
+use super::values::{self, ModeArg, ProgressChoice};
+use super::{usage, Failure, Finish};
+use crate::bench::export::{csv::Csv, json::Json, markdown::Markdown, svg::Svg, table, Exports};
+use crate::bench::{baseline, BenchConfig, BenchReport, OutsideCommand, Selection};
+use crate::download::plan::{Mode, Plan};
+use crate::{errln, out, outln, sys};
+
+const EXAMPLE: &str = "\
+Example:
+  flags bench --all --modes threaded,async --concurrency 10,50,200 --delay 0ms,100ms \\
+      --export-json bench.json --plot bench.svg \\
+      --vs 'curl=curl -s --parallel --parallel-max 50 --remote-name-all $(cat {url_file})'";
+
+/// The options that shape runs; `--from` runs nothing, so it takes none of them.
+const RUN_OPTIONS: [&str; 13] = [
+    "codes",
+    "all",
+    "every",
+    "limit",
+    "count",
+    "modes",
+    "concurrency",
+    "delay",
+    "runs",
+    "warmup",
+    "server",
+    "vs",
+    "workdir",
+];
+
+/// Options of `flags bench`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLE)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// N downloads per run, cycling through the codes (workloads beyond the data set).
+    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
+    pub count: Option<usize>,
+    /// Modes to compare.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sequential,threaded,async"
+    )]
+    pub modes: Vec<ModeArg>,
+    /// Concurrency values (sequential always runs at 1).
+    #[arg(short = 'm', long, value_delimiter = ',', default_value = "1,10,50,200", value_parser = values::count, allow_negative_numbers = true)]
+    pub concurrency: Vec<usize>,
+    /// Server latencies; a flags server is started for each.
+    #[arg(long, value_delimiter = ',', default_value = "0ms,100ms", value_parser = values::duration, allow_negative_numbers = true)]
+    pub delay: Vec<Duration>,
+    /// Measured runs per cell.
+    #[arg(long, default_value_t = 5, value_parser = values::count, allow_negative_numbers = true)]
+    pub runs: usize,
+    /// Unmeasured runs per cell before the measured ones.
+    #[arg(long, default_value_t = 1, value_parser = values::count_or_zero, allow_negative_numbers = true)]
+    pub warmup: usize,
+    /// Use this flags server instead of starting one; --delay then states its latency.
+    #[arg(short, long, value_name = "URL", value_parser = base_url)]
+    pub server: Option<String>,
+    /// Also run an outside command, e.g. 'curl=curl -s --parallel --remote-name-all $(cat {url_file})'
+    /// ({url_file}: a file with one URL per line; {base} and {out} are replaced; it runs in {out}). Repeatable.
+    #[arg(long = "vs", value_name = "NAME=COMMAND")]
+    pub vs: Vec<OutsideCommand>,
+    /// Write every run and the statistics as JSON (schema flags-bench/1).
+    #[arg(long, value_name = "FILE.json")]
+    pub export_json: Option<PathBuf>,
+    /// Write one CSV row per cell.
+    #[arg(long, value_name = "FILE.csv")]
+    pub export_csv: Option<PathBuf>,
+    /// Write a Markdown table.
+    #[arg(long, value_name = "FILE.md")]
+    pub export_markdown: Option<PathBuf>,
+    /// Draw time and peak RSS against concurrency as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// A previous --export-json to compare medians with.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: exit 1 when a cell is slower than this (e.g. 10%).
+    #[arg(long, default_value = "10%", value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true)]
+    pub max_regression: f64,
+    /// Exit 0 even when every measured run of a cell failed.
+    #[arg(long)]
+    pub ignore_failure: bool,
+    /// Do not run anything: read this earlier --export-json and produce the
+    /// table, exports, plot and baseline comparison from it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = RUN_OPTIONS)]
+    pub from: Option<PathBuf>,
+    /// Where the runs' output folders go [default: /dev/shm if present, so the disk is not what is measured].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Progress display on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    pub progress: ProgressChoice,
+}
+
+/// An `http(s)://` base URL, without a trailing slash.
+fn base_url(text: &str) -> Result<String, String> {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+            Ok(text.trim_end_matches('/').to_owned())
+        }
+        _ => Err(format!("'{text}' is not an http(s) URL")),
+    }
+}
+
+impl BenchArgs {
+    fn exports(&self) -> Exports {
+        let mut exports = Exports::default();
+        if let Some(path) = &self.export_json {
+            exports.add(Json, path.clone());
+        }
+        if let Some(path) = &self.export_csv {
+            exports.add(Csv, path.clone());
+        }
+        if let Some(path) = &self.export_markdown {
+            exports.add(Markdown, path.clone());
+        }
+        if let Some(path) = &self.plot {
+            exports.add(Svg, path.clone());
+        }
+        exports
+    }
+
+    fn config(&self) -> Result<BenchConfig, Failure> {
+        let codes = self.selection.codes()?;
+        let jobs = match self.count {
+            Some(count) => Plan::repeat_codes(&codes, count),
+            None => codes.clone(),
+        };
+        let workdir = self.workdir.clone().unwrap_or_else(|| {
+            let shm = PathBuf::from("/dev/shm");
+            if shm.is_dir() {
+                shm
+            } else {
+                std::env::temp_dir()
+            }
+        });
+        if !workdir.is_dir() {
+            return Err(usage(format!("no such folder: {}", workdir.display())));
+        }
+        let args: Vec<String> = std::env::args().collect();
+        Ok(BenchConfig {
+            exe: std::env::current_exe().context("cannot find the flags binary")?,
+            modes: self.modes.iter().copied().map(Mode::from).collect(),
+            concurrency: self.concurrency.clone(),
+            delays: self.delay.clone(),
+            runs: self.runs,
+            warmup: self.warmup,
+            selection: Selection {
+                codes,
+                count: self.count,
+            },
+            jobs,
+            server: self.server.clone(),
+            outside: self.vs.clone(),
+            workdir,
+            progress: self.progress.show(std::io::stderr().is_terminal()),
+            command_line: shlex::try_join(args.iter().map(String::as_str))
+                .unwrap_or_else(|_| args.join(" ")),
+        })
+    }
+}
+
+fn read_export(path: &Path, what: &str) -> anyhow::Result<BenchReport> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a flags bench JSON export", path.display()))
+}
+
+/// Runs the bench (or reads `--from`), then shows and writes what it found.
+pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
+    // Everything that can fail before the first run fails now, not after
+    // minutes of measuring: the exports' paths, the baseline, the earlier export.
+    let exports = args.exports();
+    exports.check()?;
+    let baseline = match &args.baseline {
+        Some(path) => Some(read_export(path, "baseline")?),
+        None => None,
+    };
+    let report = match &args.from {
+        Some(path) => read_export(path, "earlier export")?,
+        None => {
+            let config = args.config()?;
+            let widest = config.concurrency.iter().copied().max().unwrap_or(1) as u64;
+            sys::require_open_files(widest + 64)?;
+            let cancel = CancellationToken::new();
+            sys::on_interrupt(cancel.clone(), "interrupted: stopping the bench")
+                .context("cannot install the Ctrl-C handler")?;
+            crate::bench::run(&config, &cancel)?
+        }
+    };
+    out!("{}", table::terminal(&report));
+    exports.write(&report)?;
+    let failed: Vec<String> = report
+        .cells
+        .iter()
+        .filter(|c| c.all_failed())
+        .map(|c| c.key())
+        .collect();
+    let mut finish = Finish::Done;
+    if !failed.is_empty() && !args.ignore_failure {
+        errln!(
+            "flags bench: every measured run failed in {} (--ignore-failure to exit 0 anyway)",
+            failed.join(", ")
+        );
+        finish = Finish::Errors;
+    }
+    if let Some(baseline) = baseline {
+        let gate = baseline::compare(&report, &baseline, args.max_regression);
+        for line in gate.lines(args.max_regression) {
+            outln!("{line}");
+        }
+        if !gate.passed() {
+            finish = Finish::Errors;
+        }
+    }
+    if report.interrupted {
+        finish = Finish::Interrupted;
+    }
+    Ok(finish)
+}

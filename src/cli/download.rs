@@ -1,0 +1,294 @@
+//! `flags [OPTIONS] [CC]...`: the main job. The options, the server they
+//! name (started in the process when it is the embedded one), and the run.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use super::values::{self, ModeArg, ProgressChoice};
+use super::{usage, Failure, Finish};
+use crate::download::plan::{self, Mode, Plan, RequestOptions};
+use crate::download::progress::Progress;
+use crate::download::report::{self, Ending};
+use crate::download::store::OutputDir;
+use crate::server::config::{Preset, ServerConfig};
+use crate::server::delay::Delay;
+use crate::server::faults::Fault;
+use crate::server::BackgroundServer;
+use crate::{outln, sys};
+
+/// Which countries, shared by downloading and benchmarking.
+#[derive(clap::Args, Debug)]
+pub struct SelectionArgs {
+    /// Country codes: two letters (BR), or one letter for its 26 codes (B = BA..BZ)
+    /// [default: the 20 most populous countries].
+    #[arg(value_name = "CC")]
+    pub codes: Vec<String>,
+    /// All 194 codes of the data set.
+    #[arg(short, long)]
+    pub all: bool,
+    /// All 676 codes AA..ZZ (482 of them are not found).
+    #[arg(short, long, conflicts_with = "all")]
+    pub every: bool,
+    /// Keep the first N codes (sorted).
+    #[arg(short, long, value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
+    pub limit: Option<usize>,
+}
+
+impl SelectionArgs {
+    /// The codes selected, sorted.
+    pub fn codes(&self) -> Result<Vec<String>, Failure> {
+        plan::select_codes(&self.codes, self.all, self.every, self.limit).map_err(usage)
+    }
+}
+
+/// Options of the main job, downloading flags.
+#[derive(clap::Args, Debug)]
+pub struct DownloadArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Download N flags in all, cycling through the selected codes, each saved
+    /// as <CC>-<n>.gif: a workload larger than the data set, for benchmarks.
+    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, conflicts_with_all = ["names", "skip_existing"])]
+    pub count: Option<usize>,
+    /// Requests in flight at most [default: 1 sequential, 30 threaded, 100 async, 5 against remote].
+    #[arg(short = 'm', long, alias = "max-req", value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
+    pub concurrency: Option<usize>,
+    /// How requests are driven.
+    #[arg(long, value_enum, default_value_t = ModeArg::Async)]
+    pub mode: ModeArg,
+    /// embedded, local, delay, error, remote, or a base URL such as http://host:8000/flags.
+    #[arg(short, long, default_value = "embedded", value_name = "SERVER")]
+    pub server: ServerChoice,
+    /// Latency of the embedded server: 100ms, or a range such as 0.5s..5s [default: 0ms].
+    #[arg(long, value_name = "DELAY", value_parser = values::delay, allow_negative_numbers = true)]
+    pub server_delay: Option<Delay>,
+    /// Share of requests the embedded server answers with an error, 0.0 to 1.0 [default: 0].
+    #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true)]
+    pub server_error_rate: Option<f64>,
+    /// Seed of the embedded server's random delays, errors and faults.
+    #[arg(long, value_name = "N", value_parser = values::seed, allow_negative_numbers = true)]
+    pub server_seed: Option<u64>,
+    /// A fault of the embedded server, as `flags serve --fault` (repeatable).
+    #[arg(long, value_name = "KIND=RATE")]
+    pub server_fault: Vec<Fault>,
+    /// Folder to save the flags in (created if missing).
+    #[arg(short, long, default_value = "downloaded", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Fetch each country's metadata.json first and save as <CC>-<Country_Name>.gif.
+    #[arg(long)]
+    pub names: bool,
+    /// Time limit of a whole request, body included.
+    #[arg(long, default_value = "10s", value_parser = values::positive_duration, value_name = "DURATION", allow_negative_numbers = true)]
+    pub timeout: Duration,
+    /// Time limit of establishing a connection.
+    #[arg(long, default_value = "3s", value_parser = values::positive_duration, value_name = "DURATION", allow_negative_numbers = true)]
+    pub connect_timeout: Duration,
+    /// Extra attempts for errors worth retrying (timeouts, resets, 5xx, 418, 429).
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = values::retries, allow_negative_numbers = true)]
+    pub retries: u32,
+    /// Largest body accepted, in bytes (suffixes K and M allowed).
+    #[arg(long, default_value = "4M", value_parser = values::size, value_name = "BYTES", allow_negative_numbers = true)]
+    pub max_size: u64,
+    /// Do not request codes whose file is already in the output folder.
+    #[arg(long)]
+    pub skip_existing: bool,
+    /// Print one line per code as it finishes, and each retry.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print one JSON object instead of the text header and summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Live progress display on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    pub progress: ProgressChoice,
+}
+
+/// The real public server used by "Fluent Python".
+pub const REMOTE_URL: &str = "https://www.fluentpython.com/data/flags";
+
+/// Where to download from, as given to `--server`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerChoice {
+    /// A server started inside this process on 127.0.0.1:0.
+    Embedded,
+    /// A preset label (`local`, `delay`, `error`, `remote`) or a URL.
+    Url {
+        /// `local`, `delay`, `error`, `remote` or `url`.
+        label: String,
+        /// Base URL without a trailing slash.
+        url: String,
+    },
+}
+
+impl ServerChoice {
+    /// The label shown in the header (`EMBEDDED`, `LOCAL`, `REMOTE`, `URL`).
+    pub fn label(&self) -> String {
+        match self {
+            ServerChoice::Embedded => "EMBEDDED".into(),
+            ServerChoice::Url { label, .. } => label.to_uppercase(),
+        }
+    }
+
+    /// `true` for the real public server, which gets a polite concurrency.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, ServerChoice::Url { url, .. } if url == REMOTE_URL)
+    }
+}
+
+/// Why a `--server` value was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown server '{0}': expected embedded, local, delay, error, remote or an http(s) URL")]
+pub struct ServerChoiceError(String);
+
+impl FromStr for ServerChoice {
+    type Err = ServerChoiceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let named = |label: &str, url: String| ServerChoice::Url {
+            label: label.into(),
+            url,
+        };
+        let lower = s.to_ascii_lowercase();
+        if lower == "embedded" {
+            return Ok(ServerChoice::Embedded);
+        }
+        if lower == "remote" {
+            return Ok(named("remote", REMOTE_URL.into()));
+        }
+        if let Some(preset) = Preset::ALL.into_iter().find(|p| p.name() == lower) {
+            return Ok(named(preset.name(), preset.url()));
+        }
+        let url = url::Url::parse(s).map_err(|_| ServerChoiceError(s.into()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(ServerChoiceError(s.into()));
+        }
+        Ok(named("url", s.trim_end_matches('/').to_owned()))
+    }
+}
+
+impl DownloadArgs {
+    /// The embedded server's configuration, or a usage error when options
+    /// for it are given with another server.
+    fn embedded_config(&self) -> Result<Option<ServerConfig>, Failure> {
+        let given = self.server_delay.is_some()
+            || self.server_error_rate.is_some()
+            || self.server_seed.is_some()
+            || !self.server_fault.is_empty();
+        match self.server {
+            ServerChoice::Embedded => {
+                Fault::check_total(&self.server_fault).map_err(usage)?;
+                Ok(Some(ServerConfig {
+                    delay: self.server_delay.unwrap_or_default(),
+                    error_rate: self.server_error_rate.unwrap_or(0.0),
+                    seed: self.server_seed,
+                    faults: self.server_fault.clone(),
+                    ..ServerConfig::default()
+                }))
+            }
+            ServerChoice::Url { .. } if given => Err(usage(
+                "--server-delay, --server-error-rate, --server-seed and --server-fault shape the embedded server; they cannot change another --server",
+            )),
+            ServerChoice::Url { .. } => Ok(None),
+        }
+    }
+}
+
+/// Downloads the flags: checks everything it can before any request (codes,
+/// options, output folder, open-file limit), then runs and reports.
+pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
+    if args.all_with_codes() {
+        return Err(usage(
+            "--all and --every already select their codes; give codes or one of them, not both",
+        ));
+    }
+    let codes = args.selection.codes()?;
+    let embedded_config = args.embedded_config()?;
+    let mode = Mode::from(args.mode);
+    let jobs = match args.count {
+        Some(count) => Plan::repeat_codes(&codes, count),
+        None => codes,
+    };
+    let output = OutputDir::prepare(&args.output).map_err(anyhow::Error::from)?;
+    let mut plan = Plan {
+        concurrency: mode.concurrency(args.concurrency, args.server.is_remote(), jobs.len()),
+        codes: jobs,
+        base_url: String::new(),
+        server_delay: None,
+        mode,
+        request: RequestOptions {
+            timeout: args.timeout,
+            connect_timeout: args.connect_timeout,
+            retries: args.retries,
+            max_size: args.max_size,
+            names: args.names,
+        },
+        skip_existing: args.skip_existing,
+        numbered: args.count.is_some(),
+    };
+    sys::require_open_files(plan.open_files_needed(embedded_config.is_some()))?;
+    let embedded = match embedded_config {
+        Some(config) => {
+            // The ideal is known when we set the server's latency.
+            plan.server_delay = match config.delay {
+                Delay::None => Some(Duration::ZERO),
+                Delay::Fixed(d) => Some(d),
+                Delay::Range(..) => None,
+            };
+            let server = BackgroundServer::start(config)
+                .context("cannot start the embedded flags server")?;
+            plan.base_url = server.base_url().to_owned();
+            Some(server)
+        }
+        None => {
+            if let ServerChoice::Url { url, .. } = &args.server {
+                plan.base_url = url.clone();
+            }
+            None
+        }
+    };
+    if !args.json {
+        outln!(
+            "{}",
+            report::header(
+                &args.server.label(),
+                &plan.base_url,
+                &plan.codes,
+                plan.concurrency,
+                mode
+            )
+        );
+    }
+    let cancel = CancellationToken::new();
+    sys::on_interrupt(
+        cancel.clone(),
+        "interrupted: finishing the downloads in flight (Ctrl-C again to exit now)",
+    )
+    .context("cannot install the Ctrl-C handler")?;
+    let shown = args.progress.show(std::io::stderr().is_terminal());
+    let progress = Progress::new(plan.codes.len(), shown, args.verbose, args.json);
+    let report = crate::download::run(plan, output, progress, cancel)?;
+    drop(embedded);
+    if args.json {
+        let json = serde_json::to_string_pretty(&report).context("cannot write the report")?;
+        outln!("{json}");
+    } else {
+        outln!("{}", report::summary(&report));
+    }
+    Ok(match report.ending() {
+        Ending::Clean => Finish::Done,
+        Ending::Errors => Finish::Errors,
+        Ending::Interrupted => Finish::Interrupted,
+    })
+}
+
+impl DownloadArgs {
+    /// `-a BR` or `-e BR`: codes that the selection would silently drop.
+    fn all_with_codes(&self) -> bool {
+        (self.selection.all || self.selection.every) && !self.selection.codes.is_empty()
+    }
+}

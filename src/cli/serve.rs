@@ -1,0 +1,143 @@
+//! `flags serve`: the flags server, with its presets, until Ctrl-C or SIGTERM.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use axum::http::StatusCode;
+
+use super::values::{self, PresetArg};
+use super::{usage, Failure, Finish};
+use crate::server::config::{DataSource, Preset, ServerConfig};
+use crate::server::delay::Delay;
+use crate::server::faults::Fault;
+use crate::{errln, outln, server, sys};
+
+/// Options of `flags serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address or host name to listen on.
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+    pub bind: String,
+    /// Port to listen on (0 picks a free one) [default: 8000, or the preset's].
+    #[arg(short, long, value_parser = values::port, allow_negative_numbers = true)]
+    pub port: Option<u16>,
+    /// Serve this folder (same <cc>/<cc>.gif layout) instead of the embedded data set.
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// Latency per request: 500ms, or a random range such as 0.5s..5s.
+    #[arg(long, value_name = "DELAY", value_parser = values::delay, allow_negative_numbers = true)]
+    pub delay: Option<Delay>,
+    /// Share of requests answered with --error-status (0.0 to 1.0).
+    #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true)]
+    pub error_rate: Option<f64>,
+    /// Status of simulated errors (400 to 599).
+    #[arg(long, default_value_t = 418, value_parser = error_status, allow_negative_numbers = true)]
+    pub error_status: u16,
+    /// Seed for reproducible delays and errors.
+    #[arg(long, value_name = "N", value_parser = values::seed, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+    /// Cause a fault on a share of requests: KIND=RATE, repeatable. KIND: reset,
+    /// reset-body, truncate, drip, redirect-loop, huge, bad-json, hostile-name.
+    #[arg(long = "fault", value_name = "KIND=RATE")]
+    pub faults: Vec<Fault>,
+    /// Speed of the drip fault, in bytes per second.
+    #[arg(long, default_value_t = 1000, value_name = "BYTES", value_parser = values::count, allow_negative_numbers = true)]
+    pub drip_speed: usize,
+    /// The classic set-up: local = port 8000; delay = 8001 with 0.5s..5s; error = 8002 with 0.5s..5s and 25% errors.
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetArg>,
+    /// Log one line per request.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+fn error_status(text: &str) -> Result<u16, String> {
+    match values::port(text)? {
+        code @ 400..=599 => Ok(code),
+        _ => Err(format!("'{text}' is not an error status (400 to 599)")),
+    }
+}
+
+impl ServeArgs {
+    /// The server's configuration: the preset's, with explicit options on top.
+    fn config(&self) -> Result<(ServerConfig, u16), Failure> {
+        let preset = self.preset.map_or(Preset::Local, Preset::from);
+        Fault::check_total(&self.faults).map_err(usage)?;
+        let source = match &self.dir {
+            None => DataSource::Embedded,
+            Some(dir) if dir.is_dir() => DataSource::Dir(dir.clone()),
+            Some(dir) if dir.exists() => {
+                let error = anyhow::anyhow!("'{}' is a file, not a folder", dir.display());
+                return Err(Failure::Runtime(error));
+            }
+            Some(dir) => {
+                let error = anyhow::anyhow!("no such folder: {}", dir.display());
+                return Err(Failure::Runtime(error));
+            }
+        };
+        let config = ServerConfig {
+            source,
+            delay: self.delay.unwrap_or(preset.delay()),
+            error_rate: self.error_rate.unwrap_or(preset.error_rate()),
+            error_status: StatusCode::from_u16(self.error_status)
+                .map_err(|_| usage(format!("invalid --error-status {}", self.error_status)))?,
+            seed: self.seed,
+            faults: self.faults.clone(),
+            drip_speed: self.drip_speed as u64,
+            verbose: self.verbose,
+        };
+        Ok((config, self.port.unwrap_or(preset.port())))
+    }
+
+    /// The address to listen on: `--bind` (an address or a host name) and the port.
+    fn address(&self, port: u16) -> Result<SocketAddr, Failure> {
+        (self.bind.as_str(), port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| usage(format!("cannot resolve --bind '{}'", self.bind)))
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
+    let (config, port) = args.config()?;
+    let addr = args.address(port)?;
+    // A server with a low limit still serves; it says how many it can hold.
+    let limit = sys::raise_open_file_limit().context("cannot read the open-file limit")?;
+    if limit < 10_240 {
+        errln!(
+            "flags serve: warning: the open-file limit is {limit}, so fewer than 10,000 connections can be open at once; raise it with ulimit -n"
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(async move {
+        let mut stop = sys::StopSignals::listen().context("cannot listen for Ctrl-C")?;
+        let description = format!(
+            "{} (delay {}, error rate {}, error status {})",
+            match &config.source {
+                DataSource::Embedded => "embedded data set".to_owned(),
+                DataSource::Dir(dir) => dir.display().to_string(),
+            },
+            config.delay,
+            config.error_rate,
+            config.error_status.as_u16(),
+        );
+        let running = server::start(config, addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        outln!(
+            "Serving {description} on {} (open-file limit {limit})",
+            running.base_url()
+        );
+        if std::io::stdout().is_terminal() {
+            outln!("Press Ctrl-C to stop.");
+        }
+        let why = stop.recv().await;
+        errln!("{why}: stopping");
+        running.shutdown().await.context("server error")?;
+        Ok(Finish::Done)
+    })
+}

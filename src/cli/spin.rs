@@ -1,0 +1,32 @@
+//! `flags spin`: the spinner demo.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::values::{self, ProgressChoice, SpinModeArg};
+use super::{Failure, Finish};
+use crate::spin;
+
+/// Options of `flags spin`.
+#[derive(clap::Args, Debug)]
+pub struct SpinArgs {
+    /// thread, async, blocking (async code that blocks: the spinner freezes) or async-offload.
+    #[arg(long, value_enum, default_value_t = SpinModeArg::Thread)]
+    pub mode: SpinModeArg,
+    /// How long the slow function takes.
+    #[arg(long, default_value = "3s", value_parser = values::duration, value_name = "DURATION", allow_negative_numbers = true)]
+    pub seconds: Duration,
+    /// Animate frames: auto (only when stdout is a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    pub frames: ProgressChoice,
+}
+
+/// Runs the demo.
+pub fn run(args: SpinArgs) -> Result<Finish, Failure> {
+    let frames = args.frames.show(std::io::stdout().is_terminal());
+    spin::run(args.mode.into(), args.seconds, spin::Display { frames })
+        .context("spinner demo failed")?;
+    Ok(Finish::Done)
+}

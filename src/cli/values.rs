@@ -1,0 +1,256 @@
+//! Value parsers and choices of the command line. Each refusal says what is
+//! wrong in words (`'-1' is negative`, `'5s..1s' starts after it ends`), and
+//! the choices map onto the library's types here, at the edge, so that the
+//! library does not depend on clap.
+
+use std::time::Duration;
+
+use crate::download::plan::Mode;
+use crate::server::config::Preset;
+use crate::server::delay::{parse_duration, Delay};
+use crate::spin::SpinMode;
+
+/// A whole number from 0 up, with the reason in words when it is not one.
+pub fn whole(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if t.strip_prefix('-').is_some_and(digits) {
+        return Err(format!(
+            "'{text}' is negative: give a whole number from 0 up"
+        ));
+    }
+    if !digits(t) {
+        return Err(format!("'{text}' is not a whole number"));
+    }
+    t.parse::<u64>()
+        .map_err(|_| format!("'{text}' is too large (at most {})", u64::MAX))
+}
+
+/// A whole number that fits `T`.
+fn bounded<T: TryFrom<u64> + std::fmt::Display>(text: &str, max: T) -> Result<T, String> {
+    T::try_from(whole(text)?).map_err(|_| format!("'{text}' is too large (at most {max})"))
+}
+
+/// A count of at least 1 (concurrency, limit, runs, downloads).
+pub fn count(text: &str) -> Result<usize, String> {
+    match bounded(text, usize::MAX)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+/// A count that may be 0 (warm-up runs).
+pub fn count_or_zero(text: &str) -> Result<usize, String> {
+    bounded(text, usize::MAX)
+}
+
+/// Retries: 0 up to 100 (more would only hide a broken server).
+pub fn retries(text: &str) -> Result<u32, String> {
+    match bounded(text, u32::MAX)? {
+        n if n > 100 => Err(format!("'{text}' is too many retries (at most 100)")),
+        n => Ok(n),
+    }
+}
+
+/// A seed: any whole number that fits 64 bits.
+pub fn seed(text: &str) -> Result<u64, String> {
+    whole(text)
+}
+
+/// A TCP port, 0 (any free port) to 65535.
+pub fn port(text: &str) -> Result<u16, String> {
+    bounded(text, u16::MAX)
+}
+
+/// A share from 0.0 to 1.0.
+pub fn rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        Ok(_) => Err(format!("'{text}' is outside 0.0 to 1.0")),
+        Err(_) => Err(format!("'{text}' is not a number from 0.0 to 1.0")),
+    }
+}
+
+/// A duration such as `500ms`, `0.5s` or `2s`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    if text.trim().starts_with('-') {
+        return Err(format!(
+            "'{text}' is negative: give a duration such as 500ms"
+        ));
+    }
+    parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// A duration longer than zero (time limits).
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        d if d.is_zero() => Err("must be more than 0".into()),
+        d => Ok(d),
+    }
+}
+
+/// A server latency: a duration, or a range `0.5s..5s` in order.
+pub fn delay(text: &str) -> Result<Delay, String> {
+    if let Some((lo, hi)) = text.split_once("..") {
+        let (lo, hi) = (duration(lo)?, duration(hi)?);
+        if lo > hi {
+            return Err(format!(
+                "'{text}' starts after it ends: give the shorter time first"
+            ));
+        }
+    } else {
+        duration(text)?;
+    }
+    text.parse::<Delay>().map_err(|e| e.to_string())
+}
+
+/// A percentage such as `10%` (or `10`).
+pub fn percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%');
+    match number.parse::<f64>() {
+        Ok(p) if p >= 0.0 && p.is_finite() => Ok(p / 100.0),
+        Ok(_) => Err(format!(
+            "'{text}' is negative: give a percentage such as 10%"
+        )),
+        Err(_) => Err(format!("'{text}' is not a percentage such as 10%")),
+    }
+}
+
+/// A size in bytes, with `K` and `M` suffixes: `4M`, `500K`, `100000`.
+pub fn size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (number, factor) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1024),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1024 * 1024),
+        _ => (t, 1),
+    };
+    let n =
+        whole(number).map_err(|_| format!("'{text}' is not a size such as 4M, 500K or 100000"))?;
+    match n.checked_mul(factor) {
+        Some(0) => Err("must be at least 1 byte".into()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("'{text}' is too large")),
+    }
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// One blocking client, one request at a time.
+    Sequential,
+    /// N OS threads doing blocking I/O.
+    Threaded,
+    /// Tokio tasks, N requests in flight on one runtime.
+    Async,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(arg: ModeArg) -> Self {
+        match arg {
+            ModeArg::Sequential => Mode::Sequential,
+            ModeArg::Threaded => Mode::Threaded,
+            ModeArg::Async => Mode::Async,
+        }
+    }
+}
+
+/// When to show a live display (`--progress`, `--frames`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProgressChoice {
+    /// Only when the stream it is drawn on is a terminal.
+    #[default]
+    Auto,
+    /// Even when it is a file or a pipe.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ProgressChoice {
+    /// Whether to show it, given whether its stream is a terminal.
+    pub fn show(self, stream_is_terminal: bool) -> bool {
+        match self {
+            ProgressChoice::Always => true,
+            ProgressChoice::Never => false,
+            ProgressChoice::Auto => stream_is_terminal,
+        }
+    }
+}
+
+/// `flags spin --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpinModeArg {
+    /// A spinner thread; the main thread runs the slow function.
+    Thread,
+    /// A spinner task; the slow function is an async sleep.
+    Async,
+    /// The async version, but the slow function blocks the runtime: the spinner freezes.
+    Blocking,
+    /// The blocking version with the slow function moved to `spawn_blocking`: the spinner lives.
+    AsyncOffload,
+}
+
+impl From<SpinModeArg> for SpinMode {
+    fn from(arg: SpinModeArg) -> Self {
+        match arg {
+            SpinModeArg::Thread => SpinMode::Thread,
+            SpinModeArg::Async => SpinMode::Async,
+            SpinModeArg::Blocking => SpinMode::Blocking,
+            SpinModeArg::AsyncOffload => SpinMode::AsyncOffload,
+        }
+    }
+}
+
+/// `flags serve --preset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PresetArg {
+    /// Port 8000.
+    Local,
+    /// Port 8001 with 0.5s..5s.
+    Delay,
+    /// Port 8002 with 0.5s..5s and 25% errors.
+    Error,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(arg: PresetArg) -> Self {
+        match arg {
+            PresetArg::Local => Preset::Local,
+            PresetArg::Delay => Preset::Delay,
+            PresetArg::Error => Preset::Error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_say_what_is_wrong() {
+        assert_eq!(whole("12"), Ok(12));
+        assert_eq!(
+            whole("-1"),
+            Err("'-1' is negative: give a whole number from 0 up".into())
+        );
+        assert_eq!(whole("abc"), Err("'abc' is not a whole number".into()));
+        assert_eq!(whole("1.5"), Err("'1.5' is not a whole number".into()));
+        assert!(whole("99999999999999999999")
+            .unwrap_err()
+            .contains("too large"));
+        assert_eq!(
+            port("70000"),
+            Err("'70000' is too large (at most 65535)".into())
+        );
+        assert_eq!(count("0"), Err("must be at least 1".into()));
+        assert_eq!(rate("-0.1"), Err("'-0.1' is outside 0.0 to 1.0".into()));
+        assert!(duration("-5s").unwrap_err().contains("negative"));
+        assert!(delay("5s..1s")
+            .unwrap_err()
+            .contains("starts after it ends"));
+        assert_eq!(size("4M"), Ok(4 * 1024 * 1024));
+        assert!(size("99999999999999999M")
+            .unwrap_err()
+            .contains("too large"));
+    }
+}

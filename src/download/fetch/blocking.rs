@@ -1,0 +1,160 @@
+//! The blocking client of the sequential and threaded modes: ureq 3, a truly
+//! blocking client (no hidden runtime thread).
+
+use std::io::{self, Read};
+
+use crate::download::contract::{self, Cause, Next, Phase};
+use crate::download::plan::RequestOptions;
+use crate::download::retry::RetryPolicy;
+use crate::download::status::{CodeResult, FetchError};
+use crate::download::Run;
+
+use super::{io_cause, parse_country, save_flag, FlagContext};
+
+/// The blocking client of the sequential and threaded modes: one ureq agent
+/// whose connection pool is sized to the number of threads that share it.
+/// It follows no redirects and turns no status into an error: the contract
+/// decides.
+pub struct BlockingClient {
+    agent: ureq::Agent,
+    policy: RetryPolicy,
+    max_size: u64,
+}
+
+impl BlockingClient {
+    /// A client for `pool_size` threads.
+    pub fn new(options: &RequestOptions, pool_size: usize) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(options.connect_timeout))
+            .timeout_global(Some(options.timeout))
+            .max_idle_connections(pool_size)
+            .max_idle_connections_per_host(pool_size)
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            IpLiterals::default(),
+        );
+        Self {
+            agent,
+            policy: RetryPolicy::new(options.retries),
+            max_size: options.max_size,
+        }
+    }
+
+    /// Downloads job `job` of the run (metadata first with `--names`) and saves it.
+    pub fn download_flag(&self, run: &Run, job: usize) -> CodeResult {
+        let mut ctx = FlagContext::new(run, job);
+        let outcome = self.try_download_flag(run, &mut ctx);
+        ctx.finish(outcome)
+    }
+
+    fn try_download_flag(
+        &self,
+        run: &Run,
+        ctx: &mut FlagContext,
+    ) -> Result<(u64, String), FetchError> {
+        if run.plan.request.names {
+            let metadata = self.get(&run.plan.metadata_url(ctx.code), ctx, run)?;
+            ctx.country = Some(parse_country(&metadata)?);
+        }
+        let gif = self.get(&run.plan.gif_url(ctx.code), ctx, run)?;
+        save_flag(&run.output, ctx.code, ctx.label().as_deref(), &gif)
+    }
+
+    /// GET with retries.
+    fn get(&self, url: &str, ctx: &mut FlagContext, run: &Run) -> Result<Vec<u8>, FetchError> {
+        let mut attempt = 0;
+        loop {
+            match self.get_once(url) {
+                Err(error) => {
+                    std::thread::sleep(self.policy.after(error, &mut attempt, ctx, run)?)
+                }
+                body => return body,
+            }
+        }
+    }
+
+    /// One GET, its redirects followed and its body judged by the contract.
+    fn get_once(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        let mut request = contract::Request::new(url, self.max_size)?;
+        loop {
+            let response = self
+                .agent
+                .get(request.url().as_str())
+                .call()
+                .map_err(|e| contract::verdict(ureq_cause(&e), Phase::Head))?;
+            let Next::Read(framing) = request.judge(response.status(), response.headers())? else {
+                continue;
+            };
+            let mut body = Vec::with_capacity(framing.capacity(self.max_size));
+            response
+                .into_body()
+                .into_reader()
+                .take(self.max_size + 1)
+                .read_to_end(&mut body)
+                .map_err(|e| contract::verdict(ureq_io_cause(&e), Phase::Body))?;
+            request.check_size(body.len() as u64)?;
+            framing.check(body.len() as u64)?;
+            return Ok(body);
+        }
+    }
+}
+
+/// ureq's default resolver starts a thread for every lookup when a timeout
+/// is set (so that a slow `getaddrinfo` can be abandoned), even for an IP
+/// address, which would add a thread per connection to the threaded mode.
+/// An IP address needs no lookup; names still go through ureq's resolver.
+#[derive(Debug, Default)]
+struct IpLiterals(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for IpLiterals {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("").trim_matches(['[', ']']);
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                let mut addrs = self.empty();
+                addrs.push(std::net::SocketAddr::new(ip, port));
+                Ok(addrs)
+            }
+            Err(_) => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// What a ureq error means, in the contract's terms.
+fn ureq_cause(error: &ureq::Error) -> Cause {
+    match error {
+        ureq::Error::Timeout(_) => Cause::Timeout,
+        ureq::Error::Io(io) => ureq_io_cause(io),
+        ureq::Error::Protocol(protocol) => Cause::Invalid(protocol.to_string()),
+        ureq::Error::LargeResponseHeader(..) => Cause::Invalid(error.to_string()),
+        ureq::Error::HostNotFound => Cause::Connect("host not found".into()),
+        ureq::Error::ConnectionFailed => Cause::Connect("connection failed".into()),
+        ureq::Error::Tls(why) => Cause::Connect(format!("TLS: {why}")),
+        other => Cause::Other(other.to_string()),
+    }
+}
+
+/// ureq's body reader reports its own errors wrapped in `io::Error`.
+fn ureq_io_cause(error: &io::Error) -> Cause {
+    match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ureq::Error>())
+    {
+        Some(inner) => ureq_cause(inner),
+        None => io_cause(error),
+    }
+}

@@ -1,0 +1,178 @@
+//! The report of a run: the JSON object `--json` prints, the text header
+//! and summary, and the ideal time they compare with.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::download::plan::Mode;
+use crate::download::status::{CodeResult, Counts};
+
+/// The whole run as `--json` prints it; the schema is documented in README.md.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// `sequential`, `threaded` or `async`.
+    pub mode: Mode,
+    /// Effective concurrency.
+    pub concurrency: usize,
+    /// Base URL the flags came from.
+    pub server: String,
+    /// Output folder.
+    pub output: String,
+    /// How many codes were planned.
+    pub planned: usize,
+    /// Counts per status.
+    pub counts: Counts,
+    /// `true` when Ctrl-C stopped the run early.
+    pub interrupted: bool,
+    /// Wall time of the downloads, in seconds.
+    pub elapsed_seconds: f64,
+    /// The ideal time `ceil(N / C) * delay`, when the server's delay is known.
+    pub ideal_seconds: Option<f64>,
+    /// One entry per code that finished, sorted by code.
+    pub results: Vec<CodeResult>,
+}
+
+/// The ideal time for `n` downloads at concurrency `c` from a server with
+/// latency `delay`, transfer time aside: `ceil(n / c) * delay`.
+pub fn ideal_time(n: usize, c: usize, delay: Duration) -> Duration {
+    if c == 0 {
+        return Duration::ZERO;
+    }
+    delay * n.div_ceil(c) as u32
+}
+
+/// How a run ended, for its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every code has a final answer and none is an ERROR.
+    Clean,
+    /// At least one ERROR.
+    Errors,
+    /// Ctrl-C or SIGTERM stopped it.
+    Interrupted,
+}
+
+impl RunReport {
+    /// How the run ended.
+    pub fn ending(&self) -> Ending {
+        if self.interrupted {
+            Ending::Interrupted
+        } else if self.counts.error > 0 {
+            Ending::Errors
+        } else {
+            Ending::Clean
+        }
+    }
+}
+
+/// The header printed before a text-mode run.
+pub fn header(
+    label: &str,
+    base_url: &str,
+    codes: &[String],
+    concurrency: usize,
+    mode: Mode,
+) -> String {
+    let mut text = format!("{label} site: {base_url}\n");
+    match (codes.first(), codes.last()) {
+        (Some(first), Some(last)) if codes.len() > 1 => {
+            text.push_str(&format!(
+                "Searching for {} flags: from {first} to {last}\n",
+                codes.len()
+            ));
+        }
+        (Some(only), _) => text.push_str(&format!("Searching for 1 flag: {only}\n")),
+        _ => text.push_str("Searching for 0 flags\n"),
+    }
+    let unit = match mode {
+        Mode::Sequential => "1 connection will be used (sequential).".to_owned(),
+        Mode::Threaded => {
+            format!("{concurrency} concurrent connections will be used ({concurrency} threads).")
+        }
+        Mode::Async => {
+            format!("{concurrency} concurrent connections will be used (async).")
+        }
+    };
+    text.push_str(&unit);
+    text
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n:3} {}", if n == 1 { one } else { many })
+}
+
+/// The text summary printed after a run (`docs/design.md`, section 5).
+pub fn summary(report: &RunReport) -> String {
+    let c = &report.counts;
+    let mut text = String::from("--------------------\n");
+    text.push_str(&format!(
+        "{}\n",
+        plural(c.ok, "flag downloaded.", "flags downloaded.")
+    ));
+    if c.skipped > 0 {
+        text.push_str(&format!(
+            "{}\n",
+            plural(
+                c.skipped,
+                "already present, skipped.",
+                "already present, skipped."
+            )
+        ));
+    }
+    if c.not_found > 0 {
+        text.push_str(&format!(
+            "{}\n",
+            plural(c.not_found, "not found.", "not found.")
+        ));
+    }
+    if c.error > 0 {
+        text.push_str(&format!("{}\n", plural(c.error, "error.", "errors.")));
+    }
+    if c.retries > 0 {
+        text.push_str(&format!(
+            "{:3} {}\n",
+            c.retries,
+            if c.retries == 1 { "retry." } else { "retries." }
+        ));
+    }
+    if report.interrupted {
+        let missing = report.planned.saturating_sub(c.done());
+        text.push_str(&format!(
+            "Interrupted: {missing} of {} not attempted or abandoned.\n",
+            report.planned
+        ));
+    }
+    text.push_str(&format!(
+        "Elapsed time: {:.2}s ({} mode, concurrency {})",
+        report.elapsed_seconds, report.mode, report.concurrency
+    ));
+    if let Some(ideal) = report.ideal_seconds {
+        text.push_str(&format!(
+            "\nIdeal time: {ideal:.2}s (efficiency {:.0}%)",
+            100.0 * ideal / report.elapsed_seconds.max(1e-9)
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ideal() {
+        assert_eq!(
+            ideal_time(20, 50, Duration::from_millis(100)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            ideal_time(194, 50, Duration::from_millis(100)),
+            Duration::from_millis(400)
+        );
+        assert_eq!(
+            ideal_time(10_000, 1_000, Duration::from_millis(100)),
+            Duration::from_secs(1)
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! When to try a request again, and how long to wait: one policy for both
+//! clients.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::download::fetch::FlagContext;
+use crate::download::status::FetchError;
+use crate::download::Run;
+
+/// Backoff with jitter between attempts, honouring `Retry-After`.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Extra attempts allowed per request.
+    pub retries: u32,
+    /// Wait before the first retry; doubled each time.
+    pub base: Duration,
+    /// Longest wait between attempts.
+    pub cap: Duration,
+}
+
+impl RetryPolicy {
+    /// The policy of a run with `retries` extra attempts per request.
+    pub fn new(retries: u32) -> Self {
+        Self {
+            retries,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(5),
+        }
+    }
+
+    /// Whether `error`, after `attempt` retries already made, gets another try.
+    pub fn should_retry(&self, error: &FetchError, attempt: u32) -> bool {
+        attempt < self.retries && error.is_retryable()
+    }
+
+    /// After a failed attempt of one request (`attempt` retries made so far):
+    /// the wait before the next attempt, counted and shown, or the error to
+    /// give up with. A run being interrupted gives up on what it would retry.
+    pub(crate) fn after(
+        &self,
+        error: FetchError,
+        attempt: &mut u32,
+        ctx: &mut FlagContext,
+        run: &Run,
+    ) -> Result<Duration, FetchError> {
+        if run.cancel.is_cancelled() && error.is_retryable() {
+            return Err(FetchError::Cancelled);
+        }
+        if !self.should_retry(&error, *attempt) {
+            return Err(error);
+        }
+        let wait = self.backoff(*attempt, error.retry_after());
+        *attempt += 1;
+        ctx.retries += 1;
+        run.progress.retrying(ctx.code, *attempt, &error, wait);
+        Ok(wait)
+    }
+
+    /// How long to wait before retry number `attempt + 1`: exponential with
+    /// "equal jitter" (half fixed, half random), or what the server asked for.
+    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait.min(Duration::from_secs(60));
+        }
+        let exp = self.base.saturating_mul(1 << attempt.min(16)).min(self.cap);
+        let half = exp / 2;
+        half + half.mul_f64(rand::thread_rng().gen::<f64>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let policy = RetryPolicy::new(2);
+        for attempt in 0..10 {
+            let wait = policy.backoff(attempt, None);
+            let exp = (policy.base * (1 << attempt)).min(policy.cap);
+            assert!(wait >= exp / 2 && wait <= exp, "{attempt}: {wait:?}");
+        }
+        assert_eq!(
+            policy.backoff(0, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+    }
+}
