@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::{out, outln};
+
 /// The spinner's frames.
 const FRAMES: [char; 4] = ['\\', '|', '/', '-'];
 /// Time between frames.
@@ -41,14 +43,14 @@ pub struct Display {
 impl Display {
     fn frame(&self, ch: char) {
         if self.frames {
-            print!("\r{ch} {MESSAGE}");
+            out!("\r{ch} {MESSAGE}");
             let _ = std::io::stdout().flush();
         }
     }
 
     fn start(&self) {
         if !self.frames {
-            println!("{MESSAGE}");
+            outln!("{MESSAGE}");
         }
     }
 
@@ -56,7 +58,7 @@ impl Display {
     fn erase(&self) {
         if self.frames {
             let blanks = " ".repeat(MESSAGE.len() + 2);
-            print!("\r{blanks}\r");
+            out!("\r{blanks}\r");
             let _ = std::io::stdout().flush();
         }
     }
@@ -75,7 +77,7 @@ pub fn run(mode: SpinMode, seconds: Duration, display: Display) -> std::io::Resu
             runtime.block_on(supervisor_async(mode, seconds, display))
         }
     };
-    println!("Answer: {answer}");
+    outln!("Answer: {answer}");
     Ok(answer)
 }
 

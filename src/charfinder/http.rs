@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::{Index, MAX_PAGE, MAX_QUERY_BYTES};
+use crate::errln;
 
 /// The search page: HTML, CSS and JS in one file, embedded in the binary.
 pub const PAGE: &str = include_str!("page.html");
@@ -69,7 +70,7 @@ async fn search(
     }
     let page = index.page(query, start, stop.min(start.saturating_add(MAX_PAGE)));
     if verbose {
-        eprintln!(
+        errln!(
             "GET /api/search {query:?} {start}..{stop} -> {} of {}",
             page.chars.len(),
             page.total

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufR
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{count_line, result_line, Index, MAX_QUERY_BYTES};
+use crate::errln;
 
 /// The prompt sent before each query.
 pub const PROMPT: &[u8] = b"?> ";
@@ -96,7 +97,7 @@ async fn serve_client(
         }
         let results = index.search(&query);
         if verbose {
-            eprintln!("{peer} {query:?} -> {} results", results.len());
+            errln!("{peer} {query:?} -> {} results", results.len());
         }
         let mut answer = String::new();
         for info in &results {
@@ -119,14 +120,14 @@ pub async fn serve(index: Arc<Index>, listener: TcpListener, verbose: bool) {
                 tokio::spawn(async move {
                     if let Err(error) = serve_client(index, stream, peer, verbose).await {
                         if verbose {
-                            eprintln!("{peer}: {error}");
+                            errln!("{peer}: {error}");
                         }
                     }
                 });
             }
             Err(error) => {
                 // Out of file descriptors and the like: wait for clients to leave.
-                eprintln!("charfinder: accept failed: {error}");
+                errln!("charfinder: accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::StatusCode;
@@ -137,7 +138,10 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
         }
         let why = stop.recv().await;
         errln!("{why}: stopping");
-        running.shutdown().await.context("server error")?;
+        running
+            .shutdown(Duration::from_secs(2))
+            .await
+            .context("server error")?;
         Ok(Finish::Done)
     })
 }

@@ -34,22 +34,18 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    /// The address it listens on (with the real port when bound to port 0).
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The base URL of the flags, e.g. `http://127.0.0.1:8000/flags`.
     pub fn base_url(&self) -> String {
         format!("http://{}/flags", self.addr)
     }
 
-    /// Stops accepting connections and waits for the server to finish.
-    pub async fn shutdown(mut self) -> io::Result<()> {
+    /// Stops accepting connections and gives the requests in flight up to
+    /// `grace` to finish; those still running then are dropped.
+    pub async fn shutdown(mut self, grace: Duration) -> io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        match tokio::time::timeout(Duration::from_secs(2), &mut self.task).await {
+        match tokio::time::timeout(grace, &mut self.task).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(io::Error::other(join)),
             Err(_) => {
@@ -57,11 +53,6 @@ impl RunningServer {
                 Ok(())
             }
         }
-    }
-
-    /// Waits until the server stops by itself (it only does on an I/O error).
-    pub async fn wait(self) -> io::Result<()> {
-        self.task.await.map_err(io::Error::other)?
     }
 }
 
@@ -136,8 +127,10 @@ impl BackgroundServer {
 impl Drop for BackgroundServer {
     fn drop(&mut self) {
         if let (Some(runtime), Some(server)) = (self.runtime.take(), self.server.take()) {
-            let _ = runtime.block_on(server.shutdown());
-            runtime.shutdown_timeout(Duration::from_millis(500));
+            // Its only client is this process, which is done with it (or
+            // was interrupted and abandons what is in flight).
+            let _ = runtime.block_on(server.shutdown(Duration::from_millis(100)));
+            runtime.shutdown_timeout(Duration::from_millis(100));
         }
     }
 }

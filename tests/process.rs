@@ -1,0 +1,167 @@
+//! How the binaries behave as processes: interrupts (one and two), output
+//! cut off by `| head`, and the mode of the files they save.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MODES: [&str; 3] = ["sequential", "threaded", "async"];
+
+fn flags_command() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin("flags"))
+}
+
+/// Waits until `dir` holds a saved flag, so that saves are under way.
+fn wait_for_a_flag(dir: &Path) {
+    let waited = Instant::now();
+    while !std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".gif"))
+        })
+        .unwrap_or(false)
+    {
+        assert!(waited.elapsed() < Duration::from_secs(60), "nothing saved");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn temporary_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".flags-partial-"))
+        .collect()
+}
+
+fn interrupt(pid: u32) {
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGINT) }, 0);
+}
+
+#[test]
+fn a_second_interrupt_a_few_ms_after_the_first_leaves_no_temporary_file() {
+    std::thread::scope(|scope| {
+        for mode in MODES {
+            scope.spawn(move || {
+                for round in 0..20u64 {
+                    let out = tempfile::tempdir().unwrap();
+                    let child = flags_command()
+                        .args(["-a", "--count", "3000", "-m", "50", "--progress", "never"])
+                        .args(["--mode", mode, "-o"])
+                        .arg(out.path())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap();
+                    wait_for_a_flag(out.path());
+                    interrupt(child.id());
+                    // 1 to 5 ms apart, a different gap each round.
+                    std::thread::sleep(Duration::from_millis(1 + round % 5));
+                    interrupt(child.id());
+                    let output = child.wait_with_output().unwrap();
+                    let stderr = String::from_utf8_lossy(&output.stderr);
+                    assert_eq!(output.status.code(), Some(130), "{mode}: {stderr}");
+                    let left = temporary_files(out.path());
+                    assert!(left.is_empty(), "{mode} round {round}: {left:?}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn after_one_interrupt_every_mode_exits_within_about_a_second_with_slow_bodies_in_flight() {
+    for mode in MODES {
+        let out = tempfile::tempdir().unwrap();
+        // The embedded server drips half the bodies: they are in flight when
+        // the interrupt comes, and must not hold the exit up.
+        let child = flags_command()
+            .args([
+                "-a",
+                "-m",
+                "5",
+                "--server-fault",
+                "drip=0.5",
+                "--progress",
+                "never",
+            ])
+            .args(["--mode", mode, "-o"])
+            .arg(out.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_a_flag(out.path());
+        let sent = Instant::now();
+        interrupt(child.id());
+        let output = child.wait_with_output().unwrap();
+        let took = sent.elapsed();
+        assert_eq!(output.status.code(), Some(130), "{mode}");
+        // The grace period is 0.8 s; the bound leaves a loaded machine slack
+        // but is below the 2.8 s the embedded server's shutdown used to add.
+        assert!(took < Duration::from_millis(2500), "{mode}: {took:?}");
+        assert!(temporary_files(out.path()).is_empty(), "{mode}");
+    }
+}
+
+/// Runs `bin args`, reads its first line, closes the pipe like `| head -1`,
+/// and checks it stopped quietly.
+fn stops_quietly_when_its_reader_goes(bin: &str, args: &[&str]) {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin(bin))
+        .args(args)
+        .current_dir(out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    assert!(!first.is_empty(), "{bin} {args:?} printed nothing");
+    drop(reader);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{bin} {args:?}: {stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{bin} {args:?}: {stderr}");
+    assert_eq!(output.status.code(), Some(0), "{bin} {args:?}: {stderr}");
+    let downloaded = out.path().join("downloaded");
+    assert!(!downloaded.exists() || temporary_files(&downloaded).is_empty());
+}
+
+#[test]
+fn output_cut_off_by_head_stops_both_binaries_quietly() {
+    stops_quietly_when_its_reader_goes("flags", &["-a", "-v", "--progress", "never"]);
+    stops_quietly_when_its_reader_goes("flags", &["--json"]);
+    stops_quietly_when_its_reader_goes("flags", &["-e", "--json"]);
+    stops_quietly_when_its_reader_goes("flags", &["spin", "--seconds", "0.3s"]);
+    stops_quietly_when_its_reader_goes("charfinder", &["cjk"]);
+}
+
+#[test]
+fn saved_flags_get_the_mode_the_umask_gives() {
+    use std::os::unix::fs::PermissionsExt;
+    for (umask, mode) in [("022", 0o644), ("077", 0o600), ("002", 0o664)] {
+        let out = tempfile::tempdir().unwrap();
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+            .arg(assert_cmd::cargo::cargo_bin("flags"))
+            .args(["BR", "US", "--progress", "never", "-o"])
+            .arg(out.path())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for name in ["BR.gif", "US.gif"] {
+            let meta = std::fs::metadata(out.path().join(name)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, mode, "umask {umask}");
+        }
+    }
+}
