@@ -49,7 +49,7 @@ pub fn country_codes() -> Vec<String> {
 
 /// The bytes of one bundled file, by its path inside the data set
 /// (for example `br/br.gif` or `br/metadata.json`).
-pub fn embedded_file(path: &str) -> Option<&'static [u8]> {
+pub(crate) fn embedded_file(path: &str) -> Option<&'static [u8]> {
     FILES.get(path).copied()
 }
 

@@ -14,6 +14,7 @@ pub mod charfinder;
 pub mod cli;
 pub mod dataset;
 pub mod download;
+pub mod duration;
 pub mod server;
 pub mod spin;
 pub mod sys;

@@ -18,11 +18,11 @@ const TICK: Duration = Duration::from_millis(100);
 /// What the spinner says.
 const MESSAGE: &str = "thinking!";
 /// What the slow function returns.
-pub const ANSWER: u64 = 42;
+pub(crate) const ANSWER: u64 = 42;
 
 /// Which version of the demo to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpinMode {
+pub(crate) enum SpinMode {
     /// A spinner thread; the main thread runs the slow function.
     Thread,
     /// A spinner task; the slow function is an async sleep.
@@ -35,7 +35,7 @@ pub enum SpinMode {
 
 /// Writes spinner frames, or the message once when frames are off.
 #[derive(Debug, Clone, Copy)]
-pub struct Display {
+pub(crate) struct Display {
     /// Animate frames (a terminal) or print the message once (a pipe).
     pub frames: bool,
 }
@@ -65,7 +65,7 @@ impl Display {
 }
 
 /// Runs one version of the demo and returns the slow function's answer.
-pub fn run(mode: SpinMode, seconds: Duration, display: Display) -> std::io::Result<u64> {
+pub(crate) fn run(mode: SpinMode, seconds: Duration, display: Display) -> std::io::Result<u64> {
     display.start();
     let answer = match mode {
         SpinMode::Thread => supervisor_thread(seconds, display),

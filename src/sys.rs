@@ -10,19 +10,19 @@ use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 /// Exit code of an interrupted run, as shells report SIGINT.
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 // --- open files --------------------------------------------------------------
 
 /// Raises the open-file soft limit as far as the hard limit allows, so that
 /// thousands of connections can be open at once; returns the new soft limit.
-pub fn raise_open_file_limit() -> io::Result<u64> {
+pub(crate) fn raise_open_file_limit() -> io::Result<u64> {
     rlimit::increase_nofile_limit(u64::MAX)
 }
 
 /// Raises the open-file limit and fails with a clear message when even the
 /// hard limit is below `needed`, before any connection is made.
-pub fn require_open_files(needed: u64) -> io::Result<u64> {
+pub(crate) fn require_open_files(needed: u64) -> io::Result<u64> {
     let limit = raise_open_file_limit()?;
     if limit < needed {
         return Err(io::Error::other(format!(
@@ -39,14 +39,14 @@ pub fn require_open_files(needed: u64) -> io::Result<u64> {
 /// between the announcement and the first wait must stop the server cleanly,
 /// not kill it with the default action (tokio installs its handler only when
 /// a listener is created).
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 impl StopSignals {
     /// Starts listening; must be called inside a tokio runtime.
-    pub fn listen() -> io::Result<Self> {
+    pub(crate) fn listen() -> io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Self {
             interrupt: signal(SignalKind::interrupt())?,
@@ -55,7 +55,7 @@ impl StopSignals {
     }
 
     /// Completes on the first Ctrl-C or SIGTERM and says which it was.
-    pub async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         tokio::select! {
             _ = self.interrupt.recv() => "interrupted",
             _ = self.terminate.recv() => "terminated",
@@ -76,7 +76,7 @@ static NEXT_HOOK: AtomicU64 = AtomicU64::new(0);
 /// Keeps a clean-up registered with [`before_early_exit`]; dropping it
 /// unregisters the clean-up.
 #[must_use = "the clean-up is unregistered when this is dropped"]
-pub struct EarlyExitHook(u64);
+pub(crate) struct EarlyExitHook(u64);
 
 impl Drop for EarlyExitHook {
     fn drop(&mut self) {
@@ -87,7 +87,7 @@ impl Drop for EarlyExitHook {
 
 /// Registers `cleanup` to run before any early exit ([`exit_now`]), for as
 /// long as the returned hook lives.
-pub fn before_early_exit(cleanup: impl Fn() + Send + 'static) -> EarlyExitHook {
+pub(crate) fn before_early_exit(cleanup: impl Fn() + Send + 'static) -> EarlyExitHook {
     let id = NEXT_HOOK.fetch_add(1, Ordering::Relaxed);
     let mut hooks = BEFORE_EXIT.lock().unwrap_or_else(|e| e.into_inner());
     hooks.push((id, Box::new(cleanup)));
@@ -96,7 +96,7 @@ pub fn before_early_exit(cleanup: impl Fn() + Send + 'static) -> EarlyExitHook {
 
 /// Runs the registered clean-ups, then exits with `code` at once, from any
 /// thread. The lock is kept, so a second caller waits here until the exit.
-pub fn exit_now(code: u8) -> ! {
+pub(crate) fn exit_now(code: u8) -> ! {
     let hooks = BEFORE_EXIT.lock().unwrap_or_else(|e| e.into_inner());
     for (_, hook) in hooks.iter() {
         hook();
@@ -107,7 +107,10 @@ pub fn exit_now(code: u8) -> ! {
 /// Ctrl-C and SIGTERM for a run: the first cancels `token` (the run stops
 /// starting work and reports what it has), the second exits at once with
 /// [`EXIT_INTERRUPTED`] after the registered clean-ups.
-pub fn on_interrupt(token: CancellationToken, first_message: &'static str) -> io::Result<()> {
+pub(crate) fn on_interrupt(
+    token: CancellationToken,
+    first_message: &'static str,
+) -> io::Result<()> {
     ctrlc::set_handler(move || {
         if token.is_cancelled() {
             crate::errln!("\ninterrupted again: exiting now");
@@ -174,7 +177,7 @@ macro_rules! errln {
 // --- panics -------------------------------------------------------------------
 
 /// The message a panic was raised with.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {

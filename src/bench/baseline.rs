@@ -5,7 +5,7 @@ use super::schema::BenchReport;
 
 /// A cell whose median got slower than the baseline's by more than allowed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Regression {
+pub(crate) struct Regression {
     /// The cell's key.
     pub key: String,
     /// Baseline median, seconds.
@@ -16,14 +16,14 @@ pub struct Regression {
 
 impl Regression {
     /// How much slower, as a fraction (0.25 = 25 % slower).
-    pub fn slowdown(&self) -> f64 {
+    pub(crate) fn slowdown(&self) -> f64 {
         self.current / self.baseline - 1.0
     }
 }
 
 /// What the comparison with a baseline found.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     /// Cells slower than allowed.
     pub regressions: Vec<Regression>,
     /// Cells with no counterpart (or no clean run) on one side: not compared.
@@ -32,13 +32,13 @@ pub struct Gate {
 
 impl Gate {
     /// `true` when no cell regressed.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.regressions.is_empty()
     }
 
     /// What to print: the cells not compared, each regression, or that
     /// there was none.
-    pub fn lines(&self, max_regression: f64) -> Vec<String> {
+    pub(crate) fn lines(&self, max_regression: f64) -> Vec<String> {
         let allowed = max_regression * 100.0;
         let mut lines: Vec<String> = self
             .unmatched
@@ -66,7 +66,7 @@ impl Gate {
 /// Compares medians with a previous export: cells slower than the baseline by
 /// more than `max_regression` (0.10 = 10 %). Cells missing from either side
 /// are not compared.
-pub fn compare(current: &BenchReport, baseline: &BenchReport, max_regression: f64) -> Gate {
+pub(crate) fn compare(current: &BenchReport, baseline: &BenchReport, max_regression: f64) -> Gate {
     let mut gate = Gate::default();
     for cell in &current.cells {
         let old = baseline.cells.iter().find(|b| b.key() == cell.key());

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 /// What one run of a child cost, as recorded for every run of a bench.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Cost {
+pub(crate) struct Cost {
     /// Wall time from spawn to exit, in seconds.
     pub wall_seconds: f64,
     /// User CPU time, in seconds.
@@ -32,7 +32,7 @@ pub struct Cost {
 
 /// A measured child: its cost and what it printed.
 #[derive(Debug, Clone, Default)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// What the run cost.
     pub cost: Cost,
     /// Everything the child wrote to stdout.
@@ -51,7 +51,7 @@ fn threads_of(pid: u32) -> Option<u64> {
 /// terminal's Ctrl-C (sent to the terminal's process group) reaches the bench
 /// alone; when the bench is cancelled, it kills every child's group.
 #[derive(Debug, Default)]
-pub struct Children {
+pub(crate) struct Children {
     groups: Mutex<Vec<u32>>,
     /// Cancelled when the registry goes, to end its watcher.
     retired: CancellationToken,
@@ -59,7 +59,7 @@ pub struct Children {
 
 impl Children {
     /// A registry whose children are killed as soon as `cancel` is.
-    pub fn stopped_by(cancel: &CancellationToken) -> Arc<Self> {
+    pub(crate) fn stopped_by(cancel: &CancellationToken) -> Arc<Self> {
         let children = Arc::new(Self::default());
         let watched = Arc::downgrade(&children);
         let (cancel, retired) = (cancel.clone(), children.retired.clone());
@@ -78,14 +78,14 @@ impl Children {
     }
 
     /// Starts `command` in a process group of its own and registers it.
-    pub fn spawn(&self, command: &mut Command) -> io::Result<Child> {
+    pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
         let child = command.process_group(0).spawn()?;
         self.lock().push(child.id());
         Ok(child)
     }
 
     /// Unregisters a child that has been reaped.
-    pub fn forget(&self, pid: u32) {
+    pub(crate) fn forget(&self, pid: u32) {
         self.lock().retain(|p| *p != pid);
     }
 
@@ -112,7 +112,7 @@ impl Drop for Children {
 
 /// Runs `command` to completion in its own process group and measures it.
 /// Its stderr is discarded.
-pub fn measure(command: &mut Command, children: &Children) -> io::Result<Measured> {
+pub(crate) fn measure(command: &mut Command, children: &Children) -> io::Result<Measured> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use crate::download::plan::Mode;
 
-pub use run::run;
-pub use schema::{BenchReport, Cell, CellKind};
+pub(crate) use run::run;
+pub(crate) use schema::BenchReport;
 
 /// What each run downloads: the codes, and with `--count` how many
 /// downloads cycle through them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Upper-case codes, sorted.
     pub codes: Vec<String>,
     /// `--count`: downloads in all, cycling through the codes.
@@ -29,7 +29,7 @@ pub struct Selection {
 
 impl Selection {
     /// The arguments that give a `flags` child this selection.
-    pub fn child_args(&self) -> Vec<String> {
+    pub(crate) fn child_args(&self) -> Vec<String> {
         let mut args = self.codes.clone();
         if let Some(count) = self.count {
             args.extend(["--count".to_owned(), count.to_string()]);
@@ -65,7 +65,7 @@ impl std::str::FromStr for OutsideCommand {
 
 /// What to run.
 #[derive(Debug, Clone)]
-pub struct BenchConfig {
+pub(crate) struct BenchConfig {
     /// The `flags` binary to run as the child.
     pub exe: PathBuf,
     /// Modes to compare.

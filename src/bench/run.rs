@@ -22,7 +22,7 @@ use crate::download::plan::{gif_url, Mode};
 use crate::download::progress::live_bar;
 use crate::download::report::ideal_time;
 use crate::download::status::Counts;
-use crate::server::delay::format_duration;
+use crate::duration::format_duration;
 
 /// A `flags serve` child on a free port, stopped when dropped.
 struct ServerProcess {
@@ -139,7 +139,7 @@ struct ChildReport {
 }
 
 /// Runs the whole matrix, or as much of it as runs before `cancel`.
-pub fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<BenchReport> {
+pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<BenchReport> {
     let downloads = config.jobs.len();
     let scratch = tempfile::Builder::new()
         .prefix("flags-bench-")

@@ -8,12 +8,12 @@ use super::measure::Cost;
 use super::stats::Summary;
 
 /// Version tag of the JSON export; bumped on incompatible changes.
-pub const SCHEMA: &str = "flags-bench/1";
+pub(crate) const SCHEMA: &str = "flags-bench/1";
 
 /// What a cell measures: one of our modes, or an outside command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CellKind {
+pub(crate) enum CellKind {
     /// A mode of `flags` (`name` is the mode).
     Mode,
     /// An outside command from `--vs` (`name` is its name).
@@ -22,7 +22,7 @@ pub enum CellKind {
 
 /// One measured (or warm-up) run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Run {
+pub(crate) struct Run {
     /// A warm-up run, not used in the statistics.
     pub warmup: bool,
     /// Wall and CPU time, peak RSS and threads, exit code (flat in the JSON).
@@ -40,7 +40,7 @@ pub struct Run {
 
 /// One cell of the matrix: a mode (or outside command) at one concurrency and delay.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Cell {
+pub(crate) struct Cell {
     /// Mode name (`sequential`, `threaded`, `async`) or outside command name.
     pub name: String,
     /// `mode` or `command`.
@@ -73,7 +73,7 @@ pub struct Cell {
 
 impl Cell {
     /// Identity of a cell across exports: name, concurrency and delay.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self.concurrency {
             Some(c) => format!("{} c={c} delay={}ms", self.name, self.delay_ms),
             None => format!("{} delay={}ms", self.name, self.delay_ms),
@@ -81,7 +81,7 @@ impl Cell {
     }
 
     /// An empty cell of `kind` named `name`.
-    pub fn new(
+    pub(crate) fn new(
         name: String,
         kind: CellKind,
         concurrency: Option<usize>,
@@ -107,17 +107,17 @@ impl Cell {
     }
 
     /// Measured runs, warm-ups left out.
-    pub fn measured(&self) -> impl Iterator<Item = &Run> {
+    pub(crate) fn measured(&self) -> impl Iterator<Item = &Run> {
         self.runs.iter().filter(|r| !r.warmup)
     }
 
     /// `true` when it had measured runs and every one of them failed.
-    pub fn all_failed(&self) -> bool {
+    pub(crate) fn all_failed(&self) -> bool {
         self.measured().count() > 0 && self.time.is_none()
     }
 
     /// Computes the statistics from the runs.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let measured: Vec<&Run> = self.runs.iter().filter(|r| !r.warmup).collect();
         let clean: Vec<&Run> = measured.iter().copied().filter(|r| !r.flagged).collect();
         self.error_runs = measured.len() - clean.len();
@@ -155,7 +155,7 @@ impl Cell {
 
 /// The machine a benchmark ran on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     /// Logical CPUs.
     pub cores: usize,
     /// CPU model, from /proc/cpuinfo.
@@ -166,7 +166,7 @@ pub struct Machine {
 
 impl Machine {
     /// The machine this runs on.
-    pub fn current() -> Self {
+    pub(crate) fn current() -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -183,7 +183,7 @@ impl Machine {
 
 /// A whole benchmark: the JSON export's schema (see README.md).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BenchReport {
+pub(crate) struct BenchReport {
     /// `flags-bench/1`.
     pub schema: String,
     /// Version of `flags` that ran it.

@@ -2,7 +2,7 @@
 
 /// Median, extremes, mean and standard deviation of a sample.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Middle value (mean of the two middle ones for an even count).
     pub median: f64,
     /// Smallest.
@@ -17,7 +17,7 @@ pub struct Summary {
 
 impl Summary {
     /// Summarises `values`; `None` when there are none.
-    pub fn of(values: &[f64]) -> Option<Self> {
+    pub(crate) fn of(values: &[f64]) -> Option<Self> {
         if values.is_empty() {
             return None;
         }

@@ -14,13 +14,13 @@ use super::{Index, MAX_PAGE, MAX_QUERY_BYTES};
 use crate::errln;
 
 /// The search page: HTML, CSS and JS in one file, embedded in the binary.
-pub const PAGE: &str = include_str!("page.html");
+pub(crate) const PAGE: &str = include_str!("page.html");
 
 /// Characters per page when the client does not say.
 const DEFAULT_PAGE: usize = 20;
 
 /// The router of the HTTP service.
-pub fn router(index: Arc<Index>, verbose: bool) -> Router {
+pub(crate) fn router(index: Arc<Index>, verbose: bool) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/search", get(search))

@@ -13,12 +13,12 @@ pub mod http;
 pub mod tcp;
 
 /// Longest query line the TCP and HTTP servers accept, in bytes.
-pub const MAX_QUERY_BYTES: usize = 1024;
+pub(crate) const MAX_QUERY_BYTES: usize = 1024;
 /// Most characters one HTTP page may hold.
-pub const MAX_PAGE: usize = 100;
+pub(crate) const MAX_PAGE: usize = 100;
 
 /// Every named character and the words of its name.
-pub struct Index {
+pub(crate) struct Index {
     /// `(character, name)`, sorted by code point.
     chars: Vec<(char, String)>,
     /// Word -> positions in `chars`, ascending.
@@ -27,7 +27,7 @@ pub struct Index {
 
 /// One character of a result, as the HTTP API serves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CharInfo {
+pub(crate) struct CharInfo {
     /// `U+1F431`.
     pub cp: String,
     /// The character itself.
@@ -39,7 +39,7 @@ pub struct CharInfo {
 
 /// One slice of a query's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Page {
+pub(crate) struct Page {
     /// How many characters match in all.
     pub total: usize,
     /// First position of this page.
@@ -51,21 +51,21 @@ pub struct Page {
 }
 
 /// Splits text into index words: upper case, split on white space and hyphens.
-pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| c.is_whitespace() || c == '-')
         .filter(|w| !w.is_empty())
         .map(str::to_uppercase)
 }
 
 /// `U+0041` style code point.
-pub fn code_point(c: char) -> String {
+pub(crate) fn code_point(c: char) -> String {
     format!("U+{:04X}", u32::from(c))
 }
 
 impl Index {
     /// Builds the index of every named character (tens of milliseconds in a
     /// release build; measured by `charfinder --stats`).
-    pub fn build() -> Self {
+    pub(crate) fn build() -> Self {
         let chars: Vec<(char, String)> = (0..=0x10FFFFu32)
             .filter_map(char::from_u32)
             .filter_map(|c| unicode_names2::name(c).map(|name| (c, name.to_string())))
@@ -84,7 +84,7 @@ impl Index {
     }
 
     /// How many named characters and distinct words the index holds.
-    pub fn stats(&self) -> (usize, usize) {
+    pub(crate) fn stats(&self) -> (usize, usize) {
         (self.chars.len(), self.words.len())
     }
 
@@ -109,7 +109,7 @@ impl Index {
     }
 
     /// Every match of `query`, sorted by code point.
-    pub fn search(&self, query: &str) -> Vec<CharInfo> {
+    pub(crate) fn search(&self, query: &str) -> Vec<CharInfo> {
         self.positions(query)
             .into_iter()
             .map(|p| self.info(p))
@@ -117,7 +117,7 @@ impl Index {
     }
 
     /// The matches of `query` in positions `start..stop` (clipped to the total).
-    pub fn page(&self, query: &str, start: usize, stop: usize) -> Page {
+    pub(crate) fn page(&self, query: &str, start: usize, stop: usize) -> Page {
         let positions = self.positions(query);
         let total = positions.len();
         let stop = stop.min(total);
@@ -144,7 +144,7 @@ impl Index {
 }
 
 /// The line after the results: `No match`, `1 match`, `N matches for 'query'`.
-pub fn count_line(count: usize, query: &str) -> String {
+pub(crate) fn count_line(count: usize, query: &str) -> String {
     match count {
         0 => "No match".to_owned(),
         1 => "1 match".to_owned(),
@@ -153,7 +153,7 @@ pub fn count_line(count: usize, query: &str) -> String {
 }
 
 /// A result line: `U+1F431\t🐱\tCAT FACE`.
-pub fn result_line(info: &CharInfo) -> String {
+pub(crate) fn result_line(info: &CharInfo) -> String {
     format!("{}\t{}\t{}", info.cp, info.character, info.name)
 }
 

@@ -17,7 +17,7 @@ use super::{count_line, result_line, Index, MAX_QUERY_BYTES};
 use crate::errln;
 
 /// The prompt sent before each query.
-pub const PROMPT: &[u8] = b"?> ";
+pub(crate) const PROMPT: &[u8] = b"?> ";
 
 /// What one read of a client's line gave.
 #[derive(Debug, PartialEq, Eq)]
@@ -112,7 +112,7 @@ async fn serve_client(
 }
 
 /// Accepts clients forever, each on its own task.
-pub async fn serve(index: Arc<Index>, listener: TcpListener, verbose: bool) {
+pub(crate) async fn serve(index: Arc<Index>, listener: TcpListener, verbose: bool) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {

@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use crate::download::plan::Mode;
+use crate::duration::parse_duration;
 use crate::server::config::Preset;
-use crate::server::delay::{parse_duration, Delay};
+use crate::server::delay::Delay;
 use crate::spin::SpinMode;
 
 /// A whole number from 0 up, with the reason in words when it is not one.

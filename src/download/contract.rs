@@ -24,11 +24,11 @@ use url::Url;
 use crate::download::status::FetchError;
 
 /// Most redirects followed for one request.
-pub const MAX_REDIRECTS: u32 = 5;
+pub(crate) const MAX_REDIRECTS: u32 = 5;
 
 /// How a response's body is delimited, read from its headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub(crate) enum Framing {
     /// `Content-Length`: exactly this many bytes.
     Length(u64),
     /// `Transfer-Encoding: chunked`; the client library checks the chunks.
@@ -39,7 +39,7 @@ pub enum Framing {
 
 impl Framing {
     /// How many bytes to reserve for the body before reading it.
-    pub fn capacity(self, max_size: u64) -> usize {
+    pub(crate) fn capacity(self, max_size: u64) -> usize {
         match self {
             Framing::Length(n) => n.min(max_size) as usize,
             _ => 0,
@@ -47,7 +47,7 @@ impl Framing {
     }
 
     /// Checks a body read to its end against the framing announced.
-    pub fn check(self, received: u64) -> Result<(), FetchError> {
+    pub(crate) fn check(self, received: u64) -> Result<(), FetchError> {
         match self {
             Framing::Length(announced) if received < announced => Err(FetchError::Truncated),
             _ => Ok(()),
@@ -58,7 +58,7 @@ impl Framing {
 /// What an HTTP client library reported, mapped by each client from its
 /// own error types; [`verdict`] decides what it means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// A time limit passed.
     Timeout,
     /// The connection could not be made.
@@ -75,7 +75,7 @@ pub enum Cause {
 
 /// Where in a response a failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Before the status line and headers were complete.
     Head,
     /// While reading the body.
@@ -86,7 +86,7 @@ pub enum Phase {
 /// A connection closed or reset before the headers were complete is a reset
 /// (there was no answer); one closed or reset during the body cut the body
 /// short (ureq does not tell the two apart there, and neither need we).
-pub fn verdict(cause: Cause, phase: Phase) -> FetchError {
+pub(crate) fn verdict(cause: Cause, phase: Phase) -> FetchError {
     match (cause, phase) {
         (Cause::Timeout, _) => FetchError::Timeout,
         (Cause::Connect(why), _) => FetchError::Connect(why),
@@ -99,7 +99,7 @@ pub fn verdict(cause: Cause, phase: Phase) -> FetchError {
 
 /// What to do with a response whose headers have arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// A 200: read the body, delimited so.
     Read(Framing),
     /// Follow a redirect to this URL.
@@ -109,7 +109,7 @@ pub enum Next {
 /// One request's way through redirects: the URL to ask next and how many
 /// hops were made.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     url: Url,
     hops: u32,
     max_size: u64,
@@ -117,7 +117,7 @@ pub struct Request {
 
 impl Request {
     /// A request for `url`, bodies capped at `max_size` bytes.
-    pub fn new(url: &str, max_size: u64) -> Result<Self, FetchError> {
+    pub(crate) fn new(url: &str, max_size: u64) -> Result<Self, FetchError> {
         let url = Url::parse(url).map_err(|e| FetchError::Other(format!("bad URL {url}: {e}")))?;
         Ok(Self {
             url,
@@ -127,13 +127,17 @@ impl Request {
     }
 
     /// The URL to ask now.
-    pub fn url(&self) -> &Url {
+    pub(crate) fn url(&self) -> &Url {
         &self.url
     }
 
     /// The verdict on a response's status and headers: read its body, or
     /// ask again elsewhere (this request then points there), or fail.
-    pub fn judge(&mut self, status: StatusCode, headers: &HeaderMap) -> Result<Next, FetchError> {
+    pub(crate) fn judge(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> Result<Next, FetchError> {
         match status.as_u16() {
             200 => {
                 let framing = framing(headers)?;
@@ -159,7 +163,7 @@ impl Request {
     }
 
     /// Checks a body's running size against the cap.
-    pub fn check_size(&self, received: u64) -> Result<(), FetchError> {
+    pub(crate) fn check_size(&self, received: u64) -> Result<(), FetchError> {
         if received > self.max_size {
             Err(FetchError::TooLarge(self.max_size))
         } else {
@@ -180,7 +184,7 @@ fn status_error(status: StatusCode, headers: &HeaderMap) -> FetchError {
 }
 
 /// The framing a response announces, or why it is invalid.
-pub fn framing(headers: &HeaderMap) -> Result<Framing, FetchError> {
+pub(crate) fn framing(headers: &HeaderMap) -> Result<Framing, FetchError> {
     let invalid = |why: &str| Err(FetchError::Invalid(why.to_owned()));
     let mut length: Option<u64> = None;
     for value in headers.get_all(CONTENT_LENGTH) {
@@ -213,7 +217,10 @@ pub fn framing(headers: &HeaderMap) -> Result<Framing, FetchError> {
 
 /// Where a redirect leads: `None` when it has no `Location` (or an empty
 /// one), an error when the target is not an `http`/`https` URL with a host.
-pub fn redirect_target(current: &Url, headers: &HeaderMap) -> Result<Option<Url>, FetchError> {
+pub(crate) fn redirect_target(
+    current: &Url,
+    headers: &HeaderMap,
+) -> Result<Option<Url>, FetchError> {
     let Some(location) = headers.get(LOCATION) else {
         return Ok(None);
     };

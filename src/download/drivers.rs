@@ -20,7 +20,7 @@ use crate::download::Run;
 use crate::errln;
 
 /// Sequential: one blocking client, one request at a time.
-pub fn run_sequential(run: &Run) {
+pub(crate) fn run_sequential(run: &Run) {
     let client = BlockingClient::new(&run.plan.request, 1);
     for job in 0..run.plan.codes.len() {
         if run.cancel.is_cancelled() {
@@ -34,7 +34,7 @@ pub fn run_sequential(run: &Run) {
 /// Threaded: `concurrency` OS threads doing blocking I/O; each takes the next
 /// job from a shared counter. They share one client, whose connection pool
 /// is sized to the thread count.
-pub fn run_threaded(run: &Run) {
+pub(crate) fn run_threaded(run: &Run) {
     let client = BlockingClient::new(&run.plan.request, run.plan.concurrency);
     let next = AtomicUsize::new(0);
     let worker = || loop {
@@ -63,7 +63,7 @@ pub fn run_threaded(run: &Run) {
 /// `buffer_unordered`; each download is a task, so the runtime's workers share
 /// them, and each file is saved with `spawn_blocking` inside `download_flag`,
 /// so the runtime never waits on the disk.
-pub async fn run_async(run: Arc<Run>) -> Result<(), reqwest::Error> {
+pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), reqwest::Error> {
     let client = Arc::new(AsyncClient::new(&run.plan.request, run.plan.concurrency)?);
     stream::iter(0..run.plan.codes.len())
         .take_until(run.cancel.clone().cancelled_owned())
@@ -102,7 +102,7 @@ const GRACE: Duration = Duration::from_millis(800);
 /// Runs the plan with the driver of its mode. Returns when the downloads are
 /// done or, after the run is cancelled, when in-flight work has finished or
 /// the grace period is over; results are in `run.progress`.
-pub fn drive(run: Arc<Run>) -> std::io::Result<()> {
+pub(crate) fn drive(run: Arc<Run>) -> std::io::Result<()> {
     match run.plan.mode {
         Mode::Sequential | Mode::Threaded => {
             let (done, finished) = tokio::sync::oneshot::channel::<()>();

@@ -25,7 +25,7 @@ use crate::download::store::OutputDir;
 
 /// Everything a driver works with: what to fetch, where it goes, where
 /// results are reported, and the token that stops it.
-pub struct Run {
+pub(crate) struct Run {
     /// What to fetch and how.
     pub plan: Plan,
     /// Where flags are saved.
@@ -43,7 +43,7 @@ const CLOSE_WAIT: Duration = Duration::from_millis(500);
 /// return, the output folder is closed, so no download still in flight
 /// (abandoned after an interrupt) can leave a file behind; an early exit
 /// (a second Ctrl-C, a closed pipe) closes it too.
-pub fn run(
+pub(crate) fn run(
     plan: Plan,
     output: OutputDir,
     progress: Progress,

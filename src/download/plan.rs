@@ -10,7 +10,7 @@ use crate::dataset;
 /// How requests are driven: the one thing that differs between runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+pub(crate) enum Mode {
     /// One blocking client, one request at a time.
     Sequential,
     /// N OS threads doing blocking I/O.
@@ -21,10 +21,10 @@ pub enum Mode {
 
 impl Mode {
     /// Every mode, in the order they are compared.
-    pub const ALL: [Mode; 3] = [Mode::Sequential, Mode::Threaded, Mode::Async];
+    pub(crate) const ALL: [Mode; 3] = [Mode::Sequential, Mode::Threaded, Mode::Async];
 
     /// The default concurrency of this mode.
-    pub fn default_concurrency(self) -> usize {
+    pub(crate) fn default_concurrency(self) -> usize {
         match self {
             Mode::Sequential => 1,
             Mode::Threaded => 30,
@@ -35,7 +35,7 @@ impl Mode {
     /// The concurrency a run really uses: the one asked for (or this mode's
     /// default, or [`POLITE_CONCURRENCY`] against a server that is not ours),
     /// never more than the number of downloads, always 1 when sequential.
-    pub fn concurrency(self, asked: Option<usize>, polite: bool, downloads: usize) -> usize {
+    pub(crate) fn concurrency(self, asked: Option<usize>, polite: bool, downloads: usize) -> usize {
         if self == Mode::Sequential {
             return 1;
         }
@@ -49,7 +49,7 @@ impl Mode {
 }
 
 /// How many requests at once are polite against a public server.
-pub const POLITE_CONCURRENCY: usize = 5;
+pub(crate) const POLITE_CONCURRENCY: usize = 5;
 
 impl FromStr for Mode {
     type Err = String;
@@ -77,13 +77,13 @@ impl fmt::Display for Mode {
 #[error(
     "invalid country code '{0}': expected two letters (e.g. BR) or one letter (e.g. B for BA..BZ)"
 )]
-pub struct CodeError(pub String);
+pub(crate) struct CodeError(pub String);
 
 /// Expands the command line's selection into sorted, de-duplicated upper-case
 /// codes: `all` gives the data set, `every` gives AA..ZZ, a letter gives its
 /// 26 codes, nothing gives the 20 most populous countries; `limit` keeps the
 /// first N.
-pub fn select_codes(
+pub(crate) fn select_codes(
     args: &[String],
     all: bool,
     every: bool,
@@ -124,7 +124,7 @@ pub fn every_code() -> impl Iterator<Item = String> {
 
 /// Limits and behaviour of each request, shared by every mode.
 #[derive(Debug, Clone)]
-pub struct RequestOptions {
+pub(crate) struct RequestOptions {
     /// The whole request, body included.
     pub timeout: Duration,
     /// Establishing the TCP (and TLS) connection.
@@ -151,7 +151,7 @@ impl Default for RequestOptions {
 
 /// One download job: the same for every mode.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Upper-case codes, sorted.
     pub codes: Vec<String>,
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8000/flags`.
@@ -175,31 +175,31 @@ pub struct Plan {
 impl Plan {
     /// `count` jobs cycling through `codes`, for workloads larger than the
     /// data set (`--count`); each is saved under its own numbered name.
-    pub fn repeat_codes(codes: &[String], count: usize) -> Vec<String> {
+    pub(crate) fn repeat_codes(codes: &[String], count: usize) -> Vec<String> {
         codes.iter().cycle().take(count).cloned().collect()
     }
 
     /// File descriptors the run needs: a socket per connection, twice when
     /// the server runs in the same process, and a margin for the rest.
-    pub fn open_files_needed(&self, server_in_process: bool) -> u64 {
+    pub(crate) fn open_files_needed(&self, server_in_process: bool) -> u64 {
         let sockets = if server_in_process { 2 } else { 1 };
         self.concurrency as u64 * sockets + 64
     }
 
     /// The URL of a code's GIF.
-    pub fn gif_url(&self, code: &str) -> String {
+    pub(crate) fn gif_url(&self, code: &str) -> String {
         gif_url(&self.base_url, code)
     }
 
     /// The URL of a code's metadata.
-    pub fn metadata_url(&self, code: &str) -> String {
+    pub(crate) fn metadata_url(&self, code: &str) -> String {
         let cc = code.to_ascii_lowercase();
         format!("{}/{cc}/metadata.json", self.base_url)
     }
 }
 
 /// The URL of a code's GIF on the server at `base`: `{base}/br/br.gif`.
-pub fn gif_url(base: &str, code: &str) -> String {
+pub(crate) fn gif_url(base: &str, code: &str) -> String {
     let cc = code.to_ascii_lowercase();
     format!("{base}/{cc}/{cc}.gif")
 }

@@ -13,7 +13,7 @@ use crate::{errln, outln};
 
 /// A progress bar on stderr drawn with `template`, ticking by itself; drawn
 /// even when stderr is not a terminal (the caller decided to show it).
-pub fn live_bar(total: u64, template: &str) -> ProgressBar {
+pub(crate) fn live_bar(total: u64, template: &str) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
@@ -28,7 +28,7 @@ pub fn live_bar(total: u64, template: &str) -> ProgressBar {
 }
 
 /// Collects results as they finish, from any thread, and shows them.
-pub struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
     verbose: bool,
     json: bool,
@@ -38,7 +38,7 @@ pub struct Progress {
 impl Progress {
     /// Progress of `total` codes: a live display if `shown`, a line per code
     /// if `verbose` (on stderr with `json`, whose stdout is the report).
-    pub fn new(total: usize, shown: bool, verbose: bool, json: bool) -> Self {
+    pub(crate) fn new(total: usize, shown: bool, verbose: bool, json: bool) -> Self {
         let bar = if shown {
             live_bar(
                 total as u64,
@@ -76,7 +76,7 @@ impl Progress {
     }
 
     /// Records one finished code; one abandoned on interrupt is left out.
-    pub fn record(&self, result: CodeResult) {
+    pub(crate) fn record(&self, result: CodeResult) {
         if result.abandoned {
             return;
         }
@@ -91,7 +91,7 @@ impl Progress {
     }
 
     /// Notes a retry (shown with `-v`).
-    pub fn retrying(&self, code: &str, attempt: u32, error: &FetchError, wait: Duration) {
+    pub(crate) fn retrying(&self, code: &str, attempt: u32, error: &FetchError, wait: Duration) {
         if self.verbose {
             self.println(&format!(
                 "{code} retry {attempt} in {wait:.2?} after: {error}"
@@ -100,7 +100,7 @@ impl Progress {
     }
 
     /// The results so far, sorted by code, and their counts.
-    pub fn snapshot(&self) -> (Counts, Vec<CodeResult>) {
+    pub(crate) fn snapshot(&self) -> (Counts, Vec<CodeResult>) {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut results = state.1.clone();
         results.sort_by(|a, b| a.code.cmp(&b.code));
@@ -108,7 +108,7 @@ impl Progress {
     }
 
     /// Removes the progress display.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

@@ -10,7 +10,7 @@ use crate::download::status::{CodeResult, Counts};
 
 /// The whole run as `--json` prints it; the schema is documented in README.md.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
+pub(crate) struct RunReport {
     /// `sequential`, `threaded` or `async`.
     pub mode: Mode,
     /// Effective concurrency.
@@ -35,7 +35,7 @@ pub struct RunReport {
 
 /// The ideal time for `n` downloads at concurrency `c` from a server with
 /// latency `delay`, transfer time aside: `ceil(n / c) * delay`.
-pub fn ideal_time(n: usize, c: usize, delay: Duration) -> Duration {
+pub(crate) fn ideal_time(n: usize, c: usize, delay: Duration) -> Duration {
     if c == 0 {
         return Duration::ZERO;
     }
@@ -44,7 +44,7 @@ pub fn ideal_time(n: usize, c: usize, delay: Duration) -> Duration {
 
 /// How a run ended, for its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// Every code has a final answer and none is an ERROR.
     Clean,
     /// At least one ERROR.
@@ -55,7 +55,7 @@ pub enum Ending {
 
 impl RunReport {
     /// How the run ended.
-    pub fn ending(&self) -> Ending {
+    pub(crate) fn ending(&self) -> Ending {
         if self.interrupted {
             Ending::Interrupted
         } else if self.counts.error > 0 {
@@ -67,7 +67,7 @@ impl RunReport {
 }
 
 /// The header printed before a text-mode run.
-pub fn header(
+pub(crate) fn header(
     label: &str,
     base_url: &str,
     codes: &[String],
@@ -103,7 +103,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// The text summary printed after a run (`docs/design.md`, section 5).
-pub fn summary(report: &RunReport) -> String {
+pub(crate) fn summary(report: &RunReport) -> String {
     let c = &report.counts;
     let mut text = String::from("--------------------\n");
     text.push_str(&format!(

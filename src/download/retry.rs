@@ -11,7 +11,7 @@ use crate::download::Run;
 
 /// Backoff with jitter between attempts, honouring `Retry-After`.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Extra attempts allowed per request.
     pub retries: u32,
     /// Wait before the first retry; doubled each time.
@@ -22,7 +22,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// The policy of a run with `retries` extra attempts per request.
-    pub fn new(retries: u32) -> Self {
+    pub(crate) fn new(retries: u32) -> Self {
         Self {
             retries,
             base: Duration::from_millis(100),
@@ -31,7 +31,7 @@ impl RetryPolicy {
     }
 
     /// Whether `error`, after `attempt` retries already made, gets another try.
-    pub fn should_retry(&self, error: &FetchError, attempt: u32) -> bool {
+    pub(crate) fn should_retry(&self, error: &FetchError, attempt: u32) -> bool {
         attempt < self.retries && error.is_retryable()
     }
 
@@ -60,7 +60,7 @@ impl RetryPolicy {
 
     /// How long to wait before retry number `attempt + 1`: exponential with
     /// "equal jitter" (half fixed, half random), or what the server asked for.
-    pub fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(wait) = retry_after {
             return wait.min(Duration::from_secs(60));
         }

@@ -9,7 +9,7 @@ use serde::Serialize;
 /// The result class of one code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     /// Downloaded and saved.
     Ok,
     /// The server answered 404: a normal answer, not an error.
@@ -34,7 +34,7 @@ impl fmt::Display for Status {
 
 /// Why one request failed. Callers match on it to decide whether to retry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// 404: counted as NOT_FOUND, never retried.
     #[error("not found")]
     NotFound,
@@ -100,7 +100,7 @@ fn reason_suffix(reason: &str) -> String {
 
 impl FetchError {
     /// A status error with the canonical reason phrase of `code`.
-    pub fn status(code: u16, retry_after: Option<Duration>) -> Self {
+    pub(crate) fn status(code: u16, retry_after: Option<Duration>) -> Self {
         if code == 404 {
             return FetchError::NotFound;
         }
@@ -118,7 +118,7 @@ impl FetchError {
 
     /// Errors worth another try: the server or the network may do better next
     /// time. 404 and other 4xx (but 418 and 429) are answers, not accidents.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             FetchError::Status { code, .. } => *code >= 500 || *code == 418 || *code == 429,
             FetchError::Timeout
@@ -130,7 +130,7 @@ impl FetchError {
     }
 
     /// The wait the server asked for with `Retry-After`, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
             _ => None,
@@ -140,7 +140,7 @@ impl FetchError {
 
 /// What happened to one code.
 #[derive(Debug, Clone, Serialize)]
-pub struct CodeResult {
+pub(crate) struct CodeResult {
     /// Upper-case country code.
     pub code: String,
     /// Result class.
@@ -162,7 +162,13 @@ pub struct CodeResult {
 
 impl CodeResult {
     /// A saved flag.
-    pub fn ok(code: &str, bytes: u64, file: String, country: Option<String>, retries: u32) -> Self {
+    pub(crate) fn ok(
+        code: &str,
+        bytes: u64,
+        file: String,
+        country: Option<String>,
+        retries: u32,
+    ) -> Self {
         Self {
             code: code.to_owned(),
             status: Status::Ok,
@@ -176,7 +182,12 @@ impl CodeResult {
     }
 
     /// A failed code: NOT_FOUND for 404, ERROR with its reason otherwise.
-    pub fn failed(code: &str, error: &FetchError, country: Option<String>, retries: u32) -> Self {
+    pub(crate) fn failed(
+        code: &str,
+        error: &FetchError,
+        country: Option<String>,
+        retries: u32,
+    ) -> Self {
         let (status, reason) = match error {
             FetchError::NotFound => (Status::NotFound, None),
             other => (Status::Error, Some(other.to_string())),
@@ -194,13 +205,13 @@ impl CodeResult {
     }
 
     /// A code whose download panicked (a bug): ERROR `internal error: ...`.
-    pub fn panicked(code: &str, payload: &(dyn std::any::Any + Send)) -> Self {
+    pub(crate) fn panicked(code: &str, payload: &(dyn std::any::Any + Send)) -> Self {
         let message = crate::sys::panic_message(payload);
         Self::failed(code, &FetchError::Internal(message), None, 0)
     }
 
     /// A code not requested because `path` already holds its flag.
-    pub fn skipped(code: &str, path: &std::path::Path) -> Self {
+    pub(crate) fn skipped(code: &str, path: &std::path::Path) -> Self {
         Self {
             code: code.to_owned(),
             status: Status::Skipped,
@@ -214,7 +225,7 @@ impl CodeResult {
     }
 
     /// The line `-v` prints: `BR OK`, `XX not found`, `YY error: HTTP 418 I'm a teapot`.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let mut line = format!("{} {}", self.code, self.status);
         if let Some(reason) = &self.reason {
             line.push_str(": ");
@@ -231,7 +242,7 @@ impl CodeResult {
 
 /// Counts per status, plus retries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Saved.
     pub ok: usize,
     /// 404.
@@ -246,7 +257,7 @@ pub struct Counts {
 
 impl Counts {
     /// Adds one result.
-    pub fn add(&mut self, result: &CodeResult) {
+    pub(crate) fn add(&mut self, result: &CodeResult) {
         match result.status {
             Status::Ok => self.ok += 1,
             Status::NotFound => self.not_found += 1,
@@ -257,17 +268,8 @@ impl Counts {
     }
 
     /// Codes with a final answer.
-    pub fn done(&self) -> usize {
+    pub(crate) fn done(&self) -> usize {
         self.ok + self.not_found + self.error + self.skipped
-    }
-
-    /// Counts of a whole list.
-    pub fn of(results: &[CodeResult]) -> Self {
-        let mut counts = Counts::default();
-        for r in results {
-            counts.add(r);
-        }
-        counts
     }
 }
 
@@ -296,7 +298,10 @@ mod tests {
         assert_eq!(ok.line(), "BR OK");
         assert_eq!(nf.line(), "XX not found");
         assert_eq!(err.line(), "YY error: HTTP 418 I'm a teapot");
-        let counts = Counts::of(&[ok, nf, err]);
+        let mut counts = Counts::default();
+        for result in [&ok, &nf, &err] {
+            counts.add(result);
+        }
         assert_eq!(
             (counts.ok, counts.not_found, counts.error, counts.retries),
             (1, 1, 1, 2)

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Prefix of temporary files, so that leftovers can be recognised and removed.
-pub const TEMP_PREFIX: &str = ".flags-partial-";
+pub(crate) const TEMP_PREFIX: &str = ".flags-partial-";
 
 /// Longest country-name part of a file name, in bytes.
 const MAX_NAME_BYTES: usize = 100;
@@ -76,7 +76,7 @@ fn safe_name_part(name: &str) -> String {
 /// ends early (a second Ctrl-C, a closed pipe) leaves none behind, even when
 /// other threads are saving at that very moment. Clones share the folder.
 #[derive(Debug, Clone)]
-pub struct OutputDir(Arc<Shared>);
+pub(crate) struct OutputDir(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
@@ -93,7 +93,7 @@ struct Gate {
 
 /// Why a save did not happen.
 #[derive(Debug, thiserror::Error)]
-pub enum SaveError {
+pub(crate) enum SaveError {
     /// The folder was closed: the run is ending.
     #[error("the run is ending")]
     Closed,
@@ -104,7 +104,7 @@ pub enum SaveError {
 
 /// An I/O error's own words, without the paths some libraries add (a
 /// temporary file's name means nothing to the user).
-pub fn plain(error: &io::Error) -> String {
+pub(crate) fn plain(error: &io::Error) -> String {
     match error.raw_os_error() {
         Some(code) => io::Error::from_raw_os_error(code).to_string(),
         None => error.kind().to_string(),
@@ -113,7 +113,7 @@ pub fn plain(error: &io::Error) -> String {
 
 /// Why an output folder cannot be used, in the user's terms.
 #[derive(Debug, thiserror::Error)]
-pub enum OutputError {
+pub(crate) enum OutputError {
     /// The path names a file.
     #[error("'{}' is a file, not a folder", .0.display())]
     NotAFolder(PathBuf),
@@ -128,7 +128,7 @@ pub enum OutputError {
 impl OutputDir {
     /// Uses `path` (creating it if missing), after checking that files can
     /// be written in it, before any request is made.
-    pub fn prepare(path: &Path) -> Result<Self, OutputError> {
+    pub(crate) fn prepare(path: &Path) -> Result<Self, OutputError> {
         if path.exists() && !path.is_dir() {
             return Err(OutputError::NotAFolder(path.to_owned()));
         }
@@ -143,7 +143,7 @@ impl OutputDir {
     }
 
     /// The folder.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0.path
     }
 
@@ -154,7 +154,7 @@ impl OutputDir {
     /// fsync: surviving a power cut is not worth one disk flush per flag,
     /// which would make the disk, not the network, what the benchmark
     /// measures. The file gets the mode a new file gets under the umask.
-    pub fn save(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, SaveError> {
+    pub(crate) fn save(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, SaveError> {
         {
             let mut gate = self.gate();
             if gate.closed {
@@ -181,7 +181,7 @@ impl OutputDir {
 
     /// Closes the folder: no save starts after this. Waits up to `wait` for
     /// the saves in progress, then removes temporary files.
-    pub fn close(&self, wait: Duration) {
+    pub(crate) fn close(&self, wait: Duration) {
         let mut gate = self.gate();
         gate.closed = true;
         let (gate, _) = self
@@ -221,7 +221,7 @@ fn remove_leftovers(dir: &Path) {
 
 /// The existing file of `code` in `dir`, if a previous run saved one
 /// (`<CC>.gif` or `<CC>-<name>.gif`).
-pub fn existing_flag(dir: &Path, code: &str) -> Option<PathBuf> {
+pub(crate) fn existing_flag(dir: &Path, code: &str) -> Option<PathBuf> {
     let plain = format!("{code}.gif");
     let named = format!("{code}-");
     fs::read_dir(dir).ok()?.flatten().find_map(|entry| {

@@ -58,7 +58,7 @@ impl Default for ServerConfig {
 /// The classic set-up of three servers, as in "Fluent Python": a fast one,
 /// a slow one and a slow, flaky one, on ports 8000, 8001 and 8002.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Preset {
+pub(crate) enum Preset {
     /// Port 8000, no delay.
     Local,
     /// Port 8001, 0.5 to 5 s per request.
@@ -69,10 +69,10 @@ pub enum Preset {
 
 impl Preset {
     /// Every preset, in port order.
-    pub const ALL: [Preset; 3] = [Preset::Local, Preset::Delay, Preset::Error];
+    pub(crate) const ALL: [Preset; 3] = [Preset::Local, Preset::Delay, Preset::Error];
 
     /// Its name on the command line (`--preset`, `-s`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Preset::Local => "local",
             Preset::Delay => "delay",
@@ -81,7 +81,7 @@ impl Preset {
     }
 
     /// The port it listens on.
-    pub fn port(self) -> u16 {
+    pub(crate) fn port(self) -> u16 {
         match self {
             Preset::Local => 8000,
             Preset::Delay => 8001,
@@ -90,7 +90,7 @@ impl Preset {
     }
 
     /// Its latency.
-    pub fn delay(self) -> Delay {
+    pub(crate) fn delay(self) -> Delay {
         match self {
             Preset::Local => Delay::None,
             Preset::Delay | Preset::Error => {
@@ -100,7 +100,7 @@ impl Preset {
     }
 
     /// Its share of errors.
-    pub fn error_rate(self) -> f64 {
+    pub(crate) fn error_rate(self) -> f64 {
         match self {
             Preset::Error => 0.25,
             _ => 0.0,
@@ -108,7 +108,7 @@ impl Preset {
     }
 
     /// Its base URL on this machine, for the downloader's `-s local` etc.
-    pub fn url(self) -> String {
+    pub(crate) fn url(self) -> String {
         format!("http://localhost:{}/flags", self.port())
     }
 }

@@ -1,5 +1,5 @@
-//! Durations as people type them (`500ms`, `0.5s`, `2s`) and the server's
-//! simulated latency, which is either fixed or drawn from a range (`0.5s..5s`).
+//! The server's simulated latency, either fixed or drawn from a range
+//! (`0.5s..5s`), in the words of [`duration`](crate::duration).
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,38 +7,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-/// Why a duration or delay could not be read.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid duration '{0}': expected a number with a unit, e.g. 500ms, 0.5s or 2s")]
-pub struct DurationError(pub String);
-
-/// Parses `500ms`, `0.5s`, `2s`, `1m` or a bare number of seconds (`1.5`).
-pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let t = text.trim();
-    let err = || DurationError(text.to_owned());
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| err())?;
-    let seconds = match unit.trim() {
-        "" | "s" | "sec" => value,
-        "ms" => value / 1000.0,
-        "us" | "µs" => value / 1_000_000.0,
-        "m" | "min" => value * 60.0,
-        _ => return Err(err()),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| err())
-}
-
-/// Formats a duration the short way people read it: `500ms`, `1.5s`.
-pub fn format_duration(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
-}
+use crate::duration::{format_duration, parse_duration, DurationError};
 
 /// Simulated per-request latency of the flags server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,21 +23,12 @@ pub enum Delay {
 
 impl Delay {
     /// Draws this request's delay.
-    pub fn sample(&self, rng: &mut impl Rng) -> Duration {
+    pub(crate) fn sample(&self, rng: &mut impl Rng) -> Duration {
         match *self {
             Delay::None => Duration::ZERO,
             Delay::Fixed(d) => d,
             Delay::Range(lo, hi) if lo >= hi => lo,
             Delay::Range(lo, hi) => rng.gen_range(lo..=hi),
-        }
-    }
-
-    /// The longest delay this setting can produce.
-    pub fn max(&self) -> Duration {
-        match *self {
-            Delay::None => Duration::ZERO,
-            Delay::Fixed(d) => d,
-            Delay::Range(_, hi) => hi,
         }
     }
 }
@@ -106,17 +66,6 @@ impl fmt::Display for Delay {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_units() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("0.5s"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("5h").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn parses_delays() {

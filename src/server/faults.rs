@@ -35,7 +35,7 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, with its name on the command line.
-    pub const ALL: [(FaultKind, &'static str); 8] = [
+    pub(crate) const ALL: [(FaultKind, &'static str); 8] = [
         (FaultKind::Reset, "reset"),
         (FaultKind::ResetBody, "reset-body"),
         (FaultKind::Truncate, "truncate"),
@@ -47,7 +47,7 @@ impl FaultKind {
     ];
 
     /// Whether this fault applies to metadata requests only.
-    pub fn metadata_only(self) -> bool {
+    pub(crate) fn metadata_only(self) -> bool {
         matches!(self, FaultKind::BadJson | FaultKind::HostileName)
     }
 
@@ -100,7 +100,7 @@ impl FromStr for Fault {
 
 impl Fault {
     /// Checks that the rates, laid end to end, cover at most every request.
-    pub fn check_total(faults: &[Fault]) -> Result<(), String> {
+    pub(crate) fn check_total(faults: &[Fault]) -> Result<(), String> {
         let total: f64 = faults.iter().map(|f| f.rate).sum();
         if total > 1.0 + 1e-9 {
             return Err(format!(
@@ -114,7 +114,7 @@ impl Fault {
 /// Picks the fault of one request from a uniform draw `u` in `[0, 1)`: the
 /// rates are laid end to end, so `reset=0.1 truncate=0.2` resets draws below
 /// 0.1 and truncates draws from 0.1 to 0.3.
-pub fn pick(faults: &[Fault], u: f64, is_metadata: bool) -> Option<FaultKind> {
+pub(crate) fn pick(faults: &[Fault], u: f64, is_metadata: bool) -> Option<FaultKind> {
     let mut edge = 0.0;
     for fault in faults {
         if fault.kind.metadata_only() && !is_metadata {
@@ -129,10 +129,11 @@ pub fn pick(faults: &[Fault], u: f64, is_metadata: bool) -> Option<FaultKind> {
 }
 
 /// Hostile country names served by `hostile-name`, chosen per code.
-pub const HOSTILE_NAMES: [&str; 6] = ["../../etc/x", "/abs", "nul\0byte", "Same", "SAME", "CON"];
+pub(crate) const HOSTILE_NAMES: [&str; 6] =
+    ["../../etc/x", "/abs", "nul\0byte", "Same", "SAME", "CON"];
 
 /// The hostile name of a code: one of [`HOSTILE_NAMES`], or 5,000 characters.
-pub fn hostile_name(code: &str) -> String {
+pub(crate) fn hostile_name(code: &str) -> String {
     let index = code.bytes().map(usize::from).sum::<usize>() % (HOSTILE_NAMES.len() + 1);
     HOSTILE_NAMES
         .get(index)
@@ -165,7 +166,7 @@ fn broken(message: &'static str) -> Result<Bytes, std::io::Error> {
 
 /// What a fault needs to know of the request it spoils.
 #[derive(Debug, Clone, Copy)]
-pub struct FaultyRequest<'a> {
+pub(crate) struct FaultyRequest<'a> {
     /// Upper- or lower-case country code.
     pub code: &'a str,
     /// The request path, without the query.
@@ -180,7 +181,7 @@ pub struct FaultyRequest<'a> {
 
 /// The response of a file request hit by `kind`; `file` is what a healthy
 /// answer would send.
-pub fn respond(
+pub(crate) fn respond(
     kind: FaultKind,
     file: Bytes,
     content_type: &'static str,

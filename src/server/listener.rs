@@ -9,12 +9,10 @@ use tokio::net::TcpSocket;
 
 use crate::errln;
 
-/// What the handler knows of a connection: the peer, and the socket, so that
+/// What the handler knows of a connection: its socket, so that
 /// the `reset` faults can make its close a TCP reset.
 #[derive(Debug, Clone, Copy)]
-pub struct Connection {
-    /// The client's address.
-    pub peer: SocketAddr,
+pub(crate) struct Connection {
     /// The connection's socket (`None` for the listener's own address).
     pub fd: Option<std::os::fd::RawFd>,
 }
@@ -30,10 +28,10 @@ impl axum::serve::Listener for FlagsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             match self.0.accept().await {
-                Ok((stream, peer)) => {
+                Ok((stream, _peer)) => {
                     let _ = stream.set_nodelay(true);
                     let fd = Some(std::os::fd::AsRawFd::as_raw_fd(&stream));
-                    return (stream, Connection { peer, fd });
+                    return (stream, Connection { fd });
                 }
                 Err(error) => {
                     // EMFILE and friends: wait for connections to close.
@@ -45,10 +43,7 @@ impl axum::serve::Listener for FlagsListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(Connection {
-            peer: self.0.local_addr()?,
-            fd: None,
-        })
+        Ok(Connection { fd: None })
     }
 }
 

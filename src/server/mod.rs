@@ -21,13 +21,13 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{DataSource, Preset, ServerConfig};
+pub use config::{DataSource, ServerConfig};
 use handler::{router, ServerState};
-pub use listener::Connection;
+pub(crate) use listener::Connection;
 use listener::{bind, FlagsListener};
 
 /// A server running on a tokio runtime, with its address and a way to stop it.
-pub struct RunningServer {
+pub(crate) struct RunningServer {
     addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
@@ -41,7 +41,7 @@ impl RunningServer {
 
     /// Stops accepting connections and gives the requests in flight up to
     /// `grace` to finish; those still running then are dropped.
-    pub async fn shutdown(mut self, grace: Duration) -> io::Result<()> {
+    pub(crate) async fn shutdown(mut self, grace: Duration) -> io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -57,7 +57,7 @@ impl RunningServer {
 }
 
 /// Starts the flags server on the current tokio runtime.
-pub async fn start(config: ServerConfig, addr: SocketAddr) -> io::Result<RunningServer> {
+pub(crate) async fn start(config: ServerConfig, addr: SocketAddr) -> io::Result<RunningServer> {
     let root = match &config.source {
         DataSource::Embedded => None,
         DataSource::Dir(dir) => Some(canonical_dir(dir)?),

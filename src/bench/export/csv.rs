@@ -6,7 +6,7 @@ use super::Exporter;
 use crate::bench::schema::{BenchReport, CellKind};
 
 /// The CSV export.
-pub struct Csv;
+pub(crate) struct Csv;
 
 impl Exporter for Csv {
     fn name(&self) -> &'static str {

@@ -7,7 +7,7 @@ use super::Exporter;
 use crate::bench::schema::BenchReport;
 
 /// The JSON export.
-pub struct Json;
+pub(crate) struct Json;
 
 impl Exporter for Json {
     fn name(&self) -> &'static str {

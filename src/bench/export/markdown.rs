@@ -7,7 +7,7 @@ use super::Exporter;
 use crate::bench::schema::BenchReport;
 
 /// The Markdown export.
-pub struct Markdown;
+pub(crate) struct Markdown;
 
 impl Exporter for Markdown {
     fn name(&self) -> &'static str {

@@ -19,7 +19,7 @@ use super::schema::BenchReport;
 use crate::download::store::plain;
 
 /// One output format.
-pub trait Exporter {
+pub(crate) trait Exporter {
     /// Its name in messages.
     fn name(&self) -> &'static str;
     /// File extensions it writes (lower case, without the dot).
@@ -30,19 +30,19 @@ pub trait Exporter {
 
 /// The files a bench writes, each with its format.
 #[derive(Default)]
-pub struct Exports {
+pub(crate) struct Exports {
     files: Vec<(Box<dyn Exporter>, PathBuf)>,
 }
 
 impl Exports {
     /// Adds `path`, written by `exporter`.
-    pub fn add(&mut self, exporter: impl Exporter + 'static, path: PathBuf) {
+    pub(crate) fn add(&mut self, exporter: impl Exporter + 'static, path: PathBuf) {
         self.files.push((Box::new(exporter), path));
     }
 
     /// Checks every path before anything runs: its extension is the
     /// format's, and its folder exists and can be written.
-    pub fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         for (exporter, path) in &self.files {
             let extension = path
                 .extension()

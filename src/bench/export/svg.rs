@@ -24,7 +24,7 @@ const COLORS: [RGBColor; 6] = [
 type Series = BTreeMap<String, Vec<(f64, f64)>>;
 
 /// The plot export: an SVG picture.
-pub struct Svg;
+pub(crate) struct Svg;
 
 impl Exporter for Svg {
     fn name(&self) -> &'static str {

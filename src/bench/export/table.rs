@@ -63,7 +63,7 @@ pub(super) const HEADERS: [&str; 11] = [
 ];
 
 /// The terminal table, aligned, with a line on the workload and the ideal.
-pub fn terminal(report: &BenchReport) -> String {
+pub(crate) fn terminal(report: &BenchReport) -> String {
     let rows: Vec<Vec<String>> = report.cells.iter().map(columns).collect();
     let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
     for row in &rows {

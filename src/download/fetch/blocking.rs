@@ -15,7 +15,7 @@ use super::{io_cause, parse_country, save_flag, FlagContext};
 /// whose connection pool is sized to the number of threads that share it.
 /// It follows no redirects and turns no status into an error: the contract
 /// decides.
-pub struct BlockingClient {
+pub(crate) struct BlockingClient {
     agent: ureq::Agent,
     policy: RetryPolicy,
     max_size: u64,
@@ -23,7 +23,7 @@ pub struct BlockingClient {
 
 impl BlockingClient {
     /// A client for `pool_size` threads.
-    pub fn new(options: &RequestOptions, pool_size: usize) -> Self {
+    pub(crate) fn new(options: &RequestOptions, pool_size: usize) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -46,7 +46,7 @@ impl BlockingClient {
     }
 
     /// Downloads job `job` of the run (metadata first with `--names`) and saves it.
-    pub fn download_flag(&self, run: &Run, job: usize) -> CodeResult {
+    pub(crate) fn download_flag(&self, run: &Run, job: usize) -> CodeResult {
         let mut ctx = FlagContext::new(run, job);
         let outcome = self.try_download_flag(run, &mut ctx);
         ctx.finish(outcome)

@@ -63,7 +63,7 @@ impl<'a> FlagContext<'a> {
 }
 
 /// Reads the `country` of a `metadata.json` body.
-pub fn parse_country(body: &[u8]) -> Result<String, FetchError> {
+pub(crate) fn parse_country(body: &[u8]) -> Result<String, FetchError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| FetchError::BadMetadata(format!("not JSON ({e})")))?;
     match value.get("country").and_then(|c| c.as_str()) {

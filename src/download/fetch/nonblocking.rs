@@ -14,7 +14,7 @@ use super::{io_cause, parse_country, root_message, save_flag, FlagContext};
 /// The async client of the async mode: one reqwest client, whose pool keeps
 /// up to `concurrency` idle connections to the server. Like the blocking
 /// client, it follows no redirects itself: the contract decides.
-pub struct AsyncClient {
+pub(crate) struct AsyncClient {
     client: reqwest::Client,
     policy: RetryPolicy,
     max_size: u64,
@@ -22,7 +22,10 @@ pub struct AsyncClient {
 
 impl AsyncClient {
     /// A client for `concurrency` requests in flight.
-    pub fn new(options: &RequestOptions, concurrency: usize) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(
+        options: &RequestOptions,
+        concurrency: usize,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
@@ -38,7 +41,7 @@ impl AsyncClient {
 
     /// Downloads job `job` of the run (metadata first with `--names`) and
     /// saves it; the two steps are plain `.await`s one after the other.
-    pub async fn download_flag(&self, run: &Run, job: usize) -> CodeResult {
+    pub(crate) async fn download_flag(&self, run: &Run, job: usize) -> CodeResult {
         let mut ctx = FlagContext::new(run, job);
         let outcome = self.try_download_flag(run, &mut ctx).await;
         ctx.finish(outcome)
