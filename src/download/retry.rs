@@ -66,7 +66,7 @@ impl RetryPolicy {
         }
         let exp = self.base.saturating_mul(1 << attempt.min(16)).min(self.cap);
         let half = exp / 2;
-        half + half.mul_f64(rand::thread_rng().gen::<f64>())
+        half + half.mul_f64(rand::rng().random::<f64>())
     }
 }
 

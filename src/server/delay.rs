@@ -28,7 +28,7 @@ impl Delay {
             Delay::None => Duration::ZERO,
             Delay::Fixed(d) => d,
             Delay::Range(lo, hi) if lo >= hi => lo,
-            Delay::Range(lo, hi) => rng.gen_range(lo..=hi),
+            Delay::Range(lo, hi) => rng.random_range(lo..=hi),
         }
     }
 }
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn samples_stay_in_range() {
-        let mut rng = rand::thread_rng();
+        let mut rng = rand::rng();
         let d = Delay::Range(Duration::from_millis(10), Duration::from_millis(20));
         for _ in 0..100 {
             let s = d.sample(&mut rng);

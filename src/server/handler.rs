@@ -122,8 +122,8 @@ async fn serve_flag_file(
         None => {
             let mut rng = state.rng_for(&path);
             let delay = state.config.delay.sample(&mut rng);
-            let fail = rng.gen_bool(state.config.error_rate.clamp(0.0, 1.0));
-            let fault = faults::pick(&state.config.faults, rng.gen(), is_metadata);
+            let fail = rng.random_bool(state.config.error_rate.clamp(0.0, 1.0));
+            let fault = faults::pick(&state.config.faults, rng.random(), is_metadata);
             (delay, fail, fault)
         }
     };
