@@ -144,17 +144,20 @@ fn ureq_cause(error: &ureq::Error) -> Cause {
         ureq::Error::HostNotFound => Cause::Connect("host not found".into()),
         ureq::Error::ConnectionFailed => Cause::Connect("connection failed".into()),
         ureq::Error::Tls(why) => Cause::Connect(format!("TLS: {why}")),
+        ureq::Error::Rustls(tls) => Cause::Connect(tls.to_string()),
         other => Cause::Other(other.to_string()),
     }
 }
 
-/// ureq's body reader reports its own errors wrapped in `io::Error`.
+/// ureq reports its own errors, and rustls's, wrapped in `io::Error`. A
+/// TLS failure is a failure to connect, as reqwest reports it.
 fn ureq_io_cause(error: &io::Error) -> Cause {
-    match error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>())
-    {
-        Some(inner) => ureq_cause(inner),
-        None => io_cause(error),
+    let inner = error.get_ref();
+    if let Some(ureq) = inner.and_then(|e| e.downcast_ref::<ureq::Error>()) {
+        return ureq_cause(ureq);
     }
+    if let Some(tls) = inner.and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        return Cause::Connect(tls.to_string());
+    }
+    io_cause(error)
 }

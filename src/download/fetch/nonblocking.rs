@@ -26,6 +26,9 @@ impl AsyncClient {
         options: &RequestOptions,
         concurrency: usize,
     ) -> Result<Self, reqwest::Error> {
+        // HTTPS (the remote server) with rustls over ring, like ureq; set
+        // once per process, and already set is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
