@@ -114,6 +114,9 @@ async fn spin_async(cancel: CancellationToken, display: Display) {
     for ch in FRAMES.iter().cycle() {
         display.frame(*ch);
         tokio::select! {
+            // Stopping wins over a tick that is also due, so a spinner that
+            // was frozen does not draw one more frame on its way out.
+            biased;
             () = cancel.cancelled() => break,
             () = tokio::time::sleep(TICK) => {}
         }

@@ -9,9 +9,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use common::liar::{Expect, Liar, Saved, Scenario, GZIP_BODY, SCENARIOS};
-use common::{flags, json};
-
-const MODES: [&str; 3] = ["sequential", "threaded", "async"];
+use common::{flags, json, MODES};
 
 /// What one run concluded, in the terms of [`Expect`].
 fn verdict(scenario: &Scenario, mode: &str, liar: &Liar) -> Result<(), String> {

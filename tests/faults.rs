@@ -6,13 +6,11 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{flags, json, run_json, server};
+use common::{flags, json, run_json, server, MODES};
 use flags::server::delay::Delay;
 use flags::server::faults::Fault;
 use flags::server::ServerConfig;
 use proptest::prelude::*;
-
-const MODES: [&str; 3] = ["sequential", "threaded", "async"];
 
 /// Asserts that `dir` holds only complete flags: no temporary files, and every
 /// file byte-identical to the data set.
@@ -193,12 +191,7 @@ fn retries_are_made_counted_and_shown() {
 #[test]
 fn not_found_is_never_retried_and_retry_after_is_honoured() {
     let out = tempfile::tempdir().unwrap();
-    let assert = flags()
-        .args(["ZZ", "--json", "-o"])
-        .arg(out.path())
-        .assert()
-        .success();
-    assert_eq!(json(&assert.get_output().stdout)["counts"]["retries"], 0);
+    assert_eq!(run_json(&["ZZ"], out.path(), 0)["counts"]["retries"], 0);
 
     let site = server(ServerConfig {
         error_rate: 1.0,
@@ -267,12 +260,7 @@ fn skip_existing_resumes_a_run() {
         .arg(out.path())
         .assert()
         .success();
-    let assert = flags()
-        .args(["BR", "US", "CN", "--skip-existing", "--json", "-o"])
-        .arg(out.path())
-        .assert()
-        .success();
-    let report = json(&assert.get_output().stdout);
+    let report = run_json(&["BR", "US", "CN", "--skip-existing"], out.path(), 0);
     assert_eq!(report["counts"]["skipped"], 2);
     assert_eq!(report["counts"]["ok"], 1);
     let results = report["results"].as_array().unwrap();

@@ -4,21 +4,14 @@ mod common;
 
 use std::path::Path;
 
-use common::{flags, json, server};
+use common::{run_json, server, MODES};
 use flags::server::{DataSource, ServerConfig};
-
-const MODES: [&str; 3] = ["sequential", "threaded", "async"];
 
 #[test]
 fn names_all_saves_194_files_named_after_the_metadata_in_every_mode() {
     for mode in MODES {
         let out = tempfile::tempdir().unwrap();
-        let assert = flags()
-            .args(["--names", "--all", "--json", "--mode", mode, "-o"])
-            .arg(out.path())
-            .assert()
-            .success();
-        let report = json(&assert.get_output().stdout);
+        let report = run_json(&["--names", "--all", "--mode", mode], out.path(), 0);
         assert_eq!(report["counts"]["ok"], 194);
         let saved = common::files(out.path());
         assert_eq!(saved.len(), 194);
@@ -85,15 +78,13 @@ fn hostile_names_stay_inside_the_output_folder_and_bad_metadata_is_counted() {
     for mode in MODES {
         let parent = tempfile::tempdir().unwrap();
         let out = parent.path().join("out");
-        let assert = flags()
-            .args(["--names", "--json", "--mode", mode, "-s", site.base_url()])
-            .args([
-                "AA", "AB", "AC", "AD", "AE", "AF", "AG", "AH", "AI", "AJ", "-o",
-            ])
-            .arg(&out)
-            .assert()
-            .code(1);
-        let report = json(&assert.get_output().stdout);
+        let codes = ["AA", "AB", "AC", "AD", "AE", "AF", "AG", "AH", "AI", "AJ"];
+        let args = [
+            &["--names", "--mode", mode, "-s", site.base_url()][..],
+            &codes[..],
+        ]
+        .concat();
+        let report = run_json(&args, &out, 1);
         assert_eq!(report["counts"]["ok"], 7, "{mode}");
         assert_eq!(report["counts"]["error"], 2, "{mode}");
         assert_eq!(report["counts"]["not_found"], 1, "{mode}");

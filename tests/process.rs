@@ -3,12 +3,12 @@
 
 mod common;
 
+use common::MODES;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const MODES: [&str; 3] = ["sequential", "threaded", "async"];
 
 fn flags_command() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("flags"))

@@ -12,6 +12,9 @@ use std::process::{Child, Stdio};
 use assert_cmd::Command;
 use flags::server::{BackgroundServer, ServerConfig};
 
+/// The three modes, as `--mode` names them.
+pub const MODES: [&str; 3] = ["sequential", "threaded", "async"];
+
 /// The `flags` binary, with no progress display.
 pub fn flags() -> Command {
     let mut cmd = Command::cargo_bin("flags").expect("flags binary");
