@@ -18,3 +18,4 @@ pub mod duration;
 pub mod server;
 pub mod spin;
 pub mod sys;
+mod text;

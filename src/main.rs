@@ -14,13 +14,14 @@ use flags::out;
 
 const EXAMPLES: &str = "\
 Examples:
-  flags                          the 20 most populous countries, async, embedded server
-  flags --concurrency 50         the same with 50 requests in flight
-  flags --mode threaded -m 20 -a all 194 flags with 20 OS threads
-  flags --mode sequential b c    the codes starting with B and C, one at a time
-  flags -e --server-delay 100ms  all 676 codes AA..ZZ against a slow embedded server
-  flags serve --preset delay     a slow flags server on port 8001
-  flags -s delay -v              download from it, one line per flag";
+  flags                           the 20 most populous countries, async, embedded server
+  flags --concurrency 50          the same with 50 requests in flight
+  flags --mode threaded -m 20 -a  all 194 flags with 20 OS threads
+  flags --mode sequential b c     the codes starting with B and C, one at a time
+  flags -e --server-delay 100ms   all 676 codes AA..ZZ against a slow embedded server
+  flags serve --preset delay      a slow flags server on port 8001
+  flags -s delay -v               download from it, one line per flag
+  flags bench -a -m 10,50         the three models side by side (flags bench --help)";
 
 /// Download country flags sequentially, with threads, or async, and compare.
 #[derive(Parser, Debug)]
@@ -52,6 +53,12 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Print the manual page (roff), of flags or of one of its commands.
+    Man {
+        /// A command, for its own page (flags-serve(1) and so on).
+        #[arg(value_parser = ["serve", "bench", "spin", "completions"])]
+        command: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -72,6 +79,20 @@ fn dispatch(cli: Cli) -> Result<Finish, Failure> {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "flags", &mut script);
             out!("{}", String::from_utf8_lossy(&script));
+            Ok(Finish::Done)
+        }
+        Some(Command::Man { command }) => {
+            let flags = Cli::command();
+            let page = match command.as_deref().and_then(|c| flags.find_subcommand(c)) {
+                Some(sub) => sub
+                    .clone()
+                    .name(format!("flags-{}", sub.get_name()))
+                    .version(env!("CARGO_PKG_VERSION")),
+                None => flags,
+            };
+            let mut roff = Vec::new();
+            clap_mangen::Man::new(page).render(&mut roff)?;
+            out!("{}", String::from_utf8_lossy(&roff));
             Ok(Finish::Done)
         }
     }

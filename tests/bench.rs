@@ -87,6 +87,10 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
     );
 
     let json = read_json(&p("b.json"));
+    // The command line is recorded shell-quoted: pasted back, it is the same words.
+    let words = shlex::split(json["command"].as_str().unwrap()).unwrap();
+    assert!(words.iter().any(|w| w == py), "{words:?}");
+    assert_eq!(words[1], "bench");
     assert_eq!(json["schema"], "flags-bench/1");
     assert_eq!(json["downloads"], 4);
     let cells = json["cells"].as_array().unwrap();
@@ -330,4 +334,128 @@ fn the_baseline_gate_passes_a_slower_baseline_and_fails_a_faster_one() {
         stderr.contains("cannot read baseline /no/such/file.json"),
         "{stderr}"
     );
+}
+
+/// The pids of the processes whose parent is `pid`, with their command lines.
+fn children_of(pid: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap_or_default();
+        let parent = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        if parent == Some(pid) {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            found.push((child, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    found
+}
+
+#[test]
+fn ctrl_c_stops_the_bench_its_runs_and_its_server_with_a_partial_table_and_130() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("partial.json");
+    // As a terminal would: the bench leads its own process group, and
+    // Ctrl-C goes to the whole group.
+    let bench = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
+        .args(["bench", "-l", "5", "--modes", "async,sequential", "-m", "5"])
+        .args([
+            "--delay",
+            "200ms",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--progress",
+            "never",
+        ])
+        .arg("--workdir")
+        .arg(dir.path())
+        .arg("--export-json")
+        .arg(&export)
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the second cell (sequential) is running.
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let children = children_of(bench.id());
+        seen.extend(children.iter().map(|(pid, _)| *pid));
+        if children
+            .iter()
+            .any(|(_, cmd)| cmd.contains("--mode sequential"))
+        {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the sequential cell never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on the process group our child leads.
+    assert_eq!(unsafe { libc::kill(-(bench.id() as i32), libc::SIGINT) }, 0);
+    let output = bench.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("\nasync "), "{stdout}");
+    assert!(!stdout.contains("\nsequential "), "{stdout}");
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    let json = read_json(&export);
+    assert_eq!(json["interrupted"], true);
+    assert_eq!(json["cells"].as_array().unwrap().len(), 1);
+    // No run and no server outlives the bench.
+    seen.sort();
+    seen.dedup();
+    for pid in seen {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} outlived the bench"
+        );
+    }
+}
+
+#[test]
+fn bad_output_paths_fail_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for (option, path, needle) in [
+        (
+            "--export-json",
+            "/nonexistent/dir/b.json",
+            "no such folder: /nonexistent/dir",
+        ),
+        (
+            "--plot",
+            "/nonexistent/p.svg",
+            "no such folder: /nonexistent",
+        ),
+        (
+            "--plot",
+            "out.png",
+            "'out.png' would hold SVG plot: give a name ending in .svg",
+        ),
+        ("--export-csv", "out.json", "give a name ending in .csv"),
+    ] {
+        let assert = flags()
+            .args(["bench", "--progress", "never", "--workdir"])
+            .arg(dir.path())
+            .args([option, path])
+            .assert()
+            .code(1);
+        let output = assert.get_output();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(stderr.contains(needle), "{option} {path}: {stderr}");
+        // Nothing ran: no table, and no run folder was ever made.
+        assert!(output.stdout.is_empty(), "{option} {path}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }

@@ -38,7 +38,7 @@ fn cli_prints_results_and_the_count() {
     let assert = charfinder().args(["xyzzy", "plugh"]).assert().code(1);
     assert_eq!(
         String::from_utf8_lossy(&assert.get_output().stdout),
-        "No match\n"
+        "No match for 'xyzzy plugh'\n"
     );
 
     let assert = charfinder().assert().code(2);
@@ -101,7 +101,10 @@ fn a_tcp_session_with_queries_a_bad_line_and_eof() {
     );
 
     stream.write_all(b"xyzzy\r\n").unwrap();
-    assert_eq!(read_until(&mut stream, "?> "), "No match\r\n?> ");
+    assert_eq!(
+        read_until(&mut stream, "?> "),
+        "No match for 'xyzzy'\r\n?> "
+    );
 
     stream.write_all(&[b'a'; 5000]).unwrap();
     stream.write_all(b"\r\n").unwrap();

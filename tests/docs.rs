@@ -13,8 +13,15 @@ fn readme() -> String {
 
 /// The code map's block: the first fenced block after `## Code map`.
 fn code_map(readme: &str) -> String {
-    let section = readme.split("## Code map").nth(1).expect("a Code map section");
-    section.split("```").nth(1).expect("a fenced tree").to_owned()
+    let section = readme
+        .split("## Code map")
+        .nth(1)
+        .expect("a Code map section");
+    section
+        .split("```")
+        .nth(1)
+        .expect("a fenced tree")
+        .to_owned()
 }
 
 fn source_files(dir: &Path, found: &mut Vec<String>) {
@@ -54,7 +61,10 @@ fn the_code_map_names_every_source_file_and_only_real_ones() {
             }
             continue;
         }
-        for word in words.iter().take_while(|w| w.ends_with(".rs") || w.ends_with(".html") || w.ends_with('/')) {
+        for word in words
+            .iter()
+            .take_while(|w| w.ends_with(".rs") || w.ends_with(".html") || w.ends_with('/'))
+        {
             named.push(format!("{folder}{word}").trim_end_matches('/').to_string());
         }
     }
@@ -65,6 +75,266 @@ fn the_code_map_names_every_source_file_and_only_real_ones() {
         );
     }
     for name in &named {
-        assert!(root().join(name).exists(), "the code map names {name}, which does not exist");
+        assert!(
+            root().join(name).exists(),
+            "the code map names {name}, which does not exist"
+        );
     }
+}
+
+/// One documented command line: where it is written, the line, and the
+/// exit code it is documented to give (0 unless a `# exit N` comment says).
+#[derive(Debug, Clone)]
+struct Example {
+    source: String,
+    command: String,
+    exit: i32,
+}
+
+/// Joins lines ending in `\` with the next one.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        match line.strip_suffix('\\') {
+            Some(start) => {
+                current.push_str(start.trim_end());
+                current.push(' ');
+            }
+            None => {
+                current.push_str(line);
+                lines.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    lines
+}
+
+fn is_command(text: &str) -> bool {
+    ["flags", "charfinder", "cargo run"]
+        .iter()
+        .any(|p| text == *p || text.starts_with(&format!("{p} ")))
+}
+
+/// A placeholder (`D`, `KIND=RATE`, `[--port N]`, `bash|zsh`, `CC...`)
+/// marks a synopsis, not a command to run.
+fn has_placeholder(command: &str) -> bool {
+    command.split_whitespace().any(|word| {
+        let upper = word.chars().any(|c| c.is_ascii_uppercase())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || "=._".contains(c));
+        upper || word.contains('[') || word.contains("...") || (word.contains('|') && word != "|")
+    })
+}
+
+/// The README's runnable commands: every line of its `sh` blocks, and every
+/// inline command with no placeholder.
+fn readme_examples() -> Vec<Example> {
+    let text = readme();
+    let mut examples = Vec::new();
+    for (i, block) in text.split("```").enumerate() {
+        let Some(body) = block.strip_prefix("sh\n") else {
+            continue;
+        };
+        if i % 2 == 0 {
+            continue;
+        }
+        for line in logical_lines(body) {
+            let (command, comment) = match line.split_once(" # ") {
+                Some((c, comment)) => (c.trim(), comment.trim()),
+                None => (line.trim(), ""),
+            };
+            let command = command.trim_start_matches("$ ");
+            if !is_command(command) {
+                continue;
+            }
+            // `# exit 1: why` documents a failure.
+            let exit = comment
+                .strip_prefix("exit ")
+                .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            examples.push(Example {
+                source: "README.md (sh block)".into(),
+                command: command.to_owned(),
+                exit,
+            });
+        }
+    }
+    // Inline code outside the fenced blocks; a bare program name is a name.
+    let prose: String = text.split("```").step_by(2).collect::<Vec<_>>().join("\n");
+    for (i, span) in prose.split('`').enumerate() {
+        let command = span.split_whitespace().collect::<Vec<_>>().join(" ");
+        let bare = !command.contains(' ');
+        if i % 2 == 1 && is_command(&command) && !bare && !has_placeholder(&command) {
+            examples.push(Example {
+                source: "README.md (inline)".into(),
+                command,
+                exit: 0,
+            });
+        }
+    }
+    examples
+}
+
+/// The examples of every `--help` text: the lines after `Example(s):`, each
+/// a command, then two or more spaces, then what it does.
+fn help_examples() -> Vec<Example> {
+    let helps: [(&str, &[&str]); 6] = [
+        ("flags", &["--help"]),
+        ("flags", &["serve", "--help"]),
+        ("flags", &["bench", "--help"]),
+        ("flags", &["spin", "--help"]),
+        ("charfinder", &["--help"]),
+        ("charfinder", &["http", "--help"]),
+    ];
+    let mut examples = Vec::new();
+    for (bin, args) in helps {
+        let output = std::process::Command::new(assert_cmd::cargo::cargo_bin(bin))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(output.stdout).unwrap();
+        let Some((_, section)) = text.split_once("Example") else {
+            continue;
+        };
+        let section = section.split_once('\n').map_or("", |(_, rest)| rest);
+        for line in logical_lines(section) {
+            let command = line.split("  ").next().unwrap_or("").trim();
+            if is_command(command) {
+                examples.push(Example {
+                    source: format!("{bin} {}", args.join(" ")),
+                    command: command.to_owned(),
+                    exit: 0,
+                });
+            }
+        }
+    }
+    examples
+}
+
+/// The command as the test runs it: our binaries, our test server, a fresh
+/// folder, and short versions of long workloads (a later option wins).
+fn adapted(command: &str, server: &str) -> String {
+    let mut line = command.replacen("cargo run --release -- ", "flags ", 1);
+    if line == "cargo run --release" {
+        line = "flags".into();
+    }
+    for preset in ["local", "delay", "error", "remote"] {
+        line = line.replace(&format!("-s {preset}"), &format!("-s {server}"));
+    }
+    if line.starts_with("flags bench") {
+        let words: Vec<String> = line.split(' ').map(|w| w.to_owned()).collect::<Vec<_>>();
+        let mut short = Vec::new();
+        let mut words = words.into_iter().peekable();
+        while let Some(word) = words.next() {
+            if word == "--count" {
+                words.next();
+                short.push("--count 20".to_owned());
+            } else {
+                short.push(word);
+            }
+        }
+        line = short.join(" ") + " -l 2 --runs 1 --warmup 0 --progress never";
+    }
+    if line.starts_with("flags spin") {
+        line.push_str(" --seconds 0.2s");
+    }
+    line
+}
+
+fn is_server(command: &str) -> bool {
+    command.starts_with("flags serve")
+        || command.starts_with("charfinder tcp")
+        || command.starts_with("charfinder http")
+}
+
+/// Runs one example; `Err` says how it broke.
+fn run_example(example: &Example, server: &str) -> Result<(), String> {
+    let line = adapted(&example.command, server);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::create_dir(dir.path().join("docs")).map_err(|e| e.to_string())?;
+    let bins = assert_cmd::cargo::cargo_bin("flags")
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bins.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = std::process::Command::new("bash");
+    command
+        .args(["-o", "pipefail", "-c"])
+        .current_dir(dir.path())
+        .env("PATH", path);
+    if is_server(&line) {
+        // A server runs until stopped: on a free port, it must announce its
+        // address, then stop cleanly on SIGTERM.
+        let mut child = command
+            .arg(format!("exec {line} --port 0"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let mut first = String::new();
+        let stdout = child.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+            .map_err(|e| e.to_string())?;
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if !first.contains("://") || status.code() != Some(0) {
+            return Err(format!("{line}: said {first:?}, ended {status}"));
+        }
+        return Ok(());
+    }
+    let output = command
+        .arg(&line)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if output.status.code() != Some(example.exit) {
+        return Err(format!(
+            "{line}: exit {:?}, documented {}: {}",
+            output.status.code(),
+            example.exit,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn every_command_in_the_readme_and_in_every_help_text_runs_as_documented() {
+    let site = flags::server::BackgroundServer::start(flags::server::ServerConfig::default())
+        .expect("test server");
+    let mut examples = readme_examples();
+    examples.extend(help_examples());
+    assert!(
+        examples.len() >= 25,
+        "too few examples found: {examples:#?}"
+    );
+    let next = std::sync::Mutex::new(examples.iter());
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| loop {
+                let Some(example) = next.lock().unwrap().next() else {
+                    break;
+                };
+                if let Err(why) = run_example(example, site.base_url()) {
+                    failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{}: {why}", example.source));
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

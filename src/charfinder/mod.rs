@@ -143,12 +143,13 @@ impl Index {
     }
 }
 
-/// The line after the results: `No match`, `1 match`, `N matches for 'query'`.
+/// The line after the results: `No match`, `1 match` or `N matches for 'query'`.
 pub(crate) fn count_line(count: usize, query: &str) -> String {
+    let query = query.trim();
     match count {
-        0 => "No match".to_owned(),
-        1 => "1 match".to_owned(),
-        n => format!("{n} matches for '{}'", query.trim()),
+        0 => format!("No match for '{query}'"),
+        1 => format!("1 match for '{query}'"),
+        n => format!("{n} matches for '{query}'"),
     }
 }
 
@@ -228,8 +229,8 @@ mod tests {
 
     #[test]
     fn count_lines() {
-        assert_eq!(count_line(0, "x"), "No match");
-        assert_eq!(count_line(1, "x"), "1 match");
+        assert_eq!(count_line(0, "x"), "No match for 'x'");
+        assert_eq!(count_line(1, "x "), "1 match for 'x'");
         assert_eq!(count_line(12, " cat face "), "12 matches for 'cat face'");
     }
 }

@@ -97,7 +97,8 @@ async fn serve_client(
         }
         let results = index.search(&query);
         if verbose {
-            errln!("{peer} {query:?} -> {} results", results.len());
+            let found = crate::text::count(results.len(), "result", "results");
+            errln!("{peer} {query:?} -> {found}");
         }
         let mut answer = String::new();
         for info in &results {

@@ -20,7 +20,7 @@ use crate::{errln, out, outln, sys};
     version,
     args_conflicts_with_subcommands = true,
     args_override_self = true,
-    after_help = "Examples:\n  charfinder cat face\n  charfinder tcp --port 2323   (then: telnet 127.0.0.1 2323)\n  charfinder http --port 8888  (then open http://127.0.0.1:8888/)"
+    after_help = "Examples:\n  charfinder cat face             the characters whose names have CAT and FACE\n  charfinder tcp --port 2323      then: telnet 127.0.0.1 2323\n  charfinder http --port 8888     then open http://127.0.0.1:8888/"
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::values::{self, ModeArg, ProgressChoice};
 use super::{usage, Failure, Finish};
 use crate::download::plan::{self, Mode, Plan, RequestOptions};
-use crate::download::progress::Progress;
+use crate::download::progress::{Lines, Progress};
 use crate::download::report::{self, Ending};
 use crate::download::store::OutputDir;
 use crate::server::config::{Preset, ServerConfig};
@@ -56,7 +56,7 @@ pub struct DownloadArgs {
     #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, conflicts_with_all = ["names", "skip_existing"])]
     pub count: Option<usize>,
     /// Requests in flight at most [default: 1 sequential, 30 threaded, 100 async, 5 against remote].
-    #[arg(short = 'm', long, alias = "max-req", value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
+    #[arg(short = 'm', long, aliases = ["max-req", "max_req"], value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
     pub concurrency: Option<usize>,
     /// How requests are driven.
     #[arg(long, value_enum, default_value_t = ModeArg::Async)]
@@ -100,6 +100,10 @@ pub struct DownloadArgs {
     /// Print one line per code as it finishes, and each retry.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print only errors (one line per failed code, on stderr): no header,
+    /// no summary, no progress display.
+    #[arg(short, long, conflicts_with_all = ["verbose", "json"])]
+    pub quiet: bool,
     /// Print one JSON object instead of the text header and summary.
     #[arg(long)]
     pub json: bool,
@@ -251,17 +255,8 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             None
         }
     };
-    if !args.json {
-        outln!(
-            "{}",
-            report::header(
-                &args.server.label(),
-                &plan.base_url,
-                &plan.codes,
-                plan.concurrency,
-                mode
-            )
-        );
+    if !args.json && !args.quiet {
+        outln!("{}", report::header(&args.server.label(), &plan));
     }
     let cancel = CancellationToken::new();
     sys::on_interrupt(
@@ -269,14 +264,22 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         "interrupted: finishing the downloads in flight (Ctrl-C again to exit now)",
     )
     .context("cannot install the Ctrl-C handler")?;
-    let shown = args.progress.show(std::io::stderr().is_terminal());
-    let progress = Progress::new(plan.codes.len(), shown, args.verbose, args.json);
+    let shown = match (args.quiet, args.progress) {
+        (true, ProgressChoice::Auto) => false,
+        (_, choice) => choice.show(std::io::stderr().is_terminal()),
+    };
+    let lines = match (args.quiet, args.verbose) {
+        (true, _) => Lines::Errors,
+        (_, true) => Lines::All,
+        _ => Lines::None,
+    };
+    let progress = Progress::new(plan.codes.len(), shown, lines, args.json);
     let report = crate::download::run(plan, output, progress, cancel)?;
     drop(embedded);
     if args.json {
         let json = serde_json::to_string_pretty(&report).context("cannot write the report")?;
         outln!("{json}");
-    } else {
+    } else if !args.quiet {
         outln!("{}", report::summary(&report));
     }
     Ok(match report.ending() {

@@ -15,8 +15,16 @@ use crate::server::delay::Delay;
 use crate::server::faults::Fault;
 use crate::{errln, outln, server, sys};
 
+const EXAMPLES: &str = "\
+Examples:
+  flags serve                                   the data set on http://127.0.0.1:8000/flags
+  flags serve --preset error                    slow and flaky, on port 8002
+  flags serve --port 0 --delay 100ms -v         a free port, 100 ms per request, a log line each
+  flags serve --fault reset=0.1 --seed 7        resets 10% of requests, the same ones every time";
+
 /// Options of `flags serve`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct ServeArgs {
     /// Address or host name to listen on.
     #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]

@@ -9,8 +9,15 @@ use super::values::{self, ProgressChoice, SpinModeArg};
 use super::{Failure, Finish};
 use crate::spin;
 
+const EXAMPLES: &str = "\
+Examples:
+  flags spin                                    a spinner thread beside 3 s of work
+  flags spin --mode async --seconds 1s          a spinner task
+  flags spin --mode blocking                    async code that blocks: the spinner freezes";
+
 /// Options of `flags spin`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct SpinArgs {
     /// thread, async, blocking (async code that blocks: the spinner freezes) or async-offload.
     #[arg(long, value_enum, default_value_t = SpinModeArg::Thread)]

@@ -160,7 +160,7 @@ mod tests {
     use super::*;
     use crate::download::fetch::PANIC_CODE;
     use crate::download::plan::{Plan, RequestOptions};
-    use crate::download::progress::Progress;
+    use crate::download::progress::{Lines, Progress};
     use crate::download::status::Status;
     use crate::download::store::OutputDir;
     use crate::server::{BackgroundServer, ServerConfig};
@@ -186,7 +186,7 @@ mod tests {
                     numbered: false,
                 },
                 output: OutputDir::prepare(dir.path()).unwrap(),
-                progress: Progress::new(5, false, false, true),
+                progress: Progress::new(5, false, Lines::None, true),
                 cancel: CancellationToken::new(),
             });
             drive(Arc::clone(&run)).unwrap();

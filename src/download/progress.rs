@@ -2,14 +2,15 @@
 //! collected here as they finish, from any thread, shown on a progress
 //! display on stderr and, with `-v`, as one line each.
 
+use std::fmt;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use crate::download::status::{CodeResult, Counts, FetchError};
-use crate::{errln, outln};
+use crate::download::status::{CodeResult, Counts, FetchError, Status};
+use crate::{errln, outln, text};
 
 /// A progress bar on stderr drawn with `template`, ticking by itself; drawn
 /// even when stderr is not a terminal (the caller decided to show it).
@@ -21,35 +22,59 @@ pub(crate) fn live_bar(total: u64, template: &str) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
+        let style = style
+            .progress_chars("=> ")
+            .with_key("rate", |state: &ProgressState, w: &mut dyn fmt::Write| {
+                // No rate before there is one, and one decimal at most.
+                if state.pos() > 0 {
+                    let _ = write!(w, " {}", text::rate(state.per_sec()));
+                }
+            })
+            .with_key("eta", |state: &ProgressState, w: &mut dyn fmt::Write| {
+                if state.pos() > 0 && state.len().is_some_and(|len| state.pos() < len) {
+                    let _ = write!(w, " ETA {}", HumanDuration(state.eta()));
+                }
+            });
+        bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }
 
+/// Which per-code lines a run prints as codes finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lines {
+    /// None (the default: the summary tells).
+    None,
+    /// Only errors, on stderr (`--quiet`).
+    Errors,
+    /// One per code and one per retry (`-v`).
+    All,
+}
+
 /// Collects results as they finish, from any thread, and shows them.
 pub(crate) struct Progress {
     bar: ProgressBar,
-    verbose: bool,
+    lines: Lines,
     json: bool,
     state: Mutex<(Counts, Vec<CodeResult>)>,
 }
 
 impl Progress {
-    /// Progress of `total` codes: a live display if `shown`, a line per code
-    /// if `verbose` (on stderr with `json`, whose stdout is the report).
-    pub(crate) fn new(total: usize, shown: bool, verbose: bool, json: bool) -> Self {
+    /// Progress of `total` codes: a live display if `shown`, and the `lines`
+    /// asked for (on stderr with `json`, whose stdout is the report).
+    pub(crate) fn new(total: usize, shown: bool, lines: Lines, json: bool) -> Self {
         let bar = if shown {
             live_bar(
                 total as u64,
-                "{spinner:.green} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} {msg} {per_sec} ETA {eta}",
+                "{spinner:.green} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} {msg}{rate}{eta}",
             )
         } else {
             ProgressBar::hidden()
         };
         let progress = Self {
             bar,
-            verbose,
+            lines,
             json,
             state: Mutex::new((Counts::default(), Vec::with_capacity(total))),
         };
@@ -80,8 +105,12 @@ impl Progress {
         if result.abandoned {
             return;
         }
-        if self.verbose {
-            self.println(&result.line());
+        match self.lines {
+            Lines::All => self.println(&result.line()),
+            Lines::Errors if result.status == Status::Error => {
+                self.bar.suspend(|| errln!("{}", result.line()));
+            }
+            _ => {}
         }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.0.add(&result);
@@ -92,7 +121,7 @@ impl Progress {
 
     /// Notes a retry (shown with `-v`).
     pub(crate) fn retrying(&self, code: &str, attempt: u32, error: &FetchError, wait: Duration) {
-        if self.verbose {
+        if self.lines == Lines::All {
             self.println(&format!(
                 "{code} retry {attempt} in {wait:.2?} after: {error}"
             ));

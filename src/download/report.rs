@@ -1,12 +1,14 @@
 //! The report of a run: the JSON object `--json` prints, the text header
 //! and summary, and the ideal time they compare with.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::download::plan::Mode;
+use crate::download::plan::{Mode, Plan};
 use crate::download::status::{CodeResult, Counts};
+use crate::text::count;
 
 /// The whole run as `--json` prints it; the schema is documented in README.md.
 #[derive(Debug, Clone, Serialize)]
@@ -66,35 +68,43 @@ impl RunReport {
     }
 }
 
-/// The header printed before a text-mode run.
-pub(crate) fn header(
-    label: &str,
-    base_url: &str,
-    codes: &[String],
-    concurrency: usize,
-    mode: Mode,
-) -> String {
-    let mut text = format!("{label} site: {base_url}\n");
-    match (codes.first(), codes.last()) {
-        (Some(first), Some(last)) if codes.len() > 1 => {
-            text.push_str(&format!(
-                "Searching for {} flags: from {first} to {last}\n",
-                codes.len()
-            ));
-        }
-        (Some(only), _) => text.push_str(&format!("Searching for 1 flag: {only}\n")),
-        _ => text.push_str("Searching for 0 flags\n"),
-    }
-    let unit = match mode {
-        Mode::Sequential => "1 connection will be used (sequential).".to_owned(),
-        Mode::Threaded => {
-            format!("{concurrency} concurrent connections will be used ({concurrency} threads).")
-        }
-        Mode::Async => {
-            format!("{concurrency} concurrent connections will be used (async).")
-        }
+/// The header printed before a text-mode run, as the classic scripts print
+/// it: the site, the codes (listed when there are 10 or fewer), and the
+/// connections.
+pub(crate) fn header(label: &str, plan: &Plan) -> String {
+    let mut text = format!("{label} site: {}\n", plan.base_url);
+    let distinct: Vec<&String> = plan
+        .codes
+        .iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let codes = match distinct.as_slice() {
+        [] => String::new(),
+        few if few.len() <= 10 => few
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        many => format!("from {} to {}", many[0], many[many.len() - 1]),
     };
-    text.push_str(&unit);
+    let flags = count(plan.codes.len(), "flag", "flags");
+    if plan.numbered {
+        let cycled = count(distinct.len(), "code", "codes");
+        text.push_str(&format!(
+            "Searching for {flags}, cycling through {cycled}: {codes}\n"
+        ));
+    } else if codes.is_empty() {
+        text.push_str(&format!("Searching for {flags}\n"));
+    } else {
+        text.push_str(&format!("Searching for {flags}: {codes}\n"));
+    }
+    let c = plan.concurrency;
+    text.push_str(&match (plan.mode, c) {
+        (Mode::Sequential, _) | (_, 1) => format!("1 connection will be used ({}).", plan.mode),
+        (Mode::Threaded, _) => format!("{c} concurrent connections will be used ({c} threads)."),
+        (Mode::Async, _) => format!("{c} concurrent connections will be used (async)."),
+    });
     text
 }
 

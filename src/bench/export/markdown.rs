@@ -5,6 +5,7 @@ use anyhow::Result;
 use super::table::{columns, HEADERS};
 use super::Exporter;
 use crate::bench::schema::BenchReport;
+use crate::text::count;
 
 /// The Markdown export.
 pub(crate) struct Markdown;
@@ -26,8 +27,12 @@ impl Exporter for Markdown {
 /// A Markdown table, for READMEs and pull-request comments.
 fn markdown(report: &BenchReport) -> String {
     let mut out = format!(
-        "{} downloads per run, {} runs per cell (+{} warm-up), on {} ({} cores).\n\n",
-        report.downloads, report.runs, report.warmup, report.machine.cpu, report.machine.cores
+        "{} per run, {} per cell (+{}), on {} ({}).\n\n",
+        count(report.downloads, "download", "downloads"),
+        count(report.runs, "run", "runs"),
+        count(report.warmup, "warm-up", "warm-ups"),
+        report.machine.cpu,
+        count(report.machine.cores, "core", "cores")
     );
     out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
     out.push_str(&format!("|{}\n", " --- |".repeat(HEADERS.len())));

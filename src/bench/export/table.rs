@@ -2,6 +2,7 @@
 //! columns are shared with the Markdown export.
 
 use crate::bench::schema::{BenchReport, Cell};
+use crate::text::count;
 
 /// `412.3ms` or `1.234s`.
 fn secs(s: f64) -> String {
@@ -88,8 +89,10 @@ pub(crate) fn terminal(report: &BenchReport) -> String {
     };
     let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
     let mut out = format!(
-        "{} downloads per run, {} runs per cell (+{} warm-up); ideal = ceil(N / C) × delay; efficiency = ideal / median\n",
-        report.downloads, report.runs, report.warmup
+        "{} per run, {} per cell (+{}); ideal = ceil(N / C) × delay; efficiency = ideal / median\n",
+        count(report.downloads, "download", "downloads"),
+        count(report.runs, "run", "runs"),
+        count(report.warmup, "warm-up", "warm-ups")
     );
     out.push_str(&line(&headers));
     out.push('\n');
