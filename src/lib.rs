@@ -15,6 +15,7 @@ pub mod cli;
 pub mod dataset;
 pub mod download;
 pub mod duration;
+mod files;
 pub mod server;
 pub mod spin;
 pub mod sys;

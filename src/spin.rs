@@ -66,9 +66,8 @@ impl Display {
 
 /// Runs one version of the demo and returns the slow function's answer.
 pub(crate) fn run(mode: SpinMode, seconds: Duration, display: Display) -> std::io::Result<u64> {
-    display.start();
     let answer = match mode {
-        SpinMode::Thread => supervisor_thread(seconds, display),
+        SpinMode::Thread => supervisor_thread(seconds, display)?,
         SpinMode::Async | SpinMode::Blocking | SpinMode::AsyncOffload => {
             // One thread for everything, so that blocking it shows.
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -84,6 +83,7 @@ pub(crate) fn run(mode: SpinMode, seconds: Duration, display: Display) -> std::i
 // --- thread version -------------------------------------------------------
 
 fn spin_thread(done: mpsc::Receiver<()>, display: Display) {
+    display.start();
     for ch in FRAMES.iter().cycle() {
         display.frame(*ch);
         // Wait one tick, or less if told to stop.
@@ -99,18 +99,27 @@ fn slow_blocking(seconds: Duration) -> u64 {
     ANSWER
 }
 
-fn supervisor_thread(seconds: Duration, display: Display) -> u64 {
+fn supervisor_thread(seconds: Duration, display: Display) -> std::io::Result<u64> {
     let (done_tx, done_rx) = mpsc::channel();
-    let spinner = thread::spawn(move || spin_thread(done_rx, display));
+    let (start, started) = mpsc::channel::<()>(); // as Python's Thread.start()
+    let spinner = thread::Builder::new()
+        .name("spinner".into())
+        .spawn(move || {
+            let _ = started.recv();
+            spin_thread(done_rx, display)
+        })?;
+    outln!("spinner object: {:?}", spinner.thread());
+    let _ = start.send(());
     let answer = slow_blocking(seconds);
     let _ = done_tx.send(());
     let _ = spinner.join();
-    answer
+    Ok(answer)
 }
 
 // --- async version --------------------------------------------------------
 
 async fn spin_async(cancel: CancellationToken, display: Display) {
+    display.start();
     for ch in FRAMES.iter().cycle() {
         display.frame(*ch);
         tokio::select! {
@@ -132,6 +141,7 @@ async fn slow_async(seconds: Duration) -> u64 {
 async fn supervisor_async(mode: SpinMode, seconds: Duration, display: Display) -> u64 {
     let cancel = CancellationToken::new();
     let spinner = tokio::spawn(spin_async(cancel.clone(), display));
+    outln!("spinner object: {spinner:?}");
     // Let the spinner draw its first frame before the slow work starts.
     tokio::task::yield_now().await;
     let answer = match mode {

@@ -23,7 +23,7 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
             "-l",
             "4",
             "--modes",
-            "sequential,threaded,async",
+            "sequential,threaded,async,async-current",
             "--concurrency",
             "1,2",
         ])
@@ -61,8 +61,10 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
         "ideal",
         "efficiency",
         "CPU",
+        "CPU/dl",
         "peak RSS",
         "threads",
+        "loop lag p99/max",
         "errors",
     ] {
         assert!(
@@ -70,17 +72,28 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
             "column {column} missing:\n{stdout}"
         );
     }
-    // sequential once, threaded and async at 1 and 2, the outside command: per delay.
+    // sequential once, threaded, async and async-current at 1 and 2, the
+    // outside command: per delay.
     let rows: Vec<&str> = stdout
         .lines()
         .filter(|l| {
-            ["sequential ", "threaded ", "async ", "py "]
-                .iter()
-                .any(|m| l.starts_with(m))
+            [
+                "sequential ",
+                "threaded ",
+                "async ",
+                "async-current ",
+                "py ",
+            ]
+            .iter()
+            .any(|m| l.starts_with(m))
         })
         .collect();
-    assert_eq!(rows.len(), 12, "{stdout}");
-    assert!(stdout.contains("async       2     10ms"), "{stdout}");
+    assert_eq!(rows.len(), 16, "{stdout}");
+    assert!(
+        rows.iter()
+            .any(|r| r.split_whitespace().take(3).eq(["async", "2", "10ms"])),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("20.0ms"),
         "the ideal of 4 downloads at C=2 and 10ms:\n{stdout}"
@@ -94,7 +107,7 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
     assert_eq!(json["schema"], "flags-bench/1");
     assert_eq!(json["downloads"], 4);
     let cells = json["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), 12);
+    assert_eq!(cells.len(), 16);
     for cell in cells {
         for field in [
             "name",
@@ -107,12 +120,20 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
             "efficiency",
             "flags_per_second",
             "cpu_seconds",
+            "cpu_us_per_download",
             "peak_rss_mib",
             "peak_threads",
+            "loop_lag_p99_ms",
+            "loop_lag_max_ms",
             "error_runs",
         ] {
             assert!(cell.get(field).is_some(), "{field} missing in {cell}");
         }
+        let cpu = cell["cpu_seconds"].as_f64().unwrap();
+        let per_download = cell["cpu_us_per_download"].as_f64().unwrap();
+        assert!((per_download - cpu / 4.0 * 1e6).abs() < 1e-6, "{cell}");
+        let is_async = cell["name"].as_str().unwrap().starts_with("async");
+        assert_eq!(cell["loop_lag_p99_ms"].is_number(), is_async, "{cell}");
         let runs = cell["runs"].as_array().unwrap();
         assert_eq!(runs.len(), 3, "2 runs + 1 warm-up");
         assert_eq!(runs.iter().filter(|r| r["warmup"] == true).count(), 1);
@@ -146,17 +167,40 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
         .unwrap();
     assert!((threaded2["ideal_seconds"].as_f64().unwrap() - 0.02).abs() < 1e-9);
     assert!(threaded2["efficiency"].as_f64().unwrap() > 0.0);
-    assert!(threaded2["peak_threads"].as_u64().unwrap() >= 2);
+    // The child counts its own threads, so a run of a few ms is not missed:
+    // two workers beside the main, driver and Ctrl-C threads.
+    let sequential = cells
+        .iter()
+        .find(|c| c["name"] == "sequential" && c["delay_ms"] == 10.0)
+        .unwrap();
+    assert!(
+        threaded2["peak_threads"].as_u64().unwrap() > sequential["peak_threads"].as_u64().unwrap(),
+        "{threaded2} {sequential}"
+    );
+    assert!(threaded2["peak_threads"].as_u64().unwrap() >= 5);
     assert!(cells
         .iter()
         .any(|c| c["name"] == "py" && c["kind"] == "command"));
 
     let csv = std::fs::read_to_string(p("b.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 13);
+    assert_eq!(csv.lines().count(), 17);
     assert!(csv.starts_with("name,kind,concurrency,delay_ms,downloads,median_s"));
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .contains(",cpu_s,cpu_us_per_download,"));
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .contains(",loop_lag_p99_ms,loop_lag_max_ms,"));
     let md = std::fs::read_to_string(p("b.md")).unwrap();
     assert!(
-        md.contains("| mode | conc | delay |") && md.contains("| async | 2 | 10ms |"),
+        md.contains("| mode | conc | delay |")
+            && md.contains("| CPU | CPU/dl |")
+            && md.contains("| async | 2 | 10ms |")
+            && md.contains("| async-current | 2 | 10ms |"),
         "{md}"
     );
 

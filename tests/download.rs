@@ -200,57 +200,23 @@ fn a_refused_connection_is_an_error_with_its_reason() {
     }
 }
 
-/// Threads of a running process whose name starts with `prefix`, and all of them.
-fn thread_counts(pid: u32, prefix: &str) -> Option<(usize, usize)> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let (mut named, mut total) = (0, 0);
-    for task in tasks.flatten() {
-        total += 1;
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.starts_with(prefix) {
-            named += 1;
-        }
-    }
-    Some((named, total))
-}
-
-/// Runs a download against a slow server and samples the child's threads.
+/// Runs `--all` at `concurrency` against a slow server, sampling its threads.
 fn peak_threads(mode: &str, concurrency: &str, prefix: &str) -> (usize, usize) {
     let site = server(ServerConfig {
         delay: Delay::Fixed(Duration::from_millis(300)),
         ..ServerConfig::default()
     });
-    let out = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
-        .args([
-            "--all",
-            "--progress",
-            "never",
-            "--mode",
-            mode,
-            "-m",
-            concurrency,
-            "-s",
-            site.base_url(),
-            "-o",
-        ])
-        .arg(out.path())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (mut peak_named, mut peak_total) = (0, 0);
-    loop {
-        if let Some((named, total)) = thread_counts(child.id(), prefix) {
-            peak_named = peak_named.max(named);
-            peak_total = peak_total.max(total);
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(child.wait().unwrap().success());
-    (peak_named, peak_total)
+    let args = [
+        "--all",
+        "--mode",
+        mode,
+        "-m",
+        concurrency,
+        "-s",
+        site.base_url(),
+    ];
+    let (named, total, _) = common::peak_threads(&args, prefix);
+    (named, total)
 }
 
 #[test]

@@ -35,8 +35,10 @@ fn thread_and_async_spin_for_the_whole_duration_then_erase_and_answer() {
         // 100 ms a frame for a second: about 10, fewer on a busy machine.
         // What matters is that it moves: a frozen spinner draws exactly 1.
         assert!(frames >= 2, "{mode}: {frames} frames in {out:?}");
+        let (object, frames) = out.split_once('\n').unwrap();
+        assert!(object.starts_with("spinner object: "), "{mode}: {out:?}");
         assert!(
-            out.starts_with("\r\\ thinking!\r| thinking!"),
+            frames.starts_with("\r\\ thinking!\r| thinking!"),
             "{mode}: {out:?}"
         );
         assert!(out.ends_with(ERASE_THEN_ANSWER), "{mode}: {out:?}");
@@ -53,5 +55,15 @@ fn blocking_the_runtime_freezes_the_spinner() {
 #[test]
 fn without_a_terminal_the_message_is_printed_once() {
     let out = run("async", "0.2s", "auto");
-    assert_eq!(out, "thinking!\nAnswer: 42\n");
+    assert_eq!(
+        out,
+        "spinner object: JoinHandle { id: Id(1) }\nthinking!\nAnswer: 42\n"
+    );
+    let out = run("thread", "0.2s", "auto");
+    assert!(
+        out.starts_with("spinner object: Thread { id: ThreadId(")
+            && out.contains("name: Some(\"spinner\")")
+            && out.ends_with("}\nthinking!\nAnswer: 42\n"),
+        "{out:?}"
+    );
 }

@@ -12,10 +12,39 @@ pub mod stats;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::download::plan::Mode;
+use crate::download::plan::{Mode, Runtime};
 
 pub(crate) use run::run;
 pub(crate) use schema::BenchReport;
+
+/// A model the bench compares: a mode, and for async its runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Model {
+    /// How requests are driven.
+    pub mode: Mode,
+    /// The async mode's runtime.
+    pub runtime: Runtime,
+}
+
+impl Model {
+    /// Its name in the table: the mode, or `async-current` for async on
+    /// the one-thread runtime.
+    pub fn name(&self) -> String {
+        match (self.mode, self.runtime) {
+            (Mode::Async, Runtime::Current) => "async-current".to_owned(),
+            (mode, _) => mode.to_string(),
+        }
+    }
+
+    /// The arguments that make a `flags` child run this model.
+    fn child_args(&self) -> Vec<String> {
+        let mut args = vec!["--mode".to_owned(), self.mode.to_string()];
+        if self.mode == Mode::Async && self.runtime == Runtime::Current {
+            args.extend(["--runtime".to_owned(), "current".to_owned()]);
+        }
+        args
+    }
+}
 
 /// What each run downloads: the codes, and with `--count` how many
 /// downloads cycle through them.
@@ -68,8 +97,8 @@ impl std::str::FromStr for OutsideCommand {
 pub(crate) struct BenchConfig {
     /// The `flags` binary to run as the child.
     pub exe: PathBuf,
-    /// Modes to compare.
-    pub modes: Vec<Mode>,
+    /// Models to compare.
+    pub models: Vec<Model>,
     /// Concurrency values (sequential always runs at 1).
     pub concurrency: Vec<usize>,
     /// Server latencies.

@@ -17,10 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::measure::{measure, Children, Measured};
 use super::schema::{BenchReport, Cell, CellKind, Machine, Run, SCHEMA};
-use super::{BenchConfig, OutsideCommand};
+use super::{BenchConfig, Model, OutsideCommand};
 use crate::download::plan::{gif_url, Mode};
 use crate::download::progress::live_bar;
-use crate::download::report::ideal_time;
+use crate::download::report::{ideal_time, LoopLag};
 use crate::download::status::Counts;
 use crate::duration::format_duration;
 
@@ -136,6 +136,12 @@ impl Matrix<'_> {
 #[derive(Deserialize)]
 struct ChildReport {
     counts: Counts,
+    /// Its own count of its threads at their peak, which a 5 ms sampler
+    /// from outside misses in a run of a few milliseconds.
+    #[serde(default)]
+    peak_threads: Option<u64>,
+    #[serde(default)]
+    loop_lag: Option<LoopLag>,
 }
 
 /// Runs the whole matrix, or as much of it as runs before `cancel`.
@@ -181,8 +187,8 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
             (None, Some(url)) => url.clone(),
             (None, None) => bail!("no server"),
         };
-        for &mode in &config.modes {
-            let levels: &[usize] = if mode == Mode::Sequential {
+        for &model in &config.models {
+            let levels: &[usize] = if model.mode == Mode::Sequential {
                 &[1]
             } else {
                 &config.concurrency
@@ -190,14 +196,14 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
             for &concurrency in levels {
                 let effective = concurrency.min(downloads.max(1));
                 let mut cell = Cell::new(
-                    mode.to_string(),
+                    model.name(),
                     CellKind::Mode,
                     Some(concurrency),
                     delay.as_secs_f64() * 1000.0,
                     downloads,
                 );
                 cell.ideal_seconds = Some(ideal_time(downloads, effective, delay).as_secs_f64());
-                let command = |out: &Path| flags_command(config, mode, concurrency, &base, out);
+                let command = |out: &Path| flags_command(config, model, concurrency, &base, out);
                 match matrix.cell(cell, command, flags_run)? {
                     Some(cell) => cells.push(cell),
                     None => break 'delays,
@@ -248,9 +254,9 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
 /// How many runs the whole matrix makes, warm-ups included.
 fn total_runs(config: &BenchConfig) -> u64 {
     let mode_cells: usize = config
-        .modes
+        .models
         .iter()
-        .map(|m| match m {
+        .map(|m| match m.mode {
             Mode::Sequential => 1,
             _ => config.concurrency.len(),
         })
@@ -262,15 +268,15 @@ fn total_runs(config: &BenchConfig) -> u64 {
 /// One run of `flags` itself: JSON out, no retries, no display.
 fn flags_command(
     config: &BenchConfig,
-    mode: Mode,
+    model: Model,
     concurrency: usize,
     base: &str,
     out: &Path,
 ) -> Command {
     let mut command = Command::new(&config.exe);
     command
-        .args(["--json", "--progress", "never", "--retries", "0", "--mode"])
-        .arg(mode.to_string())
+        .args(["--json", "--progress", "never", "--retries", "0"])
+        .args(model.child_args())
         .args(["-m", &concurrency.to_string(), "-s", base, "-o"])
         .arg(out)
         .args(config.selection.child_args());
@@ -292,15 +298,20 @@ fn outside_command(outside: &OutsideCommand, url_file: &Path, base: &str, out: &
     command
 }
 
-/// A run of `flags`: its counts come from its `--json` report.
+/// A run of `flags`: its counts, its peak threads and its loop lag come
+/// from its `--json` report.
 fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> Run {
-    let counts = serde_json::from_slice::<ChildReport>(&m.stdout)
-        .ok()
-        .map(|r| r.counts);
+    let report = serde_json::from_slice::<ChildReport>(&m.stdout).ok();
+    let counts = report.as_ref().map(|r| r.counts);
     let errors = counts.map_or(0, |c| c.error as u64);
+    let mut cost = m.cost.clone();
+    if let Some(own) = report.as_ref().and_then(|r| r.peak_threads) {
+        cost.peak_threads = cost.peak_threads.max(own);
+    }
     Run {
         warmup,
-        cost: m.cost.clone(),
+        cost,
+        loop_lag: report.and_then(|r| r.loop_lag),
         ok: counts.map_or(0, |c| c.ok as u64),
         not_found: counts.map_or(0, |c| c.not_found as u64),
         errors,
@@ -314,6 +325,7 @@ fn outside_run(m: &Measured, out: &Path, warmup: bool) -> Run {
     Run {
         warmup,
         cost: m.cost.clone(),
+        loop_lag: None,
         ok: count_files(out),
         not_found: 0,
         errors: u64::from(failed),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::measure::Cost;
 use super::stats::Summary;
+use crate::download::report::LoopLag;
 
 /// Version tag of the JSON export; bumped on incompatible changes.
 pub(crate) const SCHEMA: &str = "flags-bench/1";
@@ -36,6 +37,9 @@ pub(crate) struct Run {
     pub errors: u64,
     /// The run had errors or failed: left out of the statistics.
     pub flagged: bool,
+    /// Async runs: how late their event loop woke (their own report).
+    #[serde(default)]
+    pub loop_lag: Option<LoopLag>,
 }
 
 /// One cell of the matrix: a mode (or outside command) at one concurrency and delay.
@@ -61,10 +65,19 @@ pub(crate) struct Cell {
     pub flags_per_second: Option<f64>,
     /// Median user + system CPU time, seconds.
     pub cpu_seconds: Option<f64>,
+    /// That CPU time per download, microseconds.
+    #[serde(default)]
+    pub cpu_us_per_download: Option<f64>,
     /// Largest peak RSS of the measured runs, MiB.
     pub peak_rss_mib: f64,
     /// Most threads seen in any measured run.
     pub peak_threads: u64,
+    /// Async cells: the median over clean runs of their loop lag's p99, ms.
+    #[serde(default)]
+    pub loop_lag_p99_ms: Option<f64>,
+    /// Async cells: the latest wake-up of any measured run, ms.
+    #[serde(default)]
+    pub loop_lag_max_ms: Option<f64>,
     /// Measured runs that had errors or failed.
     pub error_runs: usize,
     /// Every run, warm-ups included.
@@ -99,8 +112,11 @@ impl Cell {
             efficiency: None,
             flags_per_second: None,
             cpu_seconds: None,
+            cpu_us_per_download: None,
             peak_rss_mib: 0.0,
             peak_threads: 0,
+            loop_lag_p99_ms: None,
+            loop_lag_max_ms: None,
             error_runs: 0,
             runs: Vec::new(),
         }
@@ -132,6 +148,18 @@ impl Cell {
             .map(|r| r.cost.user_seconds + r.cost.system_seconds)
             .collect();
         self.cpu_seconds = Summary::of(&cpu).map(|s| s.median);
+        self.cpu_us_per_download = self
+            .cpu_seconds
+            .map(|cpu| cpu / self.downloads.max(1) as f64 * 1e6);
+        let p99: Vec<f64> = clean
+            .iter()
+            .filter_map(|r| r.loop_lag.map(|l| l.p99_ms))
+            .collect();
+        self.loop_lag_p99_ms = Summary::of(&p99).map(|s| s.median);
+        self.loop_lag_max_ms = measured
+            .iter()
+            .filter_map(|r| r.loop_lag.map(|l| l.max_ms))
+            .reduce(f64::max);
         self.peak_rss_mib = measured
             .iter()
             .map(|r| r.cost.peak_rss_kib)

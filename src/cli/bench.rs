@@ -10,11 +10,11 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::download::SelectionArgs;
-use super::values::{self, ModeArg, ProgressChoice};
+use super::values::{self, ModelArg, ProgressChoice};
 use super::{usage, Failure, Finish};
 use crate::bench::export::{csv::Csv, json::Json, markdown::Markdown, svg::Svg, table, Exports};
-use crate::bench::{baseline, BenchConfig, BenchReport, OutsideCommand, Selection};
-use crate::download::plan::{Mode, Plan};
+use crate::bench::{baseline, BenchConfig, BenchReport, Model, OutsideCommand, Selection};
+use crate::download::plan::Plan;
 use crate::{errln, out, outln, sys};
 
 const EXAMPLE: &str = "\
@@ -49,14 +49,14 @@ pub struct BenchArgs {
     /// N downloads per run, cycling through the codes (workloads beyond the data set).
     #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
     pub count: Option<usize>,
-    /// Modes to compare.
+    /// Modes to compare (async-current: async on the one-thread runtime).
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
         default_value = "sequential,threaded,async"
     )]
-    pub modes: Vec<ModeArg>,
+    pub modes: Vec<ModelArg>,
     /// Concurrency values (sequential always runs at 1).
     #[arg(short = 'm', long, value_delimiter = ',', default_value = "1,10,50,200", value_parser = values::count, allow_negative_numbers = true)]
     pub concurrency: Vec<usize>,
@@ -157,7 +157,7 @@ impl BenchArgs {
         let args: Vec<String> = std::env::args().collect();
         Ok(BenchConfig {
             exe: std::env::current_exe().context("cannot find the flags binary")?,
-            modes: self.modes.iter().copied().map(Mode::from).collect(),
+            models: self.modes.iter().copied().map(Model::from).collect(),
             concurrency: self.concurrency.clone(),
             delays: self.delay.clone(),
             runs: self.runs,

@@ -9,12 +9,14 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use super::values::{self, ModeArg, ProgressChoice};
+use super::values::{self, ModeArg, ProgressChoice, RuntimeArg, SaveArg};
 use super::{usage, Failure, Finish};
-use crate::download::plan::{self, Mode, Plan, RequestOptions};
+use crate::download::plan::{self, Mode, Plan, RequestOptions, Runtime, SaveOptions};
 use crate::download::progress::{Lines, Progress};
 use crate::download::report::{self, Ending};
 use crate::download::store::OutputDir;
+use crate::download::{trace, waterfall};
+use crate::files::{check_writable, write_atomic};
 use crate::server::config::{Preset, ServerConfig};
 use crate::server::delay::Delay;
 use crate::server::faults::Fault;
@@ -110,6 +112,24 @@ pub struct DownloadArgs {
     /// Live progress display on stderr.
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
     pub progress: ProgressChoice,
+    /// Write a per-request timeline in the Chrome Trace Event format (opens
+    /// in ui.perfetto.dev and chrome://tracing).
+    #[arg(long, value_name = "FILE.json")]
+    pub trace: Option<PathBuf>,
+    /// Draw the run as a waterfall, one row per download.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
+    /// Async mode: one worker thread per core (multi), or every task on one
+    /// thread, as asyncio does (current).
+    #[arg(long, value_enum)]
+    pub runtime: Option<RuntimeArg>,
+    /// Async mode: save each file on the blocking pool (offload), or with
+    /// std::fs in the task itself (inline: the blocking mistake, on purpose).
+    #[arg(long, value_enum)]
+    pub save: Option<SaveArg>,
+    /// Make every save take at least this long: a slow disk.
+    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = values::duration, allow_negative_numbers = true)]
+    pub save_delay: Duration,
 }
 
 /// The real public server used by "Fluent Python".
@@ -213,6 +233,8 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
     let codes = args.selection.codes()?;
     let embedded_config = args.embedded_config()?;
     let mode = Mode::from(args.mode);
+    let (runtime, save) = args.runtime_and_save(mode)?;
+    args.check_outputs()?;
     let jobs = match args.count {
         Some(count) => Plan::repeat_codes(&codes, count),
         None => codes,
@@ -233,6 +255,8 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         },
         skip_existing: args.skip_existing,
         numbered: args.count.is_some(),
+        runtime,
+        save,
     };
     sys::require_open_files(plan.open_files_needed(embedded_config.is_some()))?;
     let embedded = match embedded_config {
@@ -274,8 +298,20 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         _ => Lines::None,
     };
     let progress = Progress::new(plan.codes.len(), shown, lines, args.json);
-    let report = crate::download::run(plan, output, progress, cancel)?;
+    let server_delay = plan.server_delay;
+    let keep_timeline = args.trace.is_some() || args.timeline.is_some();
+    let (report, recording) = crate::download::run(plan, output, progress, cancel, keep_timeline)?;
     drop(embedded);
+    if let (Some(path), Some(recording)) = (&args.trace, &recording) {
+        let trace = trace::chrome_trace(recording, &report).to_string();
+        write_atomic(path, trace.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let (Some(path), Some(recording)) = (&args.timeline, &recording) {
+        let svg = waterfall::svg(recording, &report, server_delay)?;
+        write_atomic(path, svg.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.json {
         let json = serde_json::to_string_pretty(&report).context("cannot write the report")?;
         outln!("{json}");
@@ -290,6 +326,33 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
 }
 
 impl DownloadArgs {
+    /// The async mode's runtime and the saves, refused in a mode they do
+    /// not apply to.
+    fn runtime_and_save(&self, mode: Mode) -> Result<(Runtime, SaveOptions), Failure> {
+        if mode != Mode::Async && (self.runtime.is_some() || self.save.is_some()) {
+            return Err(usage(
+                "--runtime and --save choose how the async mode runs; use them with --mode async",
+            ));
+        }
+        let runtime = self.runtime.map_or(Runtime::Multi, Runtime::from);
+        let save = SaveOptions {
+            inline: self.save == Some(SaveArg::Inline),
+            delay: self.save_delay,
+        };
+        Ok((runtime, save))
+    }
+
+    /// Checks `--trace` and `--timeline` before anything runs.
+    fn check_outputs(&self) -> Result<(), Failure> {
+        if let Some(path) = &self.trace {
+            check_writable(path, &["json"], "a Chrome trace").map_err(anyhow::Error::msg)?;
+        }
+        if let Some(path) = &self.timeline {
+            check_writable(path, &["svg"], "an SVG timeline").map_err(anyhow::Error::msg)?;
+        }
+        Ok(())
+    }
+
     /// `-a BR` or `-e BR`: codes that the selection would silently drop.
     fn all_with_codes(&self) -> bool {
         (self.selection.all || self.selection.every) && !self.selection.codes.is_empty()

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use crate::download::plan::Mode;
+use crate::bench::Model;
+use crate::download::plan::{Mode, Runtime};
 use crate::duration::parse_duration;
 use crate::server::config::Preset;
 use crate::server::delay::Delay;
@@ -153,6 +154,58 @@ impl From<ModeArg> for Mode {
             ModeArg::Async => Mode::Async,
         }
     }
+}
+
+/// `flags bench --modes`: the three modes, and async on the one-thread runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelArg {
+    /// One blocking client, one request at a time.
+    Sequential,
+    /// N OS threads doing blocking I/O.
+    Threaded,
+    /// Tokio tasks on a runtime with one worker per core.
+    Async,
+    /// Tokio tasks all on one thread (--runtime current).
+    AsyncCurrent,
+}
+
+impl From<ModelArg> for Model {
+    fn from(arg: ModelArg) -> Self {
+        let (mode, runtime) = match arg {
+            ModelArg::Sequential => (Mode::Sequential, Runtime::Multi),
+            ModelArg::Threaded => (Mode::Threaded, Runtime::Multi),
+            ModelArg::Async => (Mode::Async, Runtime::Multi),
+            ModelArg::AsyncCurrent => (Mode::Async, Runtime::Current),
+        };
+        Model { mode, runtime }
+    }
+}
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeArg {
+    /// One worker thread per core.
+    Multi,
+    /// Every task on one thread, as asyncio does.
+    Current,
+}
+
+impl From<RuntimeArg> for Runtime {
+    fn from(arg: RuntimeArg) -> Self {
+        match arg {
+            RuntimeArg::Multi => Runtime::Multi,
+            RuntimeArg::Current => Runtime::Current,
+        }
+    }
+}
+
+/// `--save`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SaveArg {
+    /// On the runtime's blocking pool (spawn_blocking): the loop stays free.
+    Offload,
+    /// With std::fs in the task itself: the loop waits for the disk.
+    Inline,
 }
 
 /// When to show a live display (`--progress`, `--frames`).

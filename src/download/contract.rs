@@ -75,7 +75,7 @@ pub(crate) enum Cause {
 
 /// Where in a response a failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
+pub(crate) enum Stage {
     /// Before the status line and headers were complete.
     Head,
     /// While reading the body.
@@ -86,12 +86,12 @@ pub(crate) enum Phase {
 /// A connection closed or reset before the headers were complete is a reset
 /// (there was no answer); one closed or reset during the body cut the body
 /// short (ureq does not tell the two apart there, and neither need we).
-pub(crate) fn verdict(cause: Cause, phase: Phase) -> FetchError {
-    match (cause, phase) {
+pub(crate) fn verdict(cause: Cause, stage: Stage) -> FetchError {
+    match (cause, stage) {
         (Cause::Timeout, _) => FetchError::Timeout,
         (Cause::Connect(why), _) => FetchError::Connect(why),
-        (Cause::Reset | Cause::Eof, Phase::Head) => FetchError::Reset,
-        (Cause::Reset | Cause::Eof, Phase::Body) => FetchError::Truncated,
+        (Cause::Reset | Cause::Eof, Stage::Head) => FetchError::Reset,
+        (Cause::Reset | Cause::Eof, Stage::Body) => FetchError::Truncated,
         (Cause::Invalid(why), _) => FetchError::Invalid(why),
         (Cause::Other(why), _) => FetchError::Other(why),
     }

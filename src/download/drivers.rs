@@ -7,14 +7,14 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::download::fetch::blocking::BlockingClient;
 use crate::download::fetch::nonblocking::AsyncClient;
-use crate::download::plan::Mode;
+use crate::download::plan::{Mode, Runtime};
 use crate::download::status::CodeResult;
 use crate::download::Run;
 use crate::errln;
@@ -56,6 +56,8 @@ pub(crate) fn run_threaded(run: &Run) {
                 break;
             }
         }
+        // Every worker is running now: the peak, however short the run.
+        run.sample();
     });
 }
 
@@ -99,9 +101,17 @@ const SAVE_THREADS: usize = 8;
 /// stops waiting for it.
 const GRACE: Duration = Duration::from_millis(800);
 
+/// How often the OS threads and the requests in flight are sampled.
+const SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+/// How often the loop-lag probe asks to wake.
+const PROBE_EVERY: Duration = Duration::from_millis(1);
+
 /// Runs the plan with the driver of its mode. Returns when the downloads are
 /// done or, after the run is cancelled, when in-flight work has finished or
-/// the grace period is over; results are in `run.progress`.
+/// the grace period is over; results are in `run.progress`. Meanwhile the
+/// waiting thread samples threads and requests in flight (no thread of its
+/// own, so as not to count itself).
 pub(crate) fn drive(run: Arc<Run>) -> std::io::Result<()> {
     match run.plan.mode {
         Mode::Sequential | Mode::Threaded => {
@@ -124,29 +134,92 @@ pub(crate) fn drive(run: Arc<Run>) -> std::io::Result<()> {
                 tokio::select! {
                     _ = finished => {}
                     () = cancelled_then_grace(&run.cancel) => {}
+                    () = watch(&run) => {}
                 }
             });
         }
         Mode::Async => {
-            // Saves are short; a small blocking pool absorbs bursts of them
-            // without growing a thread per finished download.
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .max_blocking_threads(SAVE_THREADS)
-                .thread_name("flags-async")
-                .build()?;
-            runtime
-                .block_on(async {
-                    tokio::select! {
-                        result = run_async(Arc::clone(&run)) => result,
-                        () = cancelled_then_grace(&run.cancel) => Ok(()),
-                    }
-                })
-                .map_err(std::io::Error::other)?;
+            let runtime = async_runtime(run.plan.runtime)?;
+            let result = runtime.block_on(async {
+                let probe = tokio::spawn(probe_loop_lag(Arc::clone(&run)));
+                // Let the probe take its first nap before any download can
+                // block the loop (on the one-thread runtime, it runs now).
+                tokio::task::yield_now().await;
+                let result = tokio::select! {
+                    result = run_async(Arc::clone(&run)) => result,
+                    () = cancelled_then_grace(&run.cancel) => Ok(()),
+                    () = watch(&run) => Ok(()),
+                };
+                probe.abort();
+                close_probe(&run);
+                result
+            });
+            // The blocking pool's threads outlive their saves for a while:
+            // counting now catches its peak.
+            run.sample();
+            result.map_err(std::io::Error::other)?;
             runtime.shutdown_timeout(Duration::from_millis(100));
+            return Ok(());
         }
     }
+    run.sample();
     Ok(())
+}
+
+/// The async mode's runtime: one worker per core, or every task on the
+/// calling thread (`--runtime current`, as asyncio runs). Either way saves
+/// go to a small blocking pool, which absorbs bursts of them without
+/// growing a thread per finished download.
+fn async_runtime(runtime: Runtime) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match runtime {
+        Runtime::Multi => tokio::runtime::Builder::new_multi_thread(),
+        Runtime::Current => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder
+        .enable_all()
+        .max_blocking_threads(SAVE_THREADS)
+        .thread_name("flags-async")
+        .build()
+}
+
+/// Samples threads and requests in flight, for as long as it is polled.
+async fn watch(run: &Run) {
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        run.sample();
+    }
+}
+
+/// A task that asks to wake every millisecond and records how late it
+/// woke: the event loop's lag. Anything that blocks a runtime thread shows.
+async fn probe_loop_lag(run: Arc<Run>) {
+    loop {
+        let due = Instant::now() + PROBE_EVERY;
+        *run.lag_due.lock().unwrap_or_else(|e| e.into_inner()) = Some(due);
+        tokio::time::sleep_until(due.into()).await;
+        run.lag_due.lock().unwrap_or_else(|e| e.into_inner()).take();
+        record_lag(&run, Instant::now().saturating_duration_since(due));
+    }
+}
+
+/// Notes one wake-up that came `late`.
+fn record_lag(run: &Run, late: Duration) {
+    let micros = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
+    run.lags
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(micros);
+}
+
+/// When the run ends, the probe may still be waiting for a wake-up that is
+/// overdue (a block that lasted until the end): that lateness counts too.
+fn close_probe(run: &Run) {
+    let due = run.lag_due.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(due) = due.filter(|due| *due < Instant::now()) {
+        record_lag(run, due.elapsed());
+    }
 }
 
 /// Completes a grace period after the run is cancelled.
@@ -174,21 +247,27 @@ mod tests {
                 .iter()
                 .map(|c| c.to_string())
                 .collect();
-            let run = Arc::new(Run {
-                plan: Plan {
-                    codes,
-                    base_url: server.base_url().to_owned(),
-                    server_delay: None,
-                    concurrency: if mode == Mode::Sequential { 1 } else { 3 },
-                    mode,
-                    request: RequestOptions::default(),
-                    skip_existing: false,
-                    numbered: false,
-                },
-                output: OutputDir::prepare(dir.path()).unwrap(),
-                progress: Progress::new(5, false, Lines::None, true),
-                cancel: CancellationToken::new(),
-            });
+            let plan = Plan {
+                codes,
+                base_url: server.base_url().to_owned(),
+                server_delay: None,
+                concurrency: if mode == Mode::Sequential { 1 } else { 3 },
+                mode,
+                request: RequestOptions::default(),
+                skip_existing: false,
+                numbered: false,
+                runtime: Runtime::Multi,
+                save: Default::default(),
+            };
+            let output = OutputDir::prepare(dir.path()).unwrap();
+            let progress = Progress::new(5, false, Lines::None, true);
+            let run = Arc::new(Run::new(
+                plan,
+                output,
+                progress,
+                CancellationToken::new(),
+                true,
+            ));
             drive(Arc::clone(&run)).unwrap();
             let (counts, results) = run.progress.snapshot();
             assert_eq!((counts.ok, counts.error), (4, 1), "{mode}");

@@ -11,20 +11,24 @@ pub mod report;
 pub mod retry;
 pub mod status;
 pub mod store;
+pub mod timeline;
+pub mod trace;
+pub mod waterfall;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::download::plan::Plan;
+use crate::download::plan::{Mode, Plan};
 use crate::download::progress::Progress;
-use crate::download::report::{ideal_time, RunReport};
+use crate::download::report::{ideal_time, LoopLag, RunReport};
 use crate::download::status::CodeResult;
 use crate::download::store::OutputDir;
+use crate::download::timeline::{Gauges, Lanes, Recording, Sample, Timeline};
 
 /// Everything a driver works with: what to fetch, where it goes, where
-/// results are reported, and the token that stops it.
+/// results are reported, the token that stops it, and what watches it.
 pub(crate) struct Run {
     /// What to fetch and how.
     pub plan: Plan,
@@ -34,39 +38,90 @@ pub(crate) struct Run {
     pub progress: Progress,
     /// Cancelled by the first Ctrl-C: no new download starts.
     pub cancel: CancellationToken,
+    /// When the run started.
+    pub(crate) started: Instant,
+    /// Requests in flight and OS threads.
+    pub(crate) gauges: Gauges,
+    /// Slot numbers of the downloads in progress.
+    pub(crate) lanes: Lanes,
+    /// Every phase of every download, when asked for.
+    pub(crate) timeline: Option<Timeline>,
+    /// How late the async runtime woke a task that asked to wake every
+    /// millisecond, in microseconds.
+    pub(crate) lags: Mutex<Vec<u32>>,
+    /// When the lag probe asked to wake next, while it waits.
+    pub(crate) lag_due: Mutex<Option<Instant>>,
+}
+
+impl Run {
+    /// A run of `plan` into `output`; `keep_timeline` records every phase.
+    pub(crate) fn new(
+        plan: Plan,
+        output: OutputDir,
+        progress: Progress,
+        cancel: CancellationToken,
+        keep_timeline: bool,
+    ) -> Self {
+        let started = Instant::now();
+        Self {
+            plan,
+            output,
+            progress,
+            cancel,
+            started,
+            gauges: Gauges::default(),
+            lanes: Lanes::default(),
+            timeline: keep_timeline.then(|| Timeline::new(started)),
+            lags: Mutex::new(Vec::new()),
+            lag_due: Mutex::new(None),
+        }
+    }
+
+    /// Samples the OS threads and the requests in flight: for the live
+    /// display, the peaks of the report, and the timeline's counters.
+    pub(crate) fn sample(&self) {
+        let threads = self.gauges.sample_threads();
+        let in_flight = self.gauges.in_flight();
+        if let Some(timeline) = &self.timeline {
+            timeline.sample(Sample {
+                at: self.started.elapsed(),
+                in_flight,
+                threads,
+            });
+        }
+        self.progress
+            .live(in_flight, self.plan.concurrency, threads);
+    }
 }
 
 /// How long saves in progress may take to finish when a run ends.
 const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
-/// Downloads the plan into `output` and reports the run. After the drivers
-/// return, the output folder is closed, so no download still in flight
-/// (abandoned after an interrupt) can leave a file behind; an early exit
-/// (a second Ctrl-C, a closed pipe) closes it too.
+/// Downloads the plan into `output` and reports the run, with its timeline
+/// when `keep_timeline`. After the drivers return, the output folder is
+/// closed, so no download still in flight (abandoned after an interrupt) can
+/// leave a file behind; an early exit (a second Ctrl-C, a closed pipe)
+/// closes it too.
 pub(crate) fn run(
     plan: Plan,
     output: OutputDir,
     progress: Progress,
     cancel: CancellationToken,
-) -> std::io::Result<RunReport> {
+    keep_timeline: bool,
+) -> std::io::Result<(RunReport, Option<Recording>)> {
     let closing = output.clone();
     let _on_early_exit = crate::sys::before_early_exit(move || closing.close(CLOSE_WAIT));
-    let start = Instant::now();
     let plan = skip_existing(plan, &output, &progress);
-    let run = Arc::new(Run {
-        plan,
-        output,
-        progress,
-        cancel,
-    });
+    let run = Arc::new(Run::new(plan, output, progress, cancel, keep_timeline));
     drivers::drive(Arc::clone(&run))?;
-    let elapsed = start.elapsed();
+    let elapsed = run.started.elapsed();
     run.progress.finish();
     run.output.close(CLOSE_WAIT);
     let (counts, results) = run.progress.snapshot();
     let plan = &run.plan;
-    Ok(RunReport {
+    let report = RunReport {
         mode: plan.mode,
+        runtime: (plan.mode == Mode::Async).then_some(plan.runtime),
         concurrency: plan.concurrency,
         server: plan.base_url.clone(),
         output: run.output.path().display().to_string(),
@@ -78,8 +133,15 @@ pub(crate) fn run(
             .server_delay
             .filter(|d| !d.is_zero())
             .map(|d| ideal_time(plan.codes.len(), plan.concurrency, d).as_secs_f64()),
+        peak_threads: run.gauges.peak_threads(),
+        peak_in_flight: run.gauges.peak_in_flight(),
+        loop_lag: (plan.mode == Mode::Async)
+            .then(|| LoopLag::of(&run.lags.lock().unwrap_or_else(|e| e.into_inner()))),
+        save_inline: plan.save.inline,
+        save_delay_seconds: plan.save.delay.as_secs_f64(),
         results,
-    })
+    };
+    Ok((report, run.timeline.as_ref().map(Timeline::recording)))
 }
 
 /// With `--skip-existing`, records codes whose file is already saved as

@@ -170,6 +170,40 @@ pub(crate) struct Plan {
     /// Save job `i` as `<CC>-<i>.gif`, so that repeated codes (`--count`)
     /// each get their own file.
     pub numbered: bool,
+    /// How the async mode's runtime runs its tasks.
+    pub runtime: Runtime,
+    /// How files are written.
+    pub save: SaveOptions,
+}
+
+/// How the async mode's tokio runtime runs its tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// One worker thread per core (`--runtime multi`, the default).
+    #[default]
+    Multi,
+    /// Every task on one thread, as asyncio does (`--runtime current`).
+    Current,
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Runtime::Multi => "multi-thread",
+            Runtime::Current => "one-thread",
+        })
+    }
+}
+
+/// How each flag is written, to show what blocking does to a runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SaveOptions {
+    /// Async mode: write with `std::fs` in the task itself (`--save inline`),
+    /// blocking the runtime's thread, instead of on the blocking pool.
+    pub inline: bool,
+    /// Every save takes at least this long (`--save-delay`): a slow disk.
+    pub delay: Duration,
 }
 
 impl Plan {

@@ -58,6 +58,8 @@ pub(crate) struct Progress {
     lines: Lines,
     json: bool,
     state: Mutex<(Counts, Vec<CodeResult>)>,
+    /// Requests in flight, their limit, and OS threads, last sampled.
+    live: Mutex<Option<(usize, usize, usize)>>,
 }
 
 impl Progress {
@@ -77,16 +79,30 @@ impl Progress {
             lines,
             json,
             state: Mutex::new((Counts::default(), Vec::with_capacity(total))),
+            live: Mutex::new(None),
         };
         progress.update_message(&Counts::default());
         progress
     }
 
     fn update_message(&self, counts: &Counts) {
+        let live = match *self.live.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((in_flight, limit, threads)) => {
+                format!(" · in flight {in_flight}/{limit} · threads {threads}")
+            }
+            None => String::new(),
+        };
         self.bar.set_message(format!(
-            "ok {} · not found {} · errors {}",
+            "ok {} · not found {} · errors {}{live}",
             counts.ok, counts.not_found, counts.error
         ));
+    }
+
+    /// Shows what is in flight against the limit, and on how many threads.
+    pub(crate) fn live(&self, in_flight: usize, limit: usize, threads: usize) {
+        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Some((in_flight, limit, threads));
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.update_message(&state.0);
     }
 
     /// Prints a line above the progress display (stdout, or stderr with `--json`).

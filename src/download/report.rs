@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::download::plan::{Mode, Plan};
+use crate::download::plan::{Mode, Plan, Runtime};
 use crate::download::status::{CodeResult, Counts};
 use crate::text::count;
 
@@ -15,6 +15,8 @@ use crate::text::count;
 pub(crate) struct RunReport {
     /// `sequential`, `threaded` or `async`.
     pub mode: Mode,
+    /// Async mode: `multi` or `current` (`null` in the other modes).
+    pub runtime: Option<Runtime>,
     /// Effective concurrency.
     pub concurrency: usize,
     /// Base URL the flags came from.
@@ -31,6 +33,17 @@ pub(crate) struct RunReport {
     pub elapsed_seconds: f64,
     /// The ideal time `ceil(N / C) * delay`, when the server's delay is known.
     pub ideal_seconds: Option<f64>,
+    /// The most OS threads the process had at once.
+    pub peak_threads: usize,
+    /// The most requests in flight at once.
+    pub peak_in_flight: usize,
+    /// Async mode: how late the runtime woke a task that asked to wake
+    /// every millisecond (`null` in the other modes).
+    pub loop_lag: Option<LoopLag>,
+    /// Async mode: saves written in the task itself (`--save inline`).
+    pub save_inline: bool,
+    /// The least time each save took (`--save-delay`), seconds.
+    pub save_delay_seconds: f64,
     /// One entry per code that finished, sorted by code.
     pub results: Vec<CodeResult>,
 }
@@ -42,6 +55,36 @@ pub(crate) fn ideal_time(n: usize, c: usize, delay: Duration) -> Duration {
         return Duration::ZERO;
     }
     delay * n.div_ceil(c) as u32
+}
+
+/// How late an async runtime woke a task that asked to wake every
+/// millisecond: near 0 when nothing blocks it, the length of the block when
+/// something does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct LoopLag {
+    /// The latest wake-up, milliseconds.
+    pub max_ms: f64,
+    /// 99 % of wake-ups were this late or less, milliseconds.
+    pub p99_ms: f64,
+    /// How many wake-ups were measured.
+    pub samples: usize,
+}
+
+impl LoopLag {
+    /// The lag of these wake-ups (microseconds each).
+    pub fn of(lags_us: &[u32]) -> Self {
+        let mut sorted = lags_us.to_vec();
+        sorted.sort_unstable();
+        let at = |q: f64| {
+            let i = ((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1);
+            sorted.get(i).map_or(0.0, |us| f64::from(*us) / 1000.0)
+        };
+        Self {
+            max_ms: sorted.last().map_or(0.0, |us| f64::from(*us) / 1000.0),
+            p99_ms: at(0.99),
+            samples: sorted.len(),
+        }
+    }
 }
 
 /// How a run ended, for its exit code.
@@ -154,13 +197,30 @@ pub(crate) fn summary(report: &RunReport) -> String {
         ));
     }
     text.push_str(&format!(
-        "Elapsed time: {:.2}s ({} mode, concurrency {})",
-        report.elapsed_seconds, report.mode, report.concurrency
+        "Elapsed time: {:.2}s ({} mode{}, concurrency {})",
+        report.elapsed_seconds,
+        report.mode,
+        match report.runtime {
+            Some(Runtime::Current) => ", one-thread runtime",
+            _ => "",
+        },
+        report.concurrency
     ));
     if let Some(ideal) = report.ideal_seconds {
         text.push_str(&format!(
             "\nIdeal time: {ideal:.2}s (efficiency {:.0}%)",
             100.0 * ideal / report.elapsed_seconds.max(1e-9)
+        ));
+    }
+    text.push_str(&format!(
+        "\nAt the peak: {} in flight, {}.",
+        count(report.peak_in_flight, "request", "requests"),
+        count(report.peak_threads, "OS thread", "OS threads")
+    ));
+    if let Some(lag) = report.loop_lag {
+        text.push_str(&format!(
+            "\nEvent loop lag: max {:.1}ms, p99 {:.1}ms.",
+            lag.max_ms, lag.p99_ms
         ));
     }
     text

@@ -152,6 +152,53 @@ pub fn spawn_server(bin: &str, args: &[&str]) -> ChildServer {
     ChildServer { child, url }
 }
 
+/// Threads of a running process whose name starts with `prefix`, and all of them.
+fn thread_counts(pid: u32, prefix: &str) -> Option<(usize, usize)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let (mut named, mut total) = (0, 0);
+    for task in tasks.flatten() {
+        total += 1;
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.starts_with(prefix) {
+            named += 1;
+        }
+    }
+    Some((named, total))
+}
+
+/// Runs `flags ARGS --json --progress never` into a fresh folder, sampling
+/// its threads from `/proc` every 20 ms; checks it succeeds and returns the
+/// most threads named `prefix...`, the most threads in all, and its report.
+pub fn peak_threads(args: &[&str], prefix: &str) -> (usize, usize, serde_json::Value) {
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
+        .args(args)
+        .args(["--json", "--progress", "never", "-o"])
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start flags");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut text).map(|_| text)
+    });
+    let (mut peak_named, mut peak_total) = (0, 0);
+    loop {
+        if let Some((named, total)) = thread_counts(child.id(), prefix) {
+            peak_named = peak_named.max(named);
+            peak_total = peak_total.max(total);
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(child.wait().expect("wait").success());
+    let text = reader.join().expect("reader").expect("stdout");
+    (peak_named, peak_total, json(&text))
+}
+
 /// Runs `flags ARGS --json -o OUT`, checks its exit code, returns its JSON report.
 pub fn run_json(args: &[&str], out: &Path, code: i32) -> serde_json::Value {
     let assert = flags()

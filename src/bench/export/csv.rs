@@ -37,7 +37,7 @@ fn opt(value: Option<f64>) -> String {
 /// One CSV row per cell, numbers unformatted.
 fn csv(report: &BenchReport) -> String {
     let mut out = String::from(
-        "name,kind,concurrency,delay_ms,downloads,median_s,min_s,max_s,mean_s,stddev_s,ideal_s,efficiency,flags_per_s,cpu_s,peak_rss_mib,peak_threads,error_runs,runs\n",
+        "name,kind,concurrency,delay_ms,downloads,median_s,min_s,max_s,mean_s,stddev_s,ideal_s,efficiency,flags_per_s,cpu_s,cpu_us_per_download,peak_rss_mib,peak_threads,loop_lag_p99_ms,loop_lag_max_ms,error_runs,runs\n",
     );
     for c in &report.cells {
         let t = c.time;
@@ -59,8 +59,11 @@ fn csv(report: &BenchReport) -> String {
             opt(c.efficiency),
             opt(c.flags_per_second),
             opt(c.cpu_seconds),
+            opt(c.cpu_us_per_download),
             c.peak_rss_mib.to_string(),
             c.peak_threads.to_string(),
+            opt(c.loop_lag_p99_ms),
+            opt(c.loop_lag_max_ms),
             c.error_runs.to_string(),
             c.measured().count().to_string(),
         ];

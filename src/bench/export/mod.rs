@@ -9,14 +9,12 @@ pub mod markdown;
 pub mod svg;
 pub mod table;
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use super::schema::BenchReport;
-use crate::download::store::plain;
+use crate::files::{check_writable, write_atomic};
 
 /// One output format.
 pub(crate) trait Exporter {
@@ -44,30 +42,8 @@ impl Exports {
     /// format's, and its folder exists and can be written.
     pub(crate) fn check(&self) -> Result<()> {
         for (exporter, path) in &self.files {
-            let extension = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase)
-                .unwrap_or_default();
-            let wanted = exporter.extensions();
-            if !wanted.contains(&extension.as_str()) {
-                bail!(
-                    "'{}' would hold {}: give a name ending in .{}",
-                    path.display(),
-                    exporter.name(),
-                    wanted.join(" or .")
-                );
-            }
-            let folder = folder_of(path);
-            if !folder.is_dir() {
-                bail!("no such folder: {}", folder.display());
-            }
-            tempfile::Builder::new()
-                .prefix(".flags-bench-probe-")
-                .tempfile_in(folder)
-                .map_err(|e| {
-                    anyhow::anyhow!("cannot write in {}: {}", folder.display(), plain(&e))
-                })?;
+            check_writable(path, exporter.extensions(), exporter.name())
+                .map_err(anyhow::Error::msg)?;
         }
         Ok(())
     }
@@ -81,26 +57,4 @@ impl Exports {
         }
         Ok(())
     }
-}
-
-/// The folder a file goes in (`.` for a bare name).
-fn folder_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    }
-}
-
-/// Writes a temporary file beside `path`, then renames it over `path`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut temp = tempfile::Builder::new()
-        .prefix(".flags-bench-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(folder_of(path))
-        .map_err(|e| anyhow::anyhow!("{}", plain(&e)))?;
-    temp.write_all(bytes)
-        .map_err(|e| anyhow::anyhow!("{}", plain(&e)))?;
-    temp.persist(path)
-        .map_err(|e| anyhow::anyhow!("{}", plain(&e.error)))?;
-    Ok(())
 }

@@ -39,8 +39,14 @@ pub(super) fn columns(cell: &Cell) -> Vec<String> {
         cell.efficiency
             .map_or("-".into(), |e| format!("{:.0}%", e * 100.0)),
         cell.cpu_seconds.map_or("-".into(), secs),
+        cell.cpu_us_per_download
+            .map_or("-".into(), |us| format!("{us:.0}µs")),
         format!("{:.1} MiB", cell.peak_rss_mib),
         cell.peak_threads.to_string(),
+        match (cell.loop_lag_p99_ms, cell.loop_lag_max_ms) {
+            (Some(p99), Some(max)) => format!("{p99:.1}/{max:.1}ms"),
+            _ => "-".into(),
+        },
         if cell.error_runs == 0 {
             "0".into()
         } else {
@@ -49,7 +55,7 @@ pub(super) fn columns(cell: &Cell) -> Vec<String> {
     ]
 }
 
-pub(super) const HEADERS: [&str; 11] = [
+pub(super) const HEADERS: [&str; 13] = [
     "mode",
     "conc",
     "delay",
@@ -58,8 +64,10 @@ pub(super) const HEADERS: [&str; 11] = [
     "ideal",
     "efficiency",
     "CPU",
+    "CPU/dl",
     "peak RSS",
     "threads",
+    "loop lag p99/max",
     "errors",
 ];
 

@@ -3,13 +3,16 @@
 
 use std::io::{self, Read};
 
-use crate::download::contract::{self, Cause, Next, Phase};
+use std::time::Instant;
+
+use crate::download::contract::{self, Cause, Next, Stage};
 use crate::download::plan::RequestOptions;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::Run;
 
-use super::{io_cause, parse_country, save_flag, FlagContext};
+use super::{io_cause, parse_country, save_flag, Attempt, FlagContext, Target};
+use crate::download::timeline::Phase;
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
 /// whose connection pool is sized to the number of threads that share it.
@@ -58,45 +61,67 @@ impl BlockingClient {
         ctx: &mut FlagContext,
     ) -> Result<(u64, String), FetchError> {
         if run.plan.request.names {
-            let metadata = self.get(&run.plan.metadata_url(ctx.code), ctx, run)?;
+            let metadata = self.get(run, ctx, Target::Metadata)?;
             ctx.country = Some(parse_country(&metadata)?);
         }
-        let gif = self.get(&run.plan.gif_url(ctx.code), ctx, run)?;
-        save_flag(&run.output, ctx.code, ctx.label().as_deref(), &gif)
+        let gif = self.get(run, ctx, Target::Flag)?;
+        save_flag(run, ctx.recorder, ctx.code, ctx.label().as_deref(), &gif)
     }
 
     /// GET with retries.
-    fn get(&self, url: &str, ctx: &mut FlagContext, run: &Run) -> Result<Vec<u8>, FetchError> {
+    fn get(&self, run: &Run, ctx: &mut FlagContext, target: Target) -> Result<Vec<u8>, FetchError> {
+        let url = target.url(run, ctx.code);
         let mut attempt = 0;
         loop {
-            match self.get_once(url) {
+            match self.get_once(
+                run,
+                ctx,
+                &url,
+                Attempt {
+                    target,
+                    number: attempt,
+                },
+            ) {
                 Err(error) => {
-                    std::thread::sleep(self.policy.after(error, &mut attempt, ctx, run)?)
+                    let wait = self.policy.after(error, &mut attempt, ctx, run)?;
+                    let waited = Instant::now();
+                    std::thread::sleep(wait);
+                    ctx.recorder
+                        .phase(ctx.code, Phase::Backoff, target.name(), attempt, waited);
                 }
                 body => return body,
             }
         }
     }
 
-    /// One GET, its redirects followed and its body judged by the contract.
-    fn get_once(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+    /// One GET, its redirects followed and its body judged by the contract;
+    /// each request and body is a span of the timeline.
+    fn get_once(
+        &self,
+        run: &Run,
+        ctx: &FlagContext,
+        url: &str,
+        attempt: Attempt,
+    ) -> Result<Vec<u8>, FetchError> {
         let mut request = contract::Request::new(url, self.max_size)?;
         loop {
-            let response = self
-                .agent
-                .get(request.url().as_str())
-                .call()
-                .map_err(|e| contract::verdict(ureq_cause(&e), Phase::Head))?;
+            let _in_flight = run.gauges.request();
+            let sent = Instant::now();
+            let response = self.agent.get(request.url().as_str()).call();
+            attempt.record(ctx, Phase::Request, sent);
+            let response = response.map_err(|e| contract::verdict(ureq_cause(&e), Stage::Head))?;
             let Next::Read(framing) = request.judge(response.status(), response.headers())? else {
                 continue;
             };
+            let receiving = Instant::now();
             let mut body = Vec::with_capacity(framing.capacity(self.max_size));
-            response
+            let read = response
                 .into_body()
                 .into_reader()
                 .take(self.max_size + 1)
-                .read_to_end(&mut body)
-                .map_err(|e| contract::verdict(ureq_io_cause(&e), Phase::Body))?;
+                .read_to_end(&mut body);
+            attempt.record(ctx, Phase::Body, receiving);
+            read.map_err(|e| contract::verdict(ureq_io_cause(&e), Stage::Body))?;
             request.check_size(body.len() as u64)?;
             framing.check(body.len() as u64)?;
             return Ok(body);

@@ -10,10 +10,12 @@ pub mod nonblocking;
 
 use std::error::Error as StdError;
 use std::io;
+use std::time::Instant;
 
 use crate::download::contract::Cause;
 use crate::download::status::{CodeResult, FetchError};
-use crate::download::store::{self, OutputDir, SaveError};
+use crate::download::store::{self, SaveError};
+use crate::download::timeline::{Lanes, Phase, Recorder};
 use crate::download::Run;
 
 /// A code no selection can produce (codes are letters): its download panics,
@@ -21,28 +23,42 @@ use crate::download::Run;
 #[cfg(test)]
 pub(crate) const PANIC_CODE: &str = "!!";
 
-/// What one flag's download has gathered so far, kept across its requests.
+/// What one flag's download has gathered so far, kept across its
+/// requests; it holds a lane (a slot) from start to end.
 pub(crate) struct FlagContext<'a> {
     pub(crate) code: &'a str,
     /// The file name's suffix with `--count` (`<CC>-<n>.gif`).
     number: Option<usize>,
     pub(crate) retries: u32,
     country: Option<String>,
+    /// Where its phases are recorded.
+    pub(crate) recorder: Recorder<'a>,
+    lanes: &'a Lanes,
 }
 
 impl<'a> FlagContext<'a> {
+    /// Starts job `job`: it takes a slot, after waiting since the run began.
     fn new(run: &'a Run, job: usize) -> Self {
         let code = run.plan.codes[job].as_str();
-        #[cfg(test)]
-        if code == PANIC_CODE {
-            panic!("a panic injected by a test");
-        }
-        Self {
+        let recorder = Recorder {
+            timeline: run.timeline.as_ref(),
+            job,
+            lane: run.lanes.take(),
+        };
+        recorder.phase(code, Phase::Wait, "flag", 0, run.started);
+        let context = Self {
             code,
             number: run.plan.numbered.then_some(job),
             retries: 0,
             country: None,
+            recorder,
+            lanes: &run.lanes,
+        };
+        #[cfg(test)]
+        if code == PANIC_CODE {
+            panic!("a panic injected by a test");
         }
+        context
     }
 
     /// The name to save under: the country's, or the job number's.
@@ -54,11 +70,63 @@ impl<'a> FlagContext<'a> {
         }
     }
 
-    fn finish(self, outcome: Result<(u64, String), FetchError>) -> CodeResult {
-        match outcome {
-            Ok((bytes, file)) => CodeResult::ok(self.code, bytes, file, self.country, self.retries),
-            Err(error) => CodeResult::failed(self.code, &error, self.country, self.retries),
+    fn finish(mut self, outcome: Result<(u64, String), FetchError>) -> CodeResult {
+        let (code, country, retries) = (self.code, self.country.take(), self.retries);
+        let result = match outcome {
+            Ok((bytes, file)) => CodeResult::ok(code, bytes, file, country, retries),
+            Err(error) => CodeResult::failed(code, &error, country, retries),
+        };
+        if let Some(timeline) = self.recorder.timeline {
+            timeline.status(self.recorder.job, result.status.to_string());
         }
+        result
+    }
+}
+
+impl Drop for FlagContext<'_> {
+    /// The slot is free again, however the download ended (even a panic).
+    fn drop(&mut self) {
+        self.lanes.give(self.recorder.lane);
+    }
+}
+
+/// What a request is for: the flag itself, or its `metadata.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Flag,
+    Metadata,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Flag => "flag",
+            Target::Metadata => "metadata",
+        }
+    }
+
+    /// The URL of this target of `code`.
+    fn url(self, run: &Run, code: &str) -> String {
+        match self {
+            Target::Flag => run.plan.gif_url(code),
+            Target::Metadata => run.plan.metadata_url(code),
+        }
+    }
+}
+
+/// One attempt of one request, for the timeline.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt {
+    target: Target,
+    /// 0 for the first try, then 1, 2... for the retries.
+    number: u32,
+}
+
+impl Attempt {
+    /// Records `phase` of this attempt, from `start` until now.
+    fn record(self, ctx: &FlagContext, phase: Phase, start: Instant) {
+        ctx.recorder
+            .phase(ctx.code, phase, self.target.name(), self.number, start);
     }
 }
 
@@ -72,16 +140,25 @@ pub(crate) fn parse_country(body: &[u8]) -> Result<String, FetchError> {
     }
 }
 
-/// Saves a downloaded flag atomically under its safe name. Once the run has
-/// ended (the output folder is closed) nothing more is saved.
+/// Saves a downloaded flag atomically under its safe name, taking at least
+/// `--save-delay` (a slow disk, simulated by sleeping on this thread), and
+/// records the save with the thread it ran on. Once the run has ended (the
+/// output folder is closed) nothing more is saved.
 fn save_flag(
-    output: &OutputDir,
+    run: &Run,
+    recorder: Recorder<'_>,
     code: &str,
     label: Option<&str>,
     body: &[u8],
 ) -> Result<(u64, String), FetchError> {
+    let started = Instant::now();
+    if !run.plan.save.delay.is_zero() {
+        std::thread::sleep(run.plan.save.delay);
+    }
     let name = store::flag_file_name(code, label);
-    match output.save(&name, body) {
+    let saved = run.output.save(&name, body);
+    recorder.phase(code, Phase::Save, "flag", 0, started);
+    match saved {
         Ok(_) => Ok((body.len() as u64, name)),
         Err(SaveError::Closed) => Err(FetchError::Cancelled),
         Err(error) => Err(FetchError::Save(error.to_string())),

@@ -2,14 +2,17 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::sync::Arc;
+use std::time::Instant;
 
-use crate::download::contract::{self, Cause, Next, Phase};
+use crate::download::contract::{self, Cause, Next, Stage};
 use crate::download::plan::RequestOptions;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::Run;
 
-use super::{io_cause, parse_country, root_message, save_flag, FlagContext};
+use super::{io_cause, parse_country, root_message, save_flag, Attempt, FlagContext, Target};
+use crate::download::timeline::{Phase, Recorder};
 
 /// The async client of the async mode: one reqwest client, whose pool keeps
 /// up to `concurrency` idle connections to the server. Like the blocking
@@ -26,10 +29,16 @@ impl AsyncClient {
         options: &RequestOptions,
         concurrency: usize,
     ) -> Result<Self, reqwest::Error> {
-        // HTTPS (the remote server) with rustls over ring, like ureq; set
-        // once per process, and already set is fine.
+        // HTTPS (the remote server) with rustls over ring and the bundled
+        // Mozilla roots, as ureq has it: the same trust in every mode, and
+        // no reading of the system's certificate folder at every start
+        // (reqwest's default, which took 40 ms of the runtime's thread).
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
         let client = reqwest::Client::builder()
+            .tls_certs_only(roots)
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .pool_max_idle_per_host(concurrency)
@@ -44,7 +53,7 @@ impl AsyncClient {
 
     /// Downloads job `job` of the run (metadata first with `--names`) and
     /// saves it; the two steps are plain `.await`s one after the other.
-    pub(crate) async fn download_flag(&self, run: &Run, job: usize) -> CodeResult {
+    pub(crate) async fn download_flag(&self, run: &Arc<Run>, job: usize) -> CodeResult {
         let mut ctx = FlagContext::new(run, job);
         let outcome = self.try_download_flag(run, &mut ctx).await;
         ctx.finish(outcome)
@@ -52,60 +61,102 @@ impl AsyncClient {
 
     async fn try_download_flag(
         &self,
-        run: &Run,
+        run: &Arc<Run>,
         ctx: &mut FlagContext<'_>,
     ) -> Result<(u64, String), FetchError> {
         if run.plan.request.names {
-            let metadata = self.get(&run.plan.metadata_url(ctx.code), ctx, run).await?;
+            let metadata = self.get(run, ctx, Target::Metadata).await?;
             ctx.country = Some(parse_country(&metadata)?);
         }
-        let gif = self.get(&run.plan.gif_url(ctx.code), ctx, run).await?;
-        let (output, code, label) = (run.output.clone(), ctx.code.to_owned(), ctx.label());
-        tokio::task::spawn_blocking(move || save_flag(&output, &code, label.as_deref(), &gif))
-            .await
-            .map_err(|e| FetchError::Save(e.to_string()))?
+        let gif = self.get(run, ctx, Target::Flag).await?;
+        if run.plan.save.inline {
+            // The blocking mistake, on purpose: std::fs on the runtime's thread.
+            return save_flag(run, ctx.recorder, ctx.code, ctx.label().as_deref(), &gif);
+        }
+        let (saver, code, label) = (Arc::clone(run), ctx.code.to_owned(), ctx.label());
+        let (job, lane) = (ctx.recorder.job, ctx.recorder.lane);
+        tokio::task::spawn_blocking(move || {
+            let recorder = Recorder {
+                timeline: saver.timeline.as_ref(),
+                job,
+                lane,
+            };
+            save_flag(&saver, recorder, &code, label.as_deref(), &gif)
+        })
+        .await
+        .map_err(|e| FetchError::Save(e.to_string()))?
     }
 
     /// GET with retries.
     async fn get(
         &self,
-        url: &str,
-        ctx: &mut FlagContext<'_>,
         run: &Run,
+        ctx: &mut FlagContext<'_>,
+        target: Target,
     ) -> Result<Vec<u8>, FetchError> {
+        let url = target.url(run, ctx.code);
         let mut attempt = 0;
         loop {
-            match self.get_once(url).await {
+            match self
+                .get_once(
+                    run,
+                    ctx,
+                    &url,
+                    Attempt {
+                        target,
+                        number: attempt,
+                    },
+                )
+                .await
+            {
                 Err(error) => {
-                    tokio::time::sleep(self.policy.after(error, &mut attempt, ctx, run)?).await
+                    let wait = self.policy.after(error, &mut attempt, ctx, run)?;
+                    let waited = Instant::now();
+                    tokio::time::sleep(wait).await;
+                    ctx.recorder
+                        .phase(ctx.code, Phase::Backoff, target.name(), attempt, waited);
                 }
                 body => return body,
             }
         }
     }
 
-    /// One GET, its redirects followed and its body judged by the contract.
-    async fn get_once(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+    /// One GET, its redirects followed and its body judged by the contract;
+    /// each request and body is a span of the timeline.
+    async fn get_once(
+        &self,
+        run: &Run,
+        ctx: &FlagContext<'_>,
+        url: &str,
+        attempt: Attempt,
+    ) -> Result<Vec<u8>, FetchError> {
         let mut request = contract::Request::new(url, self.max_size)?;
         loop {
-            let mut response = self
-                .client
-                .get(request.url().clone())
-                .send()
-                .await
-                .map_err(|e| contract::verdict(reqwest_cause(&e), Phase::Head))?;
+            let _in_flight = run.gauges.request();
+            let sent = Instant::now();
+            let response = self.client.get(request.url().clone()).send().await;
+            attempt.record(ctx, Phase::Request, sent);
+            let mut response =
+                response.map_err(|e| contract::verdict(reqwest_cause(&e), Stage::Head))?;
             let Next::Read(framing) = request.judge(response.status(), response.headers())? else {
                 continue;
             };
-            let mut body = Vec::with_capacity(framing.capacity(self.max_size));
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| contract::verdict(reqwest_cause(&e), Phase::Body))?
-            {
-                body.extend_from_slice(&chunk);
-                request.check_size(body.len() as u64)?;
+            let receiving = Instant::now();
+            let read = async {
+                let mut body = Vec::with_capacity(framing.capacity(self.max_size));
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| contract::verdict(reqwest_cause(&e), Stage::Body))?
+                {
+                    body.extend_from_slice(&chunk);
+                    request.check_size(body.len() as u64)?;
+                }
+                Ok::<_, FetchError>(body)
             }
+            .await;
+            attempt.record(ctx, Phase::Body, receiving);
+            let body = read?;
             framing.check(body.len() as u64)?;
             return Ok(body);
         }

@@ -1,0 +1,334 @@
+//! Seeing the models work: what a run is doing, live and afterwards.
+//!
+//! [`Gauges`] are always kept (two atomics and a sample of `/proc` every
+//! 10 ms): requests in flight and OS threads, for the live display and the
+//! report. [`Lanes`] give each download in progress a slot number, the lanes
+//! of the picture, never more than the concurrency. [`Timeline`] records,
+//! when `--trace` or `--timeline` asks for it, one span per phase of every
+//! download: the wait for a slot, each request until its headers, its body,
+//! each wait before a retry, and the save, each with the OS thread it ran on.
+//! The same spans are recorded in every mode.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Requests in flight and OS threads, now and at their peak.
+#[derive(Debug, Default)]
+pub(crate) struct Gauges {
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+    peak_threads: AtomicUsize,
+}
+
+impl Gauges {
+    /// A request starts; it is in flight until the returned guard drops.
+    pub(crate) fn request(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(self)
+    }
+
+    /// Reads the process's OS thread count and notes it.
+    pub(crate) fn sample_threads(&self) -> usize {
+        let threads = os_threads().unwrap_or(0);
+        self.peak_threads.fetch_max(threads, Ordering::Relaxed);
+        threads
+    }
+
+    /// Requests in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The most requests in flight at once.
+    pub(crate) fn peak_in_flight(&self) -> usize {
+        self.peak_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The most OS threads seen at once.
+    pub(crate) fn peak_threads(&self) -> usize {
+        self.peak_threads.load(Ordering::Relaxed)
+    }
+}
+
+/// A request in flight; dropping it (done, failed or panicked) ends it.
+pub(crate) struct InFlight<'a>(&'a Gauges);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The OS threads of this process, from `/proc/self/status`.
+pub(crate) fn os_threads() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// The OS thread the caller runs on.
+pub(crate) fn thread_id() -> i32 {
+    // SAFETY: gettid(2) has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// Slot numbers for the downloads in progress: each takes the lowest free
+/// one and gives it back when done, so there are never more lanes than
+/// downloads at once.
+#[derive(Debug, Default)]
+pub(crate) struct Lanes {
+    free: Mutex<BinaryHeap<Reverse<usize>>>,
+    opened: AtomicUsize,
+}
+
+impl Lanes {
+    /// The lowest free lane.
+    pub(crate) fn take(&self) -> usize {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        match free.pop() {
+            Some(Reverse(lane)) => lane,
+            None => self.opened.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Gives `lane` back.
+    pub(crate) fn give(&self, lane: usize) {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        free.push(Reverse(lane));
+    }
+}
+
+/// A phase of one download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// From the start of the run until a slot took the download.
+    Wait,
+    /// A request, from sending it until its response headers.
+    Request,
+    /// The body, from the headers until its last byte.
+    Body,
+    /// The wait before a retry.
+    Backoff,
+    /// Writing the file.
+    Save,
+}
+
+impl Phase {
+    /// Every phase, in the order a download goes through them.
+    pub const ALL: [Phase; 5] = [
+        Phase::Wait,
+        Phase::Request,
+        Phase::Body,
+        Phase::Backoff,
+        Phase::Save,
+    ];
+
+    /// Its name in the trace and the picture.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Wait => "wait for a slot",
+            Phase::Request => "request",
+            Phase::Body => "body",
+            Phase::Backoff => "wait to retry",
+            Phase::Save => "save",
+        }
+    }
+}
+
+/// One phase of one download, in time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Span {
+    /// The download's job number (its place in the plan).
+    pub job: usize,
+    /// Its country code.
+    pub code: String,
+    /// The slot it held.
+    pub lane: usize,
+    /// What it was doing.
+    pub phase: Phase,
+    /// `metadata` for the `metadata.json` request of `--names`, else `flag`.
+    pub target: &'static str,
+    /// Which attempt of its request (0 for the first).
+    pub attempt: u32,
+    /// Since the start of the run.
+    pub start: Duration,
+    /// Since the start of the run.
+    pub end: Duration,
+    /// The OS thread it ran on.
+    pub thread: i32,
+}
+
+/// Requests in flight and OS threads at one moment.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Sample {
+    /// Since the start of the run.
+    pub at: Duration,
+    /// Requests in flight.
+    pub in_flight: usize,
+    /// OS threads of the process.
+    pub threads: usize,
+}
+
+/// The spans and samples of a run, when asked for.
+#[derive(Debug)]
+pub struct Timeline {
+    start: Instant,
+    spans: Mutex<Vec<Span>>,
+    samples: Mutex<Vec<Sample>>,
+    /// Each job's final status, once known.
+    statuses: Mutex<Vec<(usize, String)>>,
+}
+
+impl Timeline {
+    /// An empty timeline starting now.
+    pub(crate) fn new(start: Instant) -> Self {
+        Self {
+            start,
+            spans: Mutex::new(Vec::new()),
+            samples: Mutex::new(Vec::new()),
+            statuses: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// How long since the run started.
+    pub(crate) fn since_start(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.start)
+    }
+
+    /// Records a span.
+    pub(crate) fn span(&self, span: Span) {
+        self.spans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(span);
+    }
+
+    /// Records a sample.
+    pub(crate) fn sample(&self, sample: Sample) {
+        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        samples.push(sample);
+    }
+
+    /// Records a job's final status.
+    pub(crate) fn status(&self, job: usize, status: String) {
+        let mut statuses = self.statuses.lock().unwrap_or_else(|e| e.into_inner());
+        statuses.push((job, status));
+    }
+
+    /// What was recorded so far.
+    pub(crate) fn recording(&self) -> Recording {
+        Recording {
+            spans: self.spans(),
+            samples: self.samples(),
+        }
+    }
+
+    /// Every span, in start order, each with its job's final status.
+    fn spans(&self) -> Vec<(Span, String)> {
+        let statuses: std::collections::HashMap<usize, String> = self
+            .statuses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        spans.sort_by_key(|s| (s.start, s.job));
+        spans
+            .into_iter()
+            .map(|s| {
+                let status = statuses
+                    .get(&s.job)
+                    .cloned()
+                    .unwrap_or_else(|| "abandoned".into());
+                (s, status)
+            })
+            .collect()
+    }
+
+    /// Every sample, in time order.
+    fn samples(&self) -> Vec<Sample> {
+        self.samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// A run's timeline, as recorded: what `--trace` and `--timeline` draw.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    /// Every span, in start order, with its download's final status.
+    pub spans: Vec<(Span, String)>,
+    /// Requests in flight and OS threads over time.
+    pub samples: Vec<Sample>,
+}
+
+/// Where one download records its phases: its job, code and lane, and the
+/// run's timeline if one is kept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recorder<'a> {
+    pub(crate) timeline: Option<&'a Timeline>,
+    pub(crate) job: usize,
+    pub(crate) lane: usize,
+}
+
+impl Recorder<'_> {
+    /// Records `phase` from `start` until now, on this thread.
+    pub(crate) fn phase(
+        &self,
+        code: &str,
+        phase: Phase,
+        target: &'static str,
+        attempt: u32,
+        start: Instant,
+    ) {
+        if let Some(timeline) = self.timeline {
+            timeline.span(Span {
+                job: self.job,
+                code: code.to_owned(),
+                lane: self.lane,
+                phase,
+                target,
+                attempt,
+                start: timeline.since_start(start),
+                end: timeline.since_start(Instant::now()),
+                thread: thread_id(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_reuse_the_lowest_free_slot() {
+        let lanes = Lanes::default();
+        assert_eq!((lanes.take(), lanes.take(), lanes.take()), (0, 1, 2));
+        lanes.give(1);
+        lanes.give(0);
+        assert_eq!((lanes.take(), lanes.take(), lanes.take()), (0, 1, 3));
+    }
+
+    #[test]
+    fn in_flight_counts_until_the_guard_drops() {
+        let gauges = Gauges::default();
+        let a = gauges.request();
+        let b = gauges.request();
+        assert_eq!(gauges.in_flight(), 2);
+        drop(a);
+        assert_eq!(gauges.in_flight(), 1);
+        drop(b);
+        assert_eq!((gauges.in_flight(), gauges.peak_in_flight()), (0, 2));
+        assert!(gauges.sample_threads() >= 1);
+    }
+}
