@@ -16,6 +16,7 @@ pub mod dataset;
 pub mod download;
 pub mod duration;
 mod files;
+pub mod listen;
 pub mod server;
 pub mod spin;
 pub mod sys;

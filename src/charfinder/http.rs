@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::{Index, MAX_PAGE, MAX_QUERY_BYTES};
+use super::{Index, Query as SearchQuery, MAX_PAGE, MAX_QUERY_BYTES};
 use crate::errln;
 
 /// The search page: HTML, CSS and JS in one file, embedded in the binary.
@@ -35,13 +35,15 @@ fn bad_request(message: String) -> Response {
         .into_response()
 }
 
+/// A position parameter: a whole number up to `u32::MAX` (no result list
+/// is longer), so that no arithmetic on it can overflow.
 fn number(params: &HashMap<String, String>, key: &str) -> Result<Option<usize>, String> {
     params
         .get(key)
-        .map(|v| {
-            v.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("'{key}' must be a whole number, not '{v}'"))
+        .map(|v| match v.trim().parse::<u64>() {
+            Ok(n) if n <= u64::from(u32::MAX) => Ok(n as usize),
+            Ok(_) => Err(format!("'{key}' is too large: {v}")),
+            Err(_) => Err(format!("'{key}' must be a whole number, not '{v}'")),
         })
         .transpose()
 }
@@ -51,27 +53,37 @@ async fn search(
     State((index, verbose)): State<(Arc<Index>, bool)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let query = params.get("q").map(String::as_str).unwrap_or("").trim();
-    if query.is_empty() {
+    let text = params.get("q").map(String::as_str).unwrap_or("").trim();
+    if text.is_empty() {
         return bad_request("missing query: give q, e.g. /api/search?q=cat+face".into());
     }
-    if query.len() > MAX_QUERY_BYTES {
+    if text.len() > MAX_QUERY_BYTES {
         return bad_request(format!("q is longer than {MAX_QUERY_BYTES} bytes"));
     }
+    let query = match SearchQuery::parse(text) {
+        Ok(query) => query,
+        Err(why) => return bad_request(why),
+    };
     let (start, stop) = match (number(&params, "start"), number(&params, "stop")) {
         (Ok(start), Ok(stop)) => {
             let start = start.unwrap_or(0);
-            (start, stop.unwrap_or(start + DEFAULT_PAGE))
+            (start, stop.unwrap_or(start.saturating_add(DEFAULT_PAGE)))
         }
         (Err(message), _) | (_, Err(message)) => return bad_request(message),
     };
     if stop < start {
         return bad_request(format!("stop ({stop}) is before start ({start})"));
     }
-    let page = index.page(query, start, stop.min(start.saturating_add(MAX_PAGE)));
+    let stop = stop.min(start.saturating_add(MAX_PAGE));
+    // The search may scan a long list: on the blocking pool, not a worker.
+    let searcher = Arc::clone(&index);
+    let Ok(page) = tokio::task::spawn_blocking(move || searcher.page(&query, start, stop)).await
+    else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "search failed").into_response();
+    };
     if verbose {
         errln!(
-            "GET /api/search {query:?} {start}..{stop} -> {} of {}",
+            "GET /api/search {text:?} {start}..{stop} -> {} of {}",
             page.chars.len(),
             page.total
         );

@@ -50,6 +50,41 @@ pub(crate) struct Page {
     pub chars: Vec<CharInfo>,
 }
 
+/// Most distinct words a query may have.
+pub(crate) const MAX_WORDS: usize = 16;
+
+/// A query, as the search takes it: its distinct words, upper case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Query {
+    /// The text as given, trimmed (for the count line).
+    pub(crate) text: String,
+    /// Each word once, in the order first given.
+    pub(crate) words: Vec<String>,
+}
+
+impl Query {
+    /// Reads a query: a word repeated counts once, so `cjk` × 255 costs what
+    /// `cjk` costs; more than [`MAX_WORDS`] distinct words are refused.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let mut distinct: Vec<String> = Vec::new();
+        for word in words(text) {
+            if !distinct.contains(&word) {
+                distinct.push(word);
+            }
+        }
+        if distinct.len() > MAX_WORDS {
+            return Err(format!(
+                "a query has at most {MAX_WORDS} different words, this one has {}",
+                distinct.len()
+            ));
+        }
+        Ok(Self {
+            text: text.trim().to_owned(),
+            words: distinct,
+        })
+    }
+}
+
 /// Splits text into index words: upper case, split on white space and hyphens.
 pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| c.is_whitespace() || c == '-')
@@ -88,52 +123,84 @@ impl Index {
         (self.chars.len(), self.words.len())
     }
 
-    /// Positions of the characters whose names contain every word of `query`.
-    fn positions(&self, query: &str) -> Vec<u32> {
-        let mut lists: Vec<&Vec<u32>> = Vec::new();
-        for word in words(query) {
-            match self.words.get(&word) {
-                Some(list) => lists.push(list),
-                None => return Vec::new(),
-            }
+    /// The words of `query` as the search will look them up: each once,
+    /// those with the fewest characters first; `None` when one is in no name
+    /// (nothing can match).
+    fn plan(&self, query: &Query) -> Option<Vec<&[u32]>> {
+        let mut lists = Vec::with_capacity(query.words.len());
+        for word in &query.words {
+            lists.push(self.words.get(word)?.as_slice());
         }
         lists.sort_by_key(|list| list.len());
-        let Some((shortest, rest)) = lists.split_first() else {
-            return Vec::new();
+        Some(lists)
+    }
+
+    /// The matches of `query` from `cursor` on, at most `max` of them, and
+    /// where to go on from: the search as a sequence of bounded steps, so
+    /// that a large answer is made (and sent) a piece at a time.
+    pub(crate) fn matches_from(
+        &self,
+        query: &Query,
+        cursor: usize,
+        max: usize,
+    ) -> (Vec<u32>, usize) {
+        let Some(lists) = self.plan(query) else {
+            return (Vec::new(), usize::MAX);
         };
-        shortest
-            .iter()
-            .copied()
-            .filter(|p| rest.iter().all(|list| list.binary_search(p).is_ok()))
-            .collect()
+        let Some((shortest, rest)) = lists.split_first() else {
+            return (Vec::new(), usize::MAX);
+        };
+        let mut found = Vec::new();
+        let mut next = cursor;
+        while next < shortest.len() && found.len() < max {
+            let p = shortest[next];
+            next += 1;
+            if rest.iter().all(|list| list.binary_search(&p).is_ok()) {
+                found.push(p);
+            }
+        }
+        let next = if next >= shortest.len() {
+            usize::MAX
+        } else {
+            next
+        };
+        (found, next)
     }
 
     /// Every match of `query`, sorted by code point.
-    pub(crate) fn search(&self, query: &str) -> Vec<CharInfo> {
-        self.positions(query)
-            .into_iter()
-            .map(|p| self.info(p))
-            .collect()
+    pub(crate) fn search(&self, query: &Query) -> Vec<CharInfo> {
+        let (positions, _) = self.matches_from(query, 0, usize::MAX);
+        positions.into_iter().map(|p| self.info(p)).collect()
     }
 
-    /// The matches of `query` in positions `start..stop` (clipped to the total).
-    pub(crate) fn page(&self, query: &str, start: usize, stop: usize) -> Page {
-        let positions = self.positions(query);
-        let total = positions.len();
+    /// The matches of `query` in positions `start..stop` (clipped to the
+    /// total), without keeping the others: memory bounded by the page.
+    pub(crate) fn page(&self, query: &Query, start: usize, stop: usize) -> Page {
+        let mut total = 0;
+        let mut chars = Vec::new();
+        if let Some(lists) = self.plan(query) {
+            if let Some((shortest, rest)) = lists.split_first() {
+                for p in shortest.iter() {
+                    if rest.iter().all(|list| list.binary_search(p).is_ok()) {
+                        if (start..stop).contains(&total) {
+                            chars.push(self.info(*p));
+                        }
+                        total += 1;
+                    }
+                }
+            }
+        }
         let stop = stop.min(total);
-        let start = start.min(stop);
         Page {
             total,
-            start,
+            start: start.min(stop),
             stop,
-            chars: positions[start..stop]
-                .iter()
-                .map(|p| self.info(*p))
-                .collect(),
+            chars,
         }
     }
 
-    fn info(&self, position: u32) -> CharInfo {
+    /// One character of a result.
+    pub(crate) fn info(&self, position: u32) -> CharInfo {
         let (c, name) = &self.chars[position as usize];
         CharInfo {
             cp: code_point(*c),
@@ -169,13 +236,21 @@ mod tests {
         INDEX.get_or_init(Index::build)
     }
 
+    fn q(text: &str) -> Query {
+        Query::parse(text).unwrap()
+    }
+
     fn cps(query: &str) -> Vec<String> {
-        index().search(query).into_iter().map(|c| c.cp).collect()
+        index()
+            .search(&q(query))
+            .into_iter()
+            .map(|c| c.cp)
+            .collect()
     }
 
     #[test]
     fn cat_face_is_the_and_of_its_words_sorted_by_code_point() {
-        let found = index().search("cat face");
+        let found = index().search(&q("cat face"));
         assert!(found.len() >= 10, "{found:?}");
         assert!(found
             .iter()
@@ -214,17 +289,17 @@ mod tests {
 
     #[test]
     fn pages_slice_the_result() {
-        let all = index().search("latin");
-        let page = index().page("latin", 10, 30);
+        let all = index().search(&q("latin"));
+        let page = index().page(&q("latin"), 10, 30);
         assert_eq!(page.total, all.len());
         assert_eq!((page.start, page.stop), (10, 30));
         assert_eq!(page.chars, all[10..30].to_vec());
-        let last = index().page("latin", all.len() - 5, all.len() + 50);
+        let last = index().page(&q("latin"), all.len() - 5, all.len() + 50);
         assert_eq!(last.stop, all.len());
         assert_eq!(last.chars.len(), 5);
-        let beyond = index().page("latin", all.len() + 10, all.len() + 20);
+        let beyond = index().page(&q("latin"), all.len() + 10, all.len() + 20);
         assert!(beyond.chars.is_empty());
-        assert_eq!(index().page("nothing-such", 0, 10).total, 0);
+        assert_eq!(index().page(&q("nothing-such"), 0, 10).total, 0);
     }
 
     #[test]
@@ -232,5 +307,32 @@ mod tests {
         assert_eq!(count_line(0, "x"), "No match for 'x'");
         assert_eq!(count_line(1, "x "), "1 match for 'x'");
         assert_eq!(count_line(12, " cat face "), "12 matches for 'cat face'");
+    }
+
+    #[test]
+    fn a_repeated_word_counts_once_and_too_many_words_are_refused() {
+        let once = q("cjk");
+        let repeated = q(&"cjk ".repeat(255));
+        assert_eq!(once.words, repeated.words);
+        assert_eq!(index().plan(&once).map(|l| l.len()), Some(1));
+        assert_eq!(index().plan(&repeated).map(|l| l.len()), Some(1));
+        let many: String = (0..17).map(|i| format!("w{i} ")).collect();
+        assert!(Query::parse(&many).unwrap_err().contains("at most 16"));
+    }
+
+    #[test]
+    fn matches_come_in_bounded_steps_that_add_up_to_the_whole() {
+        let query = q("cjk");
+        let whole = index().matches_from(&query, 0, usize::MAX).0;
+        let mut steps = Vec::new();
+        let mut cursor = 0;
+        while cursor != usize::MAX {
+            let (found, next) = index().matches_from(&query, cursor, 1000);
+            assert!(found.len() <= 1000);
+            steps.extend(found);
+            cursor = next;
+        }
+        assert_eq!(steps, whole);
+        assert!(whole.len() > 90_000);
     }
 }

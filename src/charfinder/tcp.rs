@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
 
-use super::{count_line, result_line, Index, MAX_QUERY_BYTES};
+use crate::listen::{Guarded, Listener};
+
+use super::{count_line, result_line, Index, Query, MAX_QUERY_BYTES};
 use crate::errln;
 
 /// The prompt sent before each query.
@@ -63,18 +64,27 @@ async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, max: usize) -> io::R
     Ok(Line::Bytes(buf))
 }
 
-/// Serves one client until EOF or a control character.
+/// Matches per step of a search, and lines per write: a client that does
+/// not read holds at most one step's lines.
+const STEP: usize = 512;
+
+/// Serves one client until EOF or a control character. Each query line must
+/// arrive within the header timeout of the prompt.
 async fn serve_client(
     index: Arc<Index>,
-    stream: TcpStream,
+    stream: Guarded,
     peer: SocketAddr,
     verbose: bool,
+    line_timeout: Duration,
 ) -> io::Result<()> {
-    let (read, mut write) = stream.into_split();
+    let (read, mut write) = tokio::io::split(stream);
     let mut reader = BufReader::new(read);
     loop {
         write.write_all(PROMPT).await?;
-        let bytes = match read_line(&mut reader, MAX_QUERY_BYTES).await? {
+        let line = tokio::time::timeout(line_timeout, read_line(&mut reader, MAX_QUERY_BYTES))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no query line in time"))?;
+        let bytes = match line? {
             Line::Eof => break,
             Line::TooLong => {
                 let message = format!("error: line longer than {MAX_QUERY_BYTES} bytes\r\n");
@@ -83,55 +93,82 @@ async fn serve_client(
             }
             Line::Bytes(bytes) => bytes,
         };
-        let Ok(query) = String::from_utf8(bytes) else {
+        let Ok(text) = String::from_utf8(bytes) else {
             write
                 .write_all(b"error: the query is not valid UTF-8\r\n")
                 .await?;
             continue;
         };
-        if query.chars().any(char::is_control) {
+        if text.chars().any(char::is_control) {
             break;
         }
-        if query.trim().is_empty() {
+        if text.trim().is_empty() {
             continue;
         }
-        let results = index.search(&query);
+        let query = match Query::parse(&text) {
+            Ok(query) => Arc::new(query),
+            Err(why) => {
+                write
+                    .write_all(format!("error: {why}\r\n").as_bytes())
+                    .await?;
+                continue;
+            }
+        };
+        let found = answer(&index, &query, &mut write).await?;
         if verbose {
-            let found = crate::text::count(results.len(), "result", "results");
-            errln!("{peer} {query:?} -> {found}");
+            let found = crate::text::count(found, "result", "results");
+            errln!("{peer} {:?} -> {found}", query.text);
         }
-        let mut answer = String::new();
-        for info in &results {
-            answer.push_str(&result_line(info));
-            answer.push_str("\r\n");
-        }
-        answer.push_str(&count_line(results.len(), &query));
-        answer.push_str("\r\n");
-        write.write_all(answer.as_bytes()).await?;
     }
     write.shutdown().await
 }
 
-/// Accepts clients forever, each on its own task.
-pub(crate) async fn serve(index: Arc<Index>, listener: TcpListener, verbose: bool) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let index = Arc::clone(&index);
-                tokio::spawn(async move {
-                    if let Err(error) = serve_client(index, stream, peer, verbose).await {
-                        if verbose {
-                            errln!("{peer}: {error}");
-                        }
-                    }
-                });
-            }
-            Err(error) => {
-                // Out of file descriptors and the like: wait for clients to leave.
-                errln!("charfinder: accept failed: {error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+/// Sends the matches of `query` and the count line, a step at a time: each
+/// step is searched on the blocking pool (the workers stay free for other
+/// clients) and written before the next is made (a client that does not
+/// read holds one step, not a whole answer). Returns how many matched.
+async fn answer(
+    index: &Arc<Index>,
+    query: &Arc<Query>,
+    write: &mut (impl AsyncWriteExt + Unpin),
+) -> io::Result<usize> {
+    let mut cursor = 0;
+    let mut found = 0;
+    let mut text = String::new();
+    while cursor != usize::MAX {
+        let (searcher, search) = (Arc::clone(index), Arc::clone(query));
+        let (positions, next) =
+            tokio::task::spawn_blocking(move || searcher.matches_from(&search, cursor, STEP))
+                .await
+                .map_err(io::Error::other)?;
+        cursor = next;
+        found += positions.len();
+        text.clear();
+        for position in positions {
+            text.push_str(&result_line(&index.info(position)));
+            text.push_str("\r\n");
         }
+        write.write_all(text.as_bytes()).await?;
+    }
+    let count = format!("{}\r\n", count_line(found, &query.text));
+    write.write_all(count.as_bytes()).await?;
+    Ok(found)
+}
+
+/// Accepts clients until the task is dropped, each on its own task, within
+/// the listener's limits.
+pub(crate) async fn serve(index: Arc<Index>, mut listener: Listener, verbose: bool) {
+    let line_timeout = listener.limits().header_timeout;
+    loop {
+        let (stream, peer) = listener.accept().await;
+        let index = Arc::clone(&index);
+        tokio::spawn(async move {
+            if let Err(error) = serve_client(index, stream, peer, verbose, line_timeout).await {
+                if verbose {
+                    errln!("{peer}: {error}");
+                }
+            }
+        });
     }
 }
 

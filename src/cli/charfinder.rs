@@ -3,14 +3,16 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use super::serve::LimitArgs;
 use super::values;
 use super::{usage, Failure, Finish};
-use crate::charfinder::{count_line, http, result_line, tcp, Index};
+use crate::charfinder::{count_line, http, result_line, tcp, Index, Query};
+use crate::listen::{self, Listener};
 use crate::{errln, out, outln, sys};
 
 /// Find Unicode characters by the words of their names.
@@ -50,6 +52,8 @@ struct ServeArgs<const PORT: u16> {
     /// Log each query to stderr.
     #[arg(short, long)]
     verbose: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 impl<const PORT: u16> ServeArgs<PORT> {
@@ -66,8 +70,12 @@ impl<const PORT: u16> ServeArgs<PORT> {
 pub fn run() -> Result<Finish, Failure> {
     let cli = Cli::try_parse()?;
     match cli.command {
-        Some(Command::Tcp(args)) => serve(args.address()?, args.verbose, Service::Tcp),
-        Some(Command::Http(args)) => serve(args.address()?, args.verbose, Service::Http),
+        Some(Command::Tcp(args)) => {
+            serve(args.address()?, &args.limits, args.verbose, Service::Tcp)
+        }
+        Some(Command::Http(args)) => {
+            serve(args.address()?, &args.limits, args.verbose, Service::Http)
+        }
         None => find(&cli.words),
     }
 }
@@ -77,6 +85,7 @@ fn find(words: &[String]) -> Result<Finish, Failure> {
     if query.trim().is_empty() {
         return Err(usage("give one or more words, e.g. charfinder cat face"));
     }
+    let query = Query::parse(&query).map_err(usage)?;
     let index = Index::build();
     let results = index.search(&query);
     let mut text = String::new();
@@ -84,7 +93,7 @@ fn find(words: &[String]) -> Result<Finish, Failure> {
         text.push_str(&result_line(info));
         text.push('\n');
     }
-    text.push_str(&count_line(results.len(), &query));
+    text.push_str(&count_line(results.len(), &query.text));
     outln!("{text}");
     Ok(if results.is_empty() {
         Finish::NoMatch
@@ -99,38 +108,45 @@ enum Service {
     Http,
 }
 
-fn serve(addr: SocketAddr, verbose: bool, service: Service) -> Result<Finish, Failure> {
+fn serve(
+    addr: SocketAddr,
+    limits: &LimitArgs,
+    verbose: bool,
+    service: Service,
+) -> Result<Finish, Failure> {
     let started = Instant::now();
     let index = Arc::new(Index::build());
     let built = started.elapsed();
     let (chars, words) = index.stats();
-    let _ = sys::raise_open_file_limit();
+    let limits = limits.limits(sys::raise_open_file_limit().unwrap_or(1024));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async move {
         let mut stop = sys::StopSignals::listen().context("cannot listen for Ctrl-C")?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = listen::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = Listener::new(listener, limits, "charfinder");
+        let limits = listener.limits();
         let local = listener.local_addr()?;
         let url = match service {
             Service::Tcp => format!("tcp://{local}"),
             Service::Http => format!("http://{local}/"),
         };
-        out!("Serving {chars} characters ({words} words, index built in {built:.0?}) on {url}\n");
-        let served = async {
-            match service {
-                Service::Tcp => tcp::serve(index, listener, verbose).await,
-                Service::Http => {
-                    axum::serve(listener, http::router(index, verbose))
-                        .await
-                        .context("HTTP server failed")?;
+        out!("Serving {chars} characters ({words} words, index built in {built:.0?}) on {url} ({limits})\n");
+        let stopped = async {
+            let why = stop.recv().await;
+            errln!("{why}: stopping");
+        };
+        match service {
+            Service::Tcp => {
+                tokio::select! {
+                    () = tcp::serve(index, listener, verbose) => {}
+                    () = stopped => {}
                 }
             }
-            anyhow::Ok(())
-        };
-        tokio::select! {
-            result = served => result?,
-            why = stop.recv() => errln!("{why}: stopping"),
+            Service::Http => {
+                let router = http::router(index, verbose);
+                let peer = |_: &listen::Guarded, peer: SocketAddr| peer;
+                listen::serve_http(listener, router, peer, stopped, Duration::from_secs(2)).await;
+            }
         }
         Ok(Finish::Done)
     })

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 
 use super::values::{self, PresetArg};
 use super::{usage, Failure, Finish};
+use crate::listen::{self, Limits};
 use crate::server::config::{DataSource, Preset, ServerConfig};
 use crate::server::delay::Delay;
 use crate::server::faults::Fault;
@@ -60,6 +61,38 @@ pub struct ServeArgs {
     /// Log one line per request.
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Timeouts and the connection cap, shared by every server.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// A request's head (or a query line) must arrive within this; a
+    /// connection that sends nothing is closed after it.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = values::positive_duration, allow_negative_numbers = true)]
+    pub header_timeout: Duration,
+    /// A connection with no traffic for this long, while none of its
+    /// requests is being answered, is closed.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = values::positive_duration, allow_negative_numbers = true)]
+    pub idle_timeout: Duration,
+    /// Open connections at most; more wait until one closes [default: the
+    /// open-file limit less 100].
+    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
+    pub max_connections: Option<usize>,
+}
+
+impl LimitArgs {
+    /// The limits, the connection cap derived from `open_files` unless given.
+    pub fn limits(&self, open_files: u64) -> Limits {
+        Limits {
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self
+                .max_connections
+                .unwrap_or_else(|| listen::default_max_connections(open_files)),
+        }
+    }
 }
 
 fn error_status(text: &str) -> Result<u16, String> {
@@ -96,6 +129,9 @@ impl ServeArgs {
             faults: self.faults.clone(),
             drip_speed: self.drip_speed as u64,
             verbose: self.verbose,
+            limits: self
+                .limits
+                .limits(sys::raise_open_file_limit().unwrap_or(1024)),
         };
         Ok((config, self.port.unwrap_or(preset.port())))
     }
@@ -121,8 +157,9 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
             "flags serve: warning: the open-file limit is {limit}, so fewer than 10,000 connections can be open at once; raise it with ulimit -n"
         );
     }
+    let limits = config.limits;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let mut stop = sys::StopSignals::listen().context("cannot listen for Ctrl-C")?;
         let description = format!(
             "{} (delay {}, error rate {}, error status {})",
@@ -138,7 +175,7 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         outln!(
-            "Serving {description} on {} (open-file limit {limit})",
+            "Serving {description} on {} (open-file limit {limit}; {limits})",
             running.base_url()
         );
         if std::io::stdout().is_terminal() {
@@ -151,5 +188,8 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
             .await
             .context("server error")?;
         Ok(Finish::Done)
-    })
+    });
+    // A request stuck on the file system must not hold the exit up.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    served
 }

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 
 use super::delay::Delay;
 use super::faults::Fault;
+use crate::listen::Limits;
 
 /// Where the server's files come from.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +39,8 @@ pub struct ServerConfig {
     pub drip_speed: u64,
     /// Log one line per request to stderr.
     pub verbose: bool,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,9 @@ impl Default for ServerConfig {
             faults: Vec::new(),
             drip_speed: 1000,
             verbose: false,
+            limits: Limits::with_open_files(
+                rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
+            ),
         }
     }
 }

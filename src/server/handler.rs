@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use rand::{Rng, SeedableRng};
 
 use super::config::ServerConfig;
 use super::faults::{self, FaultKind, FaultyRequest};
+use super::folder::Folder;
 use super::listener::Connection;
 use crate::{dataset, errln};
 
@@ -25,7 +25,7 @@ use crate::{dataset, errln};
 pub(crate) struct ServerState {
     config: ServerConfig,
     /// Canonical `--dir`, so that symlinks pointing out of it can be refused.
-    root: Option<PathBuf>,
+    folder: Option<Folder>,
     seed: u64,
     /// How many times each path was requested: the n-th request of a path gets
     /// its own random draw, so a retry can succeed where the first try failed,
@@ -34,12 +34,12 @@ pub(crate) struct ServerState {
 }
 
 impl ServerState {
-    /// The state of a server with `config`, serving `root` (canonical) if given.
-    pub(crate) fn new(config: ServerConfig, root: Option<PathBuf>) -> Self {
+    /// The state of a server with `config`, serving `folder` if given.
+    pub(crate) fn new(config: ServerConfig, folder: Option<Folder>) -> Self {
         let seed = config.seed.unwrap_or_else(rand::random);
         Self {
             config,
-            root,
+            folder,
             seed,
             hits: Mutex::new(HashMap::new()),
         }
@@ -167,17 +167,10 @@ async fn serve_flag_file(
 /// Reads one file of the data set; `None` when it does not exist or would
 /// lead outside the data set.
 async fn load(state: &ServerState, cc: &str, file: &str) -> Option<Bytes> {
-    match &state.root {
-        None => dataset::embedded_file(&format!("{cc}/{file}")).map(Bytes::from_static),
-        Some(root) => {
-            let real = tokio::fs::canonicalize(root.join(cc).join(file))
-                .await
-                .ok()?;
-            if !real.starts_with(root) {
-                return None;
-            }
-            tokio::fs::read(real).await.ok().map(Bytes::from)
-        }
+    let path = format!("{cc}/{file}");
+    match &state.folder {
+        None => dataset::embedded_file(&path).map(Bytes::from_static),
+        Some(folder) => folder.read(&path).await,
     }
 }
 

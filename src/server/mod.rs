@@ -9,12 +9,12 @@
 pub mod config;
 pub mod delay;
 pub mod faults;
+mod folder;
 mod handler;
 mod listener;
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,9 +22,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{DataSource, ServerConfig};
+use folder::Folder;
 use handler::{router, ServerState};
-pub(crate) use listener::Connection;
-use listener::{bind, FlagsListener};
+use listener::connection;
+
+use crate::listen::{self, Listener};
 
 /// A server running on a tokio runtime, with its address and a way to stop it.
 pub(crate) struct RunningServer {
@@ -58,39 +60,32 @@ impl RunningServer {
 
 /// Starts the flags server on the current tokio runtime.
 pub(crate) async fn start(config: ServerConfig, addr: SocketAddr) -> io::Result<RunningServer> {
-    let root = match &config.source {
+    let folder = match &config.source {
         DataSource::Embedded => None,
-        DataSource::Dir(dir) => Some(canonical_dir(dir)?),
+        DataSource::Dir(dir) => Some(
+            Folder::open(dir)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?,
+        ),
     };
-    let state = Arc::new(ServerState::new(config, root));
-    let listener = bind(addr)?;
+    let limits = config.limits;
+    let state = Arc::new(ServerState::new(config, folder));
+    let listener = Listener::new(listen::bind(addr)?, limits, "flags serve");
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let app = router(state).into_make_service_with_connect_info::<Connection>();
+    let stop = async {
+        let _ = rx.await;
+    };
+    let app = router(state);
     let task = tokio::spawn(async move {
-        axum::serve(FlagsListener(listener), app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        // The requests in flight get their time in `shutdown`.
+        listen::serve_http(listener, app, connection, stop, Duration::from_secs(3600)).await;
+        Ok(())
     });
     Ok(RunningServer {
         addr,
         shutdown: Some(tx),
         task,
     })
-}
-
-fn canonical_dir(dir: &FsPath) -> io::Result<PathBuf> {
-    let real = std::fs::canonicalize(dir)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
-    if !real.is_dir() {
-        return Err(io::Error::other(format!(
-            "{} is not a directory",
-            dir.display()
-        )));
-    }
-    Ok(real)
 }
 
 /// A flags server on its own small runtime, for callers that are not async

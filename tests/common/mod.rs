@@ -134,10 +134,16 @@ impl Drop for ChildServer {
 
 /// Starts `bin args...` and reads the URL it says it listens on.
 pub fn spawn_server(bin: &str, args: &[&str]) -> ChildServer {
+    spawn_server_logging(bin, args, Stdio::null())
+}
+
+/// Starts `bin args...` with its stderr going to `log`, and reads the URL
+/// it says it listens on.
+pub fn spawn_server_logging(bin: &str, args: &[&str], log: impl Into<Stdio>) -> ChildServer {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin(bin))
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start server");
     let mut line = String::new();

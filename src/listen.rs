@@ -1,0 +1,377 @@
+//! The listener every server of the package uses (`flags serve`,
+//! `charfinder tcp`, `charfinder http`), so that clients that hold resources
+//! cannot take the server down:
+//!
+//! - a deep accept backlog, so a burst of thousands of connects queues;
+//! - a cap on open connections ([`Limits::max_connections`], by default
+//!   derived from the open-file limit): beyond it, new connections wait in
+//!   the backlog until one closes, instead of exhausting file descriptors;
+//! - when `accept` fails anyway (out of descriptors), a backoff, and one
+//!   warning per interval instead of a line per failed accept;
+//! - a header timeout: an HTTP request's head (or a TCP query line) must
+//!   arrive within it, counted from when the server starts waiting: a
+//!   connection that sends nothing, or half a request, is closed;
+//! - an idle timeout: a connection that moves no byte either way for that
+//!   long while the server is not working on its request (a client that
+//!   stopped reading) is closed.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
+
+use crate::errln;
+
+/// The listen backlog: deep, so that bursts of connects are queued rather
+/// than refused (the kernel caps it at `net.core.somaxconn`).
+pub const BACKLOG: u32 = 65_535;
+
+/// The bounds a server holds its connections to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A request's head, or a query line, must arrive within this.
+    pub header_timeout: Duration,
+    /// A connection with no traffic for this long, while no request of its
+    /// is being worked on, is closed.
+    pub idle_timeout: Duration,
+    /// Open connections at most; more wait in the backlog.
+    pub max_connections: usize,
+}
+
+impl Limits {
+    /// Defaults: 10 s for a request head, 60 s idle, and as many
+    /// connections as the open-file limit leaves room for.
+    pub fn with_open_files(open_files: u64) -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: default_max_connections(open_files),
+        }
+    }
+}
+
+impl std::fmt::Display for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "at most {} connections, header timeout {}, idle timeout {}",
+            self.max_connections,
+            crate::duration::format_duration(self.header_timeout),
+            crate::duration::format_duration(self.idle_timeout)
+        )
+    }
+}
+
+/// Connections the open-file limit leaves room for: all of it but a
+/// hundred descriptors for the rest (files served, the log, the runtime).
+pub fn default_max_connections(open_files: u64) -> usize {
+    usize::try_from(open_files.saturating_sub(100).max(1)).unwrap_or(usize::MAX)
+}
+
+/// Binds `addr` (port 0 picks a free port) with a deep backlog.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// How often a repeated accept failure is reported.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// A listener that holds its connections to [`Limits`].
+pub struct Listener {
+    inner: TcpListener,
+    limits: Limits,
+    permits: Arc<Semaphore>,
+    /// What the server is called in its warnings.
+    name: &'static str,
+    warned_full: Option<Instant>,
+    warned_errors: Option<Instant>,
+}
+
+impl Listener {
+    /// Listens on `inner` within `limits`; `name` prefixes its warnings.
+    pub fn new(inner: TcpListener, limits: Limits, name: &'static str) -> Self {
+        Self {
+            inner,
+            limits,
+            permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+            name,
+            warned_full: None,
+            warned_errors: None,
+        }
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// The limits it holds connections to.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The next connection, once the cap allows one more: the connection
+    /// counts against the cap until the returned stream is dropped.
+    pub async fn accept(&mut self) -> (Guarded, SocketAddr) {
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if due(&mut self.warned_full) {
+                    let cap = self.limits.max_connections;
+                    errln!("{}: {cap} connections open, the most allowed; new ones wait until one closes", self.name);
+                }
+                match Arc::clone(&self.permits).acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => std::future::pending().await,
+                }
+            }
+        };
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    return (Guarded::new(stream, self.limits.idle_timeout, permit), peer);
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait for some to
+                    // close, backing off, and say so once in a while.
+                    if due(&mut self.warned_errors) {
+                        errln!(
+                            "{}: accept failed: {error} (retrying; this is said once every {}s)",
+                            self.name,
+                            WARN_EVERY.as_secs()
+                        );
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
+
+/// `true`, and notes now, when the last warning is older than [`WARN_EVERY`].
+fn due(last: &mut Option<Instant>) -> bool {
+    let now = Instant::now();
+    if last.is_some_and(|at| now.duration_since(at) < WARN_EVERY) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+/// A connection held to the idle timeout, counting against the cap until
+/// dropped. The server marks the time it works on a request with
+/// [`Guarded::busy`]; the idle clock does not run then.
+pub struct Guarded {
+    stream: TcpStream,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+    busy: Busy,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Guarded {
+    fn new(stream: TcpStream, idle: Duration, permit: OwnedSemaphorePermit) -> Self {
+        Self {
+            stream,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+            busy: Busy::default(),
+            _permit: permit,
+        }
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// A handle to mark the time a request of this connection is worked on.
+    pub fn busy(&self) -> Busy {
+        self.busy.clone()
+    }
+
+    /// Bytes moved: the idle clock starts again.
+    fn moved(&mut self) {
+        let next = tokio::time::Instant::now() + self.idle;
+        self.deadline.as_mut().reset(next);
+    }
+
+    /// When nothing moved: an error once the idle time is over, unless a
+    /// request is being worked on.
+    fn stalled(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        if self.busy.0.load(Ordering::Relaxed) > 0 {
+            self.moved();
+            return None;
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Some(io::Error::new(io::ErrorKind::TimedOut, "idle connection")),
+            Poll::Pending => None,
+        }
+    }
+}
+
+/// Counts the requests of a connection being worked on.
+#[derive(Debug, Clone, Default)]
+pub struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    /// Marks a request as being worked on until the guard drops.
+    pub fn enter(&self) -> Working {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Working(self.clone())
+    }
+}
+
+/// A request being worked on.
+pub struct Working(Busy);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        (self.0).0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    self.moved();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.stalled(cx) {
+                Some(error) => Poll::Ready(Err(error)),
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.stream).poll_write(cx, data) {
+            Poll::Ready(result) => {
+                self.moved();
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.stalled(cx) {
+                Some(error) => Poll::Ready(Err(error)),
+                None => Poll::Pending,
+            },
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.stream).poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                self.moved();
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.stalled(cx) {
+                Some(error) => Poll::Ready(Err(error)),
+                None => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Serves `router` over HTTP/1.1 on `listener` until `stop` completes, then
+/// gives the requests in flight `grace` to finish. Each request carries
+/// `ConnectInfo(info(connection, peer))` in its extensions; a request's
+/// head must arrive within the header timeout (hyper's own, which also
+/// closes a kept-alive connection idle that long), and a request being
+/// handled stops the idle clock.
+pub async fn serve_http<T>(
+    mut listener: Listener,
+    router: axum::Router,
+    info: impl Fn(&Guarded, SocketAddr) -> T,
+    stop: impl Future<Output = ()>,
+    grace: Duration,
+) where
+    T: Clone + Send + Sync + 'static,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower_service::Service;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let header_timeout = listener.limits().header_timeout;
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let info = info(&io, peer);
+        let busy = io.busy();
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(info.clone()));
+                let working = busy.enter();
+                let mut router = router.clone();
+                async move {
+                    let response = router.call(request).await;
+                    drop(working);
+                    response
+                }
+            },
+        );
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+}

@@ -1,0 +1,103 @@
+//! `flags serve --dir`: a folder served without races, at the speed of the
+//! embedded data set.
+//!
+//! Each file is opened beneath the folder in one step by `cap-std` (on Linux,
+//! `openat2` with `RESOLVE_BENEATH`): a symlink may point within the folder,
+//! never out of it, however the folder changes while it is resolved, and
+//! nothing is opened by path a second time. The file is opened non-blocking
+//! and checked by its handle to be a regular file, so a FIFO, a device or a
+//! directory is a 404 at once, not a request that hangs.
+//!
+//! The bytes are read from that handle and kept, keyed by the file's
+//! identity (device, inode, size, modification time): the next request
+//! opens and checks the file again, and serves the kept bytes if it is the
+//! same file, unchanged. A file replaced or modified is read again.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+
+/// Files larger than this are served but not kept.
+const KEEP_AT_MOST: u64 = 1024 * 1024;
+
+/// Files larger than this are not served (a flag is tens of KB).
+const SERVE_AT_MOST: u64 = 64 * 1024 * 1024;
+
+/// What makes a file the same file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+/// A served folder.
+#[derive(Debug)]
+pub(crate) struct Folder {
+    dir: Arc<Dir>,
+    kept: Mutex<HashMap<String, (Identity, Bytes)>>,
+}
+
+impl Folder {
+    /// Opens `path` as the folder to serve.
+    pub(crate) fn open(path: &Path) -> io::Result<Self> {
+        let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority())?;
+        Ok(Self {
+            dir: Arc::new(dir),
+            kept: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The bytes of `relative` (`br/br.gif`); `None` when it is missing,
+    /// leads out of the folder, or is not a regular file.
+    pub(crate) async fn read(&self, relative: &str) -> Option<Bytes> {
+        let mut options = OpenOptions::new();
+        options.read(true).custom_flags(libc::O_NONBLOCK);
+        // Opening and checking a handle are quick system calls: done here.
+        let file = self.dir.open_with(relative, &options).ok()?.into_std();
+        let meta = file.metadata().ok()?;
+        if !meta.file_type().is_file() || meta.len() > SERVE_AT_MOST {
+            return None;
+        }
+        let identity = Identity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        };
+        if let Some((kept, bytes)) = self.kept().get(relative) {
+            if *kept == identity {
+                return Some(bytes.clone());
+            }
+        }
+        // Reading may take long (a slow disk): on the blocking pool.
+        let bytes = tokio::task::spawn_blocking(move || {
+            let mut bytes = Vec::with_capacity(identity.len as usize);
+            (&file)
+                .take(SERVE_AT_MOST)
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
+        })
+        .await
+        .ok()?
+        .ok()?;
+        let bytes = Bytes::from(bytes);
+        if identity.len <= KEEP_AT_MOST {
+            self.kept()
+                .insert(relative.to_owned(), (identity, bytes.clone()));
+        }
+        Some(bytes)
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Identity, Bytes)>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
