@@ -23,6 +23,21 @@ use url::Url;
 
 use crate::download::status::FetchError;
 
+/// A response head (status line and headers) must be smaller than this.
+/// The blocking client stops reading a head at that size; the async one
+/// reads more, so the contract checks the head it parsed.
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
+
+/// The size of a head as sent: `HTTP/1.1 200 OK`, then `Name: value` lines,
+/// each with its CRLF, then the blank line.
+fn head_size(headers: &HeaderMap) -> usize {
+    let lines: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+        .sum();
+    "HTTP/1.1 200 OK\r\n".len() + lines + 2
+}
+
 /// Most redirects followed for one request.
 pub(crate) const MAX_REDIRECTS: u32 = 5;
 
@@ -138,6 +153,11 @@ impl Request {
         status: StatusCode,
         headers: &HeaderMap,
     ) -> Result<Next, FetchError> {
+        if head_size(headers) >= MAX_HEAD {
+            return Err(FetchError::Invalid(format!(
+                "a response head of {MAX_HEAD} bytes or more"
+            )));
+        }
         match status.as_u16() {
             200 => {
                 let framing = framing(headers)?;

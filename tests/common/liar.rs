@@ -829,6 +829,22 @@ pub const SCENARIOS: &[Scenario] = &[
         r.head("200 OK", &[("X-Big", big)]);
         Next::Close
     }),
+    scenario!("headers", "header-8k", "an 8 KiB header", OK, |r| {
+        let big = "x".repeat(8 * 1024);
+        let body = r.body;
+        r.full("200 OK", &[("X-Big", big)], body)
+    }),
+    scenario!(
+        "headers",
+        "header-20k",
+        "a 20 KiB header (a head of 16 KiB or more is refused)",
+        INVALID,
+        |r| {
+            let big = "x".repeat(20 * 1024);
+            r.head("200 OK", &[("X-Big", big)]);
+            Next::Close
+        }
+    ),
     scenario!("headers", "headers-many", "1,000 headers", INVALID, |r| {
         let many: Vec<(&str, String)> = (0..1000).map(|i| ("X-Many", i.to_string())).collect();
         r.head("200 OK", &many);
