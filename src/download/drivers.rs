@@ -32,18 +32,21 @@ pub(crate) fn run_sequential(run: &Run) {
 }
 
 /// Threaded: `concurrency` OS threads doing blocking I/O; each takes the next
-/// job from a shared counter. They share one client, whose connection pool
-/// is sized to the thread count.
+/// job from a shared counter, with a client of its own that keeps its one
+/// connection (a pool shared by a thousand threads is searched and locked at
+/// every request).
 pub(crate) fn run_threaded(run: &Run) {
-    let client = BlockingClient::new(&run.plan.request, run.plan.concurrency);
     let next = AtomicUsize::new(0);
-    let worker = || loop {
-        let job = next.fetch_add(1, Ordering::Relaxed);
-        if job >= run.plan.codes.len() || run.cancel.is_cancelled() {
-            break;
+    let worker = || {
+        let client = BlockingClient::new(&run.plan.request, 1);
+        loop {
+            let job = next.fetch_add(1, Ordering::Relaxed);
+            if job >= run.plan.codes.len() || run.cancel.is_cancelled() {
+                break;
+            }
+            run.progress
+                .record(guarded(run, job, || client.download_flag(run, job)));
         }
-        run.progress
-            .record(guarded(run, job, || client.download_flag(run, job)));
     };
     thread::scope(|scope| {
         for i in 0..run.plan.concurrency {
@@ -261,13 +264,8 @@ mod tests {
             };
             let output = OutputDir::prepare(dir.path()).unwrap();
             let progress = Progress::new(5, false, Lines::None, true);
-            let run = Arc::new(Run::new(
-                plan,
-                output,
-                progress,
-                CancellationToken::new(),
-                true,
-            ));
+            let cancel = CancellationToken::new();
+            let run = Arc::new(Run::new(plan, output, progress, cancel, true).unwrap());
             drive(Arc::clone(&run)).unwrap();
             let (counts, results) = run.progress.snapshot();
             assert_eq!((counts.ok, counts.error), (4, 1), "{mode}");

@@ -10,6 +10,7 @@ use crate::download::plan::RequestOptions;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::Run;
+use url::Url;
 
 use super::{io_cause, parse_country, save_flag, Attempt, FlagContext, Target};
 use crate::download::timeline::Phase;
@@ -106,10 +107,10 @@ impl BlockingClient {
         &self,
         run: &Run,
         ctx: &FlagContext,
-        url: &str,
+        url: &Url,
         attempt: Attempt,
     ) -> Result<Vec<u8>, FetchError> {
-        let mut request = contract::Request::new(url, self.max_size)?;
+        let mut request = contract::Request::new(url.clone(), self.max_size);
         loop {
             let _in_flight = run.gauges.request();
             let sent = Instant::now();
