@@ -132,13 +132,12 @@ pub(crate) struct Request {
 
 impl Request {
     /// A request for `url`, bodies capped at `max_size` bytes.
-    pub(crate) fn new(url: &str, max_size: u64) -> Result<Self, FetchError> {
-        let url = Url::parse(url).map_err(|e| FetchError::Other(format!("bad URL {url}: {e}")))?;
-        Ok(Self {
+    pub(crate) fn new(url: Url, max_size: u64) -> Self {
+        Self {
             url,
             hops: 0,
             max_size,
-        })
+        }
     }
 
     /// The URL to ask now.
@@ -318,7 +317,10 @@ mod tests {
 
     #[test]
     fn statuses_and_redirects() {
-        let mut request = Request::new("http://127.0.0.1:1/flags/br/br.gif", 100).unwrap();
+        let mut request = Request::new(
+            Url::parse("http://127.0.0.1:1/flags/br/br.gif").unwrap(),
+            100,
+        );
         let none = HeaderMap::new();
         assert_eq!(
             request.judge(StatusCode::OK, &none),
@@ -363,7 +365,7 @@ mod tests {
 
     #[test]
     fn at_most_five_redirects() {
-        let mut request = Request::new("http://127.0.0.1:1/a", 100).unwrap();
+        let mut request = Request::new(Url::parse("http://127.0.0.1:1/a").unwrap(), 100);
         let again = headers(&[("location", "/a")]);
         for _ in 0..MAX_REDIRECTS {
             assert!(matches!(

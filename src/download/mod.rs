@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use crate::download::plan::{Mode, Plan};
 use crate::download::progress::Progress;
@@ -40,6 +41,8 @@ pub(crate) struct Run {
     pub cancel: CancellationToken,
     /// When the run started.
     pub(crate) started: Instant,
+    /// The plan's base URL, parsed once.
+    pub(crate) base: Url,
     /// Requests in flight and OS threads.
     pub(crate) gauges: Gauges,
     /// Slot numbers of the downloads in progress.
@@ -61,9 +64,12 @@ impl Run {
         progress: Progress,
         cancel: CancellationToken,
         keep_timeline: bool,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
+        let base = Url::parse(&plan.base_url)
+            .map_err(|e| std::io::Error::other(format!("bad server URL {}: {e}", plan.base_url)))?;
         let started = Instant::now();
-        Self {
+        Ok(Self {
+            base,
             plan,
             output,
             progress,
@@ -74,7 +80,7 @@ impl Run {
             timeline: keep_timeline.then(|| Timeline::new(started)),
             lags: Mutex::new(Vec::new()),
             lag_due: Mutex::new(None),
-        }
+        })
     }
 
     /// Samples the OS threads and the requests in flight: for the live
@@ -112,7 +118,7 @@ pub(crate) fn run(
     let closing = output.clone();
     let _on_early_exit = crate::sys::before_early_exit(move || closing.close(CLOSE_WAIT));
     let plan = skip_existing(plan, &output, &progress);
-    let run = Arc::new(Run::new(plan, output, progress, cancel, keep_timeline));
+    let run = Arc::new(Run::new(plan, output, progress, cancel, keep_timeline)?);
     drivers::drive(Arc::clone(&run))?;
     let elapsed = run.started.elapsed();
     run.progress.finish();

@@ -219,17 +219,6 @@ impl Plan {
         let sockets = if server_in_process { 2 } else { 1 };
         self.concurrency as u64 * sockets + 64
     }
-
-    /// The URL of a code's GIF.
-    pub(crate) fn gif_url(&self, code: &str) -> String {
-        gif_url(&self.base_url, code)
-    }
-
-    /// The URL of a code's metadata.
-    pub(crate) fn metadata_url(&self, code: &str) -> String {
-        let cc = code.to_ascii_lowercase();
-        format!("{}/{cc}/metadata.json", self.base_url)
-    }
 }
 
 /// The URL of a code's GIF on the server at `base`: `{base}/br/br.gif`.

@@ -86,6 +86,9 @@ impl Progress {
     }
 
     fn update_message(&self, counts: &Counts) {
+        if self.bar.is_hidden() {
+            return;
+        }
         let live = match *self.live.lock().unwrap_or_else(|e| e.into_inner()) {
             Some((in_flight, limit, threads)) => {
                 format!(" · in flight {in_flight}/{limit} · threads {threads}")

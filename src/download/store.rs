@@ -5,8 +5,9 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Prefix of temporary files, so that leftovers can be recognised and removed.
 pub(crate) const TEMP_PREFIX: &str = ".flags-partial-";
@@ -81,14 +82,10 @@ pub(crate) struct OutputDir(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     path: PathBuf,
-    gate: Mutex<Gate>,
-    idle: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct Gate {
-    closed: bool,
-    saving: usize,
+    /// Shut by `close`: no save starts after.
+    closed: AtomicBool,
+    /// Saves in progress.
+    saving: AtomicUsize,
 }
 
 /// Why a save did not happen.
@@ -137,8 +134,8 @@ impl OutputDir {
         let _ = probe.close();
         Ok(Self(Arc::new(Shared {
             path: path.to_owned(),
-            gate: Mutex::new(Gate::default()),
-            idle: Condvar::new(),
+            closed: AtomicBool::new(false),
+            saving: AtomicUsize::new(0),
         })))
     }
 
@@ -155,19 +152,17 @@ impl OutputDir {
     /// which would make the disk, not the network, what the benchmark
     /// measures. The file gets the mode a new file gets under the umask.
     pub(crate) fn save(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, SaveError> {
-        {
-            let mut gate = self.gate();
-            if gate.closed {
-                return Err(SaveError::Closed);
-            }
-            gate.saving += 1;
+        // A save announces itself, then looks at the gate; closing shuts the
+        // gate, then waits for the announced saves. With sequentially
+        // consistent order, a save either sees the gate shut and backs out,
+        // or is seen by `close`: no lock on the hot path.
+        self.0.saving.fetch_add(1, Ordering::SeqCst);
+        if self.0.closed.load(Ordering::SeqCst) {
+            self.0.saving.fetch_sub(1, Ordering::SeqCst);
+            return Err(SaveError::Closed);
         }
         let result = self.write(name, bytes);
-        let mut gate = self.gate();
-        gate.saving -= 1;
-        if gate.saving == 0 {
-            self.0.idle.notify_all();
-        }
+        self.0.saving.fetch_sub(1, Ordering::SeqCst);
         Ok(result?)
     }
 
@@ -182,19 +177,12 @@ impl OutputDir {
     /// Closes the folder: no save starts after this. Waits up to `wait` for
     /// the saves in progress, then removes temporary files.
     pub(crate) fn close(&self, wait: Duration) {
-        let mut gate = self.gate();
-        gate.closed = true;
-        let (gate, _) = self
-            .0
-            .idle
-            .wait_timeout_while(gate, wait, |g| g.saving > 0)
-            .unwrap_or_else(|e| e.into_inner());
-        drop(gate);
+        self.0.closed.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + wait;
+        while self.0.saving.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         remove_leftovers(&self.0.path);
-    }
-
-    fn gate(&self) -> std::sync::MutexGuard<'_, Gate> {
-        self.0.gate.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -12,6 +12,8 @@ use std::error::Error as StdError;
 use std::io;
 use std::time::Instant;
 
+use url::Url;
+
 use crate::download::contract::Cause;
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::store::{self, SaveError};
@@ -40,10 +42,16 @@ impl<'a> FlagContext<'a> {
     /// Starts job `job`: it takes a slot, after waiting since the run began.
     fn new(run: &'a Run, job: usize) -> Self {
         let code = run.plan.codes[job].as_str();
+        // Lanes only matter to a timeline; without one, none is taken.
+        let lane = if run.timeline.is_some() {
+            run.lanes.take()
+        } else {
+            0
+        };
         let recorder = Recorder {
             timeline: run.timeline.as_ref(),
             job,
-            lane: run.lanes.take(),
+            lane,
         };
         recorder.phase(code, Phase::Wait, "flag", 0, run.started);
         let context = Self {
@@ -86,7 +94,9 @@ impl<'a> FlagContext<'a> {
 impl Drop for FlagContext<'_> {
     /// The slot is free again, however the download ended (even a panic).
     fn drop(&mut self) {
-        self.lanes.give(self.recorder.lane);
+        if self.recorder.timeline.is_some() {
+            self.lanes.give(self.recorder.lane);
+        }
     }
 }
 
@@ -105,12 +115,18 @@ impl Target {
         }
     }
 
-    /// The URL of this target of `code`.
-    fn url(self, run: &Run, code: &str) -> String {
-        match self {
-            Target::Flag => run.plan.gif_url(code),
-            Target::Metadata => run.plan.metadata_url(code),
-        }
+    /// The URL of this target of `code`: the run's base URL, parsed once,
+    /// with its path extended (no parsing per request).
+    fn url(self, run: &Run, code: &str) -> Url {
+        let cc = code.to_ascii_lowercase();
+        let base = run.base.path().trim_end_matches('/');
+        let path = match self {
+            Target::Flag => format!("{base}/{cc}/{cc}.gif"),
+            Target::Metadata => format!("{base}/{cc}/metadata.json"),
+        };
+        let mut url = run.base.clone();
+        url.set_path(&path);
+        url
     }
 }
 

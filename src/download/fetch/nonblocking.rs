@@ -5,11 +5,14 @@ use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::download::contract::{self, Cause, Next, Stage};
+use bytes::Bytes;
+
+use crate::download::contract::{self, Cause, Framing, Next, Stage};
 use crate::download::plan::RequestOptions;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::Run;
+use url::Url;
 
 use super::{io_cause, parse_country, root_message, save_flag, Attempt, FlagContext, Target};
 use crate::download::timeline::{Phase, Recorder};
@@ -93,7 +96,7 @@ impl AsyncClient {
         run: &Run,
         ctx: &mut FlagContext<'_>,
         target: Target,
-    ) -> Result<Vec<u8>, FetchError> {
+    ) -> Result<Bytes, FetchError> {
         let url = target.url(run, ctx.code);
         let mut attempt = 0;
         loop {
@@ -127,10 +130,10 @@ impl AsyncClient {
         &self,
         run: &Run,
         ctx: &FlagContext<'_>,
-        url: &str,
+        url: &Url,
         attempt: Attempt,
-    ) -> Result<Vec<u8>, FetchError> {
-        let mut request = contract::Request::new(url, self.max_size)?;
+    ) -> Result<Bytes, FetchError> {
+        let mut request = contract::Request::new(url.clone(), self.max_size);
         loop {
             let _in_flight = run.gauges.request();
             let sent = Instant::now();
@@ -142,19 +145,24 @@ impl AsyncClient {
                 continue;
             };
             let receiving = Instant::now();
-            let read = async {
-                let mut body = Vec::with_capacity(framing.capacity(self.max_size));
-                while let Some(chunk) = response
-                    .chunk()
+            let body_error = |e: reqwest::Error| contract::verdict(reqwest_cause(&e), Stage::Body);
+            let read = match framing {
+                // A length the contract allowed: hyper holds the body to it,
+                // and one chunk (the usual case) is kept without a copy.
+                Framing::Length(_) => response.bytes().await.map_err(body_error),
+                // Otherwise the cap is checked chunk by chunk.
+                _ => {
+                    async {
+                        let mut body = Vec::new();
+                        while let Some(chunk) = response.chunk().await.map_err(body_error)? {
+                            body.extend_from_slice(&chunk);
+                            request.check_size(body.len() as u64)?;
+                        }
+                        Ok(Bytes::from(body))
+                    }
                     .await
-                    .map_err(|e| contract::verdict(reqwest_cause(&e), Stage::Body))?
-                {
-                    body.extend_from_slice(&chunk);
-                    request.check_size(body.len() as u64)?;
                 }
-                Ok::<_, FetchError>(body)
-            }
-            .await;
+            };
             attempt.record(ctx, Phase::Body, receiving);
             let body = read?;
             framing.check(body.len() as u64)?;
