@@ -367,9 +367,21 @@ pub async fn serve_http<T>(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout);
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _ = connection.await;
+            // hyper gives a connection its buffers (about 11 KB) at once; a
+            // connection that has sent nothing yet waits without them, so
+            // that thousands of idle ones cost little. It too must send
+            // within the header timeout.
+            let mut byte = [0u8; 1];
+            let first_byte =
+                tokio::time::timeout(header_timeout, io.stream().peek(&mut byte)).await;
+            if !matches!(first_byte, Ok(Ok(1))) {
+                return;
+            }
+            let _ = watcher
+                .watch(builder.serve_connection(TokioIo::new(io), service))
+                .await;
         });
     }
     drop(listener);

@@ -78,7 +78,8 @@ async fn serve_client(
     line_timeout: Duration,
 ) -> io::Result<()> {
     let (read, mut write) = tokio::io::split(stream);
-    let mut reader = BufReader::new(read);
+    // Small: a query line is at most 1 KB, and idle clients are many.
+    let mut reader = BufReader::with_capacity(2 * 1024, read);
     loop {
         write.write_all(PROMPT).await?;
         let line = tokio::time::timeout(line_timeout, read_line(&mut reader, MAX_QUERY_BYTES))
