@@ -58,6 +58,9 @@ pub(crate) fn run_threaded(run: &Run) {
                 errln!("warning: could only start {i} of {wanted} threads: {error}");
                 break;
             }
+            if i % SAMPLE_EVERY_SPAWNS == SAMPLE_EVERY_SPAWNS - 1 {
+                run.sample();
+            }
         }
         // Every worker is running now: the peak, however short the run.
         run.sample();
@@ -104,8 +107,20 @@ const SAVE_THREADS: usize = 8;
 /// stops waiting for it.
 const GRACE: Duration = Duration::from_millis(800);
 
-/// How often the OS threads and the requests in flight are sampled.
+/// How often the OS threads and the requests in flight are sampled for a
+/// timeline's counters, which draw them over time.
 const SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+/// How often they are sampled otherwise, for the live display and the
+/// peaks. Each sample wakes a thread: on a virtual machine a wake-up costs
+/// tens of µs, and at every 10 ms that was three quarters of a sequential
+/// run's CPU against a slow server. The peaks are also sampled where
+/// threads appear (see `run_threaded`) and when the run ends.
+const SAMPLE_EVERY_UNSEEN: Duration = Duration::from_millis(100);
+
+/// Threads started between two samples while threaded mode starts its
+/// workers, where its thread count peaks.
+const SAMPLE_EVERY_SPAWNS: usize = 64;
 
 /// How often the loop-lag probe asks to wake.
 const PROBE_EVERY: Duration = Duration::from_millis(1);
@@ -187,7 +202,11 @@ fn async_runtime(runtime: Runtime) -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Samples threads and requests in flight, for as long as it is polled.
 async fn watch(run: &Run) {
-    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    let every = match run.timeline {
+        Some(_) => SAMPLE_EVERY,
+        None => SAMPLE_EVERY_UNSEEN,
+    };
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
