@@ -72,7 +72,11 @@ pub(crate) fn run_threaded(run: &Run) {
 /// them, and each file is saved with `spawn_blocking` inside `download_flag`,
 /// so the runtime never waits on the disk.
 pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), reqwest::Error> {
-    let client = Arc::new(AsyncClient::new(&run.plan.request, run.plan.concurrency)?);
+    let client = Arc::new(AsyncClient::new(
+        &run.plan.request,
+        run.plan.concurrency,
+        run.plan.codes.len(),
+    )?);
     stream::iter(0..run.plan.codes.len())
         .take_until(run.cancel.clone().cancelled_owned())
         .map(|job| spawn_download(&client, &run, job))

@@ -18,8 +18,8 @@ use super::{io_cause, parse_country, root_message, save_flag, Attempt, FlagConte
 use crate::download::timeline::{Phase, Recorder};
 
 /// The async client of the async mode: one reqwest client, whose pool keeps
-/// up to `concurrency` idle connections to the server. Like the blocking
-/// client, it follows no redirects itself: the contract decides.
+/// idle connections to the server for the downloads still to start. Like
+/// the blocking client, it follows no redirects itself: the contract decides.
 pub(crate) struct AsyncClient {
     client: reqwest::Client,
     policy: RetryPolicy,
@@ -27,10 +27,11 @@ pub(crate) struct AsyncClient {
 }
 
 impl AsyncClient {
-    /// A client for `concurrency` requests in flight.
+    /// A client for `concurrency` downloads in flight, `downloads` in all.
     pub(crate) fn new(
         options: &RequestOptions,
         concurrency: usize,
+        downloads: usize,
     ) -> Result<Self, reqwest::Error> {
         // HTTPS (the remote server) with rustls over ring and the bundled
         // Mozilla roots, as ureq has it: the same trust in every mode, and
@@ -44,7 +45,7 @@ impl AsyncClient {
             .tls_certs_only(roots)
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
-            .pool_max_idle_per_host(concurrency)
+            .pool_max_idle_per_host(idle_connections(options, concurrency, downloads))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
@@ -171,6 +172,20 @@ impl AsyncClient {
     }
 }
 
+/// The idle connections worth keeping: one per download in flight, but
+/// never more than the downloads left to start when the first ones end
+/// (`downloads - concurrency`), as no other request could take them up;
+/// with `--names` a flag follows its metadata on the same connection.
+/// hyper keeps about 30 KB per connection: 10,000 downloads at concurrency
+/// 10,000 kept every finished one open until the end of the run.
+fn idle_connections(options: &RequestOptions, concurrency: usize, downloads: usize) -> usize {
+    if options.names {
+        concurrency
+    } else {
+        concurrency.min(downloads.saturating_sub(concurrency))
+    }
+}
+
 /// What a reqwest (hyper) error means, in the contract's terms.
 fn reqwest_cause(error: &reqwest::Error) -> Cause {
     if error.is_timeout() {
@@ -200,4 +215,24 @@ fn reqwest_cause(error: &reqwest::Error) -> Cause {
         current = e.source();
     }
     Cause::Other(root_message(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_connections_are_kept_only_for_downloads_left_to_start() {
+        let plain = RequestOptions::default();
+        let names = RequestOptions {
+            names: true,
+            ..RequestOptions::default()
+        };
+        assert_eq!(idle_connections(&plain, 1000, 10_000), 1000);
+        assert_eq!(idle_connections(&plain, 150, 194), 44);
+        assert_eq!(idle_connections(&plain, 10_000, 10_000), 0);
+        assert_eq!(idle_connections(&plain, 50, 20), 0);
+        // Each flag follows its metadata on the connection it came on.
+        assert_eq!(idle_connections(&names, 194, 194), 194);
+    }
 }

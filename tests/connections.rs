@@ -1,0 +1,134 @@
+//! Connections as each mode uses them, seen from a counting proxy between
+//! the client and the server: reused while downloads remain, never more
+//! than the concurrency, and not kept open once no download can take them.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{flags, server, MODES};
+use flags::server::delay::Delay;
+use flags::server::ServerConfig;
+
+/// What the proxy saw.
+#[derive(Default)]
+struct Seen {
+    /// Connections the client opened.
+    opened: AtomicUsize,
+    /// When the client closed each connection (its end of stream).
+    closed_by_client: Mutex<Vec<Instant>>,
+    /// When the server last sent a byte, on any connection.
+    last_answer: Mutex<Option<Instant>>,
+}
+
+/// A TCP proxy on 127.0.0.1:0 to `upstream`, counting connections; its
+/// threads end with the test process.
+fn proxy(upstream: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Seen::default());
+    let watch = Arc::clone(&seen);
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            watch.opened.fetch_add(1, Ordering::SeqCst);
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (seen_up, seen_down) = (Arc::clone(&watch), Arc::clone(&watch));
+            let (client_in, server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            thread::spawn(move || {
+                pump(client_in, server_out, |_| {});
+                seen_up
+                    .closed_by_client
+                    .lock()
+                    .unwrap()
+                    .push(Instant::now());
+            });
+            thread::spawn(move || {
+                pump(server, client, |_| {
+                    *seen_down.last_answer.lock().unwrap() = Some(Instant::now());
+                });
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Copies `from` to `to` until `from` ends, calling `sent` for each chunk,
+/// then closes `to`'s writing side.
+fn pump(mut from: TcpStream, mut to: TcpStream, mut sent: impl FnMut(usize)) {
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf) {
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        sent(n);
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// Runs `flags` through a proxy to a server with `delay`; what it saw.
+fn run_through_proxy(delay: Delay, args: &[&str]) -> Arc<Seen> {
+    let site = server(ServerConfig {
+        delay,
+        seed: Some(7),
+        ..ServerConfig::default()
+    });
+    let upstream = site.base_url().trim_start_matches("http://");
+    let upstream = upstream.split('/').next().unwrap().parse().unwrap();
+    let (addr, seen) = proxy(upstream);
+    let out = tempfile::tempdir().unwrap();
+    flags()
+        .args(args)
+        .args(["--retries", "0", "--progress", "never", "-q", "-s"])
+        .arg(format!("http://{addr}/flags"))
+        .arg("-o")
+        .arg(out.path())
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 60);
+    seen
+}
+
+#[test]
+fn every_mode_reuses_connections_and_opens_at_most_one_per_download_in_flight() {
+    for mode in MODES {
+        let delay = Delay::Fixed(Duration::from_millis(5));
+        let seen = run_through_proxy(delay, &["-a", "--count", "60", "-m", "6", "--mode", mode]);
+        let opened = seen.opened.load(Ordering::SeqCst);
+        let most = if mode == "sequential" { 1 } else { 6 };
+        assert!(
+            (1..=most).contains(&opened),
+            "{mode}: {opened} connections for 60 downloads"
+        );
+    }
+}
+
+#[test]
+fn async_closes_connections_no_download_can_take_up() {
+    // 60 downloads at concurrency 60: none can reuse a connection, so each
+    // closes when its flag is in; the fast ones long before the slowest
+    // answer (0-600 ms), not all together at the end of the run.
+    let delay = Delay::Range(Duration::ZERO, Duration::from_millis(600));
+    let seen = run_through_proxy(
+        delay,
+        &["-a", "--count", "60", "-m", "60", "--mode", "async"],
+    );
+    let last_answer = seen.last_answer.lock().unwrap().expect("answers were sent");
+    let closed = seen.closed_by_client.lock().unwrap();
+    let early = closed
+        .iter()
+        .filter(|&&at| at + Duration::from_millis(200) < last_answer);
+    assert!(
+        early.count() >= 10,
+        "{} closes, none well before the last answer",
+        closed.len()
+    );
+}
