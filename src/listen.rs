@@ -227,6 +227,29 @@ impl Guarded {
             Poll::Pending => None,
         }
     }
+
+    /// The outcome of a read or write of the stream: a ready one passes
+    /// through (restarting the idle clock when bytes `moved`), a pending
+    /// one turns into an error once the connection has been idle too long.
+    fn watched<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<R>>,
+        moved: bool,
+    ) -> Poll<io::Result<R>> {
+        match poll {
+            Poll::Ready(result) => {
+                if moved {
+                    self.moved();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.stalled(cx) {
+                Some(error) => Poll::Ready(Err(error)),
+                None => Poll::Pending,
+            },
+        }
+    }
 }
 
 /// Counts the requests of a connection being worked on.
@@ -257,18 +280,9 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        match Pin::new(&mut self.stream).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                if buf.filled().len() > before {
-                    self.moved();
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => match self.stalled(cx) {
-                Some(error) => Poll::Ready(Err(error)),
-                None => Poll::Pending,
-            },
-        }
+        let poll = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let after = buf.filled().len();
+        self.watched(cx, poll, after > before)
     }
 }
 
@@ -278,16 +292,8 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write(cx, data) {
-            Poll::Ready(result) => {
-                self.moved();
-                Poll::Ready(result)
-            }
-            Poll::Pending => match self.stalled(cx) {
-                Some(error) => Poll::Ready(Err(error)),
-                None => Poll::Pending,
-            },
-        }
+        let poll = Pin::new(&mut self.stream).poll_write(cx, data);
+        self.watched(cx, poll, true)
     }
 
     fn poll_write_vectored(
@@ -295,16 +301,8 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => {
-                self.moved();
-                Poll::Ready(result)
-            }
-            Poll::Pending => match self.stalled(cx) {
-                Some(error) => Poll::Ready(Err(error)),
-                None => Poll::Pending,
-            },
-        }
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.watched(cx, poll, true)
     }
 
     fn is_write_vectored(&self) -> bool {
