@@ -5,8 +5,8 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
+use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 /// Exit code of an interrupted run, as shells report SIGINT.
@@ -80,7 +80,7 @@ pub(crate) struct EarlyExitHook(u64);
 
 impl Drop for EarlyExitHook {
     fn drop(&mut self) {
-        let mut hooks = BEFORE_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hooks = BEFORE_EXIT.lock();
         hooks.retain(|(id, _)| *id != self.0);
     }
 }
@@ -89,7 +89,7 @@ impl Drop for EarlyExitHook {
 /// long as the returned hook lives.
 pub(crate) fn before_early_exit(cleanup: impl Fn() + Send + 'static) -> EarlyExitHook {
     let id = NEXT_HOOK.fetch_add(1, Ordering::Relaxed);
-    let mut hooks = BEFORE_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut hooks = BEFORE_EXIT.lock();
     hooks.push((id, Box::new(cleanup)));
     EarlyExitHook(id)
 }
@@ -97,7 +97,7 @@ pub(crate) fn before_early_exit(cleanup: impl Fn() + Send + 'static) -> EarlyExi
 /// Runs the registered clean-ups, then exits with `code` at once, from any
 /// thread. The lock is kept, so a second caller waits here until the exit.
 pub(crate) fn exit_now(code: u8) -> ! {
-    let hooks = BEFORE_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+    let hooks = BEFORE_EXIT.lock();
     for (_, hook) in hooks.iter() {
         hook();
     }

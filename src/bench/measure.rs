@@ -6,10 +6,11 @@ use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -80,27 +81,23 @@ impl Children {
     /// Starts `command` in a process group of its own and registers it.
     pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<Child> {
         let child = command.process_group(0).spawn()?;
-        self.lock().push(child.id());
+        self.groups.lock().push(child.id());
         Ok(child)
     }
 
     /// Unregisters a child that has been reaped.
     pub(crate) fn forget(&self, pid: u32) {
-        self.lock().retain(|p| *p != pid);
+        self.groups.lock().retain(|p| *p != pid);
     }
 
     fn kill_all(&self) {
-        for pid in self.lock().iter() {
+        for pid in self.groups.lock().iter() {
             // SAFETY: kill(2) on the process group of a child we started
             // (its group id is its pid); a group already gone gives ESRCH.
             unsafe {
                 libc::kill(-(*pid as libc::pid_t), libc::SIGKILL);
             }
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
-        self.groups.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -21,7 +21,7 @@ use crate::errln;
 
 /// Sequential: one blocking client, one request at a time.
 pub(crate) fn run_sequential(run: &Run) {
-    let client = BlockingClient::new(&run.plan.request, 1);
+    let client = BlockingClient::new(&run.plan.request);
     for job in 0..run.plan.codes.len() {
         if run.cancel.is_cancelled() {
             break;
@@ -38,7 +38,7 @@ pub(crate) fn run_sequential(run: &Run) {
 pub(crate) fn run_threaded(run: &Run) {
     let next = AtomicUsize::new(0);
     let worker = || {
-        let client = BlockingClient::new(&run.plan.request, 1);
+        let client = BlockingClient::new(&run.plan.request);
         loop {
             let job = next.fetch_add(1, Ordering::Relaxed);
             if job >= run.plan.codes.len() || run.cancel.is_cancelled() {
@@ -223,9 +223,9 @@ async fn watch(run: &Run) {
 async fn probe_loop_lag(run: Arc<Run>) {
     loop {
         let due = Instant::now() + PROBE_EVERY;
-        *run.lag_due.lock().unwrap_or_else(|e| e.into_inner()) = Some(due);
+        *run.lag_due.lock() = Some(due);
         tokio::time::sleep_until(due.into()).await;
-        run.lag_due.lock().unwrap_or_else(|e| e.into_inner()).take();
+        run.lag_due.lock().take();
         record_lag(&run, Instant::now().saturating_duration_since(due));
     }
 }
@@ -233,16 +233,13 @@ async fn probe_loop_lag(run: Arc<Run>) {
 /// Notes one wake-up that came `late`.
 fn record_lag(run: &Run, late: Duration) {
     let micros = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
-    run.lags
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(micros);
+    run.lags.lock().push(micros);
 }
 
 /// When the run ends, the probe may still be waiting for a wake-up that is
 /// overdue (a block that lasted until the end): that lateness counts too.
 fn close_probe(run: &Run) {
-    let due = run.lag_due.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let due = run.lag_due.lock().take();
     if let Some(due) = due.filter(|due| *due < Instant::now()) {
         record_lag(run, due.elapsed());
     }

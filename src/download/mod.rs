@@ -15,9 +15,10 @@ pub mod timeline;
 pub mod trace;
 pub mod waterfall;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -141,8 +142,7 @@ pub(crate) fn run(
             .map(|d| ideal_time(plan.codes.len(), plan.concurrency, d).as_secs_f64()),
         peak_threads: run.gauges.peak_threads(),
         peak_in_flight: run.gauges.peak_in_flight(),
-        loop_lag: (plan.mode == Mode::Async)
-            .then(|| LoopLag::of(&run.lags.lock().unwrap_or_else(|e| e.into_inner()))),
+        loop_lag: (plan.mode == Mode::Async).then(|| LoopLag::of(&run.lags.lock())),
         save_inline: plan.save.inline,
         save_delay_seconds: plan.save.delay.as_secs_f64(),
         results,

@@ -4,10 +4,10 @@
 
 use std::fmt;
 use std::io::IsTerminal;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{HumanDuration, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use parking_lot::Mutex;
 
 use crate::download::status::{CodeResult, Counts, FetchError, Status};
 use crate::{errln, outln, text};
@@ -89,7 +89,7 @@ impl Progress {
         if self.bar.is_hidden() {
             return;
         }
-        let live = match *self.live.lock().unwrap_or_else(|e| e.into_inner()) {
+        let live = match *self.live.lock() {
             Some((in_flight, limit, threads)) => {
                 format!(" · in flight {in_flight}/{limit} · threads {threads}")
             }
@@ -103,8 +103,8 @@ impl Progress {
 
     /// Shows what is in flight against the limit, and on how many threads.
     pub(crate) fn live(&self, in_flight: usize, limit: usize, threads: usize) {
-        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Some((in_flight, limit, threads));
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        *self.live.lock() = Some((in_flight, limit, threads));
+        let state = self.state.lock();
         self.update_message(&state.0);
     }
 
@@ -131,7 +131,7 @@ impl Progress {
             }
             _ => {}
         }
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock();
         state.0.add(&result);
         state.1.push(result);
         self.bar.inc(1);
@@ -149,7 +149,7 @@ impl Progress {
 
     /// The results so far, sorted by code, and their counts.
     pub(crate) fn snapshot(&self) -> (Counts, Vec<CodeResult>) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.lock();
         let mut results = state.1.clone();
         results.sort_by(|a, b| a.code.cmp(&b.code));
         (state.0, results)

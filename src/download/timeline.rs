@@ -14,8 +14,9 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 /// Requests in flight and OS threads, now and at their peak.
 #[derive(Debug, Default)]
@@ -115,7 +116,7 @@ pub(crate) struct Lanes {
 impl Lanes {
     /// The lowest free lane.
     pub(crate) fn take(&self) -> usize {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let mut free = self.free.lock();
         match free.pop() {
             Some(Reverse(lane)) => lane,
             None => self.opened.fetch_add(1, Ordering::Relaxed),
@@ -124,7 +125,7 @@ impl Lanes {
 
     /// Gives `lane` back.
     pub(crate) fn give(&self, lane: usize) {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let mut free = self.free.lock();
         free.push(Reverse(lane));
     }
 }
@@ -229,21 +230,18 @@ impl Timeline {
 
     /// Records a span.
     pub(crate) fn span(&self, span: Span) {
-        self.spans
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(span);
+        self.spans.lock().push(span);
     }
 
     /// Records a sample.
     pub(crate) fn sample(&self, sample: Sample) {
-        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let mut samples = self.samples.lock();
         samples.push(sample);
     }
 
     /// Records a job's final status.
     pub(crate) fn status(&self, job: usize, status: String) {
-        let mut statuses = self.statuses.lock().unwrap_or_else(|e| e.into_inner());
+        let mut statuses = self.statuses.lock();
         statuses.push((job, status));
     }
 
@@ -257,14 +255,9 @@ impl Timeline {
 
     /// Every span, in start order, each with its job's final status.
     fn spans(&self) -> Vec<(Span, String)> {
-        let statuses: std::collections::HashMap<usize, String> = self
-            .statuses
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect();
-        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let statuses: std::collections::HashMap<usize, String> =
+            self.statuses.lock().iter().cloned().collect();
+        let mut spans = self.spans.lock().clone();
         spans.sort_by_key(|s| (s.start, s.job));
         spans
             .into_iter()
@@ -280,10 +273,7 @@ impl Timeline {
 
     /// Every sample, in time order.
     fn samples(&self) -> Vec<Sample> {
-        self.samples
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.samples.lock().clone()
     }
 }
 

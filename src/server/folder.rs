@@ -17,10 +17,11 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
+use parking_lot::Mutex;
 
 /// Files larger than this are served but not kept.
 const KEEP_AT_MOST: u64 = 1024 * 1024;
@@ -73,7 +74,7 @@ impl Folder {
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
         };
-        if let Some((kept, bytes)) = self.kept().get(relative) {
+        if let Some((kept, bytes)) = self.kept.lock().get(relative) {
             if *kept == identity {
                 return Some(bytes.clone());
             }
@@ -91,13 +92,10 @@ impl Folder {
         .ok()?;
         let bytes = Bytes::from(bytes);
         if identity.len <= KEEP_AT_MOST {
-            self.kept()
+            self.kept
+                .lock()
                 .insert(relative.to_owned(), (identity, bytes.clone()));
         }
         Some(bytes)
-    }
-
-    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Identity, Bytes)>> {
-        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -12,6 +12,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -48,7 +49,7 @@ impl ServerState {
     /// The random source of one request, reproducible from the seed.
     fn rng_for(&self, path: &str) -> StdRng {
         let nth = {
-            let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+            let mut hits = self.hits.lock();
             match hits.get_mut(path) {
                 Some(n) => {
                     *n += 1;

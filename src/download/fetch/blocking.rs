@@ -16,9 +16,9 @@ use super::{io_cause, parse_country, save_flag, Attempt, FlagContext, Target};
 use crate::download::timeline::Phase;
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
-/// whose connection pool is sized to the number of threads that share it.
-/// It follows no redirects and turns no status into an error: the contract
-/// decides.
+/// per thread, keeping that thread's one connection (a pool shared by many
+/// threads is searched linearly under a lock in ureq 3). It follows no
+/// redirects and turns no status into an error: the contract decides.
 pub(crate) struct BlockingClient {
     agent: ureq::Agent,
     policy: RetryPolicy,
@@ -26,16 +26,16 @@ pub(crate) struct BlockingClient {
 }
 
 impl BlockingClient {
-    /// A client for `pool_size` threads.
-    pub(crate) fn new(options: &RequestOptions, pool_size: usize) -> Self {
+    /// A client for one thread.
+    pub(crate) fn new(options: &RequestOptions) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
             .timeout_connect(Some(options.connect_timeout))
             .timeout_global(Some(options.timeout))
-            .max_idle_connections(pool_size)
-            .max_idle_connections_per_host(pool_size)
+            .max_idle_connections(1)
+            .max_idle_connections_per_host(1)
             // ureq's default is 128 KB each way per connection, touched and
             // zeroed: 1,000 threads held 256 MB for 20 KB flags. A request
             // is 150 bytes; the input buffer grows for larger headers.

@@ -203,14 +203,11 @@ fn reqwest_cause(error: &reqwest::Error) -> Cause {
             if hyper.is_timeout() {
                 return Cause::Timeout;
             }
-        }
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            return io_cause(io);
-        }
-        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
             if hyper.is_incomplete_message() {
                 return Cause::Eof;
             }
+        } else if let Some(io) = e.downcast_ref::<io::Error>() {
+            return io_cause(io);
         }
         current = e.source();
     }
