@@ -16,11 +16,11 @@ pub(crate) const TEMP_PREFIX: &str = ".flags-partial-";
 const MAX_NAME_BYTES: usize = 100;
 
 /// The file name of a flag: `<CC>.gif`, or `<CC>-<Country_Name>.gif` when a
-/// country name is given (a code with no letters becomes `XX`). The name is untrusted input from the network, so it
-/// is reduced to letters, digits, `_`, `-`, `.` and `,` (anything else, such
-/// as spaces, slashes and control characters, becomes `_`),
-/// never starts with a dot, and is capped in length; a name that reduces to
-/// nothing falls back to the code alone. The code keeps names unique, and the
+/// country name is given (a code with no letters becomes `XX`). The name is
+/// untrusted input from the network, so it is reduced to letters, digits,
+/// `_`, `-`, `.` and `,` (anything else, such as spaces, slashes and control
+/// characters, becomes `_`), never starts with a dot, and is capped in
+/// length; a name that reduces to nothing falls back to the code alone. The code keeps names unique, and the
 /// prefix `<CC>-` keeps clear of Windows' reserved names (CON, NUL, ...).
 pub fn flag_file_name(code: &str, country: Option<&str>) -> String {
     let code: String = code
@@ -60,7 +60,7 @@ fn safe_name_part(name: &str) -> String {
     // No leading or trailing dots or underscores, no runs of them, no "..".
     let mut collapsed = String::with_capacity(out.len());
     for c in out.chars() {
-        let last = collapsed.chars().last();
+        let last = collapsed.chars().next_back();
         if matches!(c, '_' | '.') && (last == Some(c) || last.is_none()) {
             continue;
         }
