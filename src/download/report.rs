@@ -206,7 +206,9 @@ pub(crate) fn summary(report: &RunReport) -> String {
         },
         report.concurrency
     ));
-    if let Some(ideal) = report.ideal_seconds {
+    // The ideal is that of the whole plan: an interrupted run has no
+    // efficiency to speak of.
+    if let Some(ideal) = report.ideal_seconds.filter(|_| !report.interrupted) {
         text.push_str(&format!(
             "\nIdeal time: {ideal:.2}s (efficiency {:.0}%)",
             100.0 * ideal / report.elapsed_seconds.max(1e-9)
@@ -229,6 +231,42 @@ pub(crate) fn summary(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(interrupted: bool) -> RunReport {
+        RunReport {
+            mode: Mode::Async,
+            runtime: Some(Runtime::Multi),
+            concurrency: 1000,
+            server: "http://127.0.0.1:1/flags".into(),
+            output: "downloads".into(),
+            planned: 5000,
+            counts: Counts::default(),
+            interrupted,
+            elapsed_seconds: 12.5,
+            ideal_seconds: Some(10.0),
+            peak_threads: 6,
+            peak_in_flight: 1000,
+            loop_lag: None,
+            save_inline: false,
+            save_delay_seconds: 0.0,
+            results: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_claims_no_efficiency() {
+        let whole = summary(&report(false));
+        assert!(
+            whole.contains("Ideal time: 10.00s (efficiency 80%)"),
+            "{whole}"
+        );
+        let cut = summary(&report(true));
+        assert!(cut.contains("Interrupted: 5000 of 5000"), "{cut}");
+        assert!(
+            !cut.contains("Ideal time") && !cut.contains("efficiency"),
+            "{cut}"
+        );
+    }
 
     #[test]
     fn ideal() {
