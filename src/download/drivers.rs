@@ -69,8 +69,9 @@ pub(crate) fn run_threaded(run: &Run) {
 
 /// Async: one tokio runtime; `concurrency` downloads in flight at once through
 /// `buffer_unordered` (itself run as a task, see `drive`); each download is a
-/// task, so the runtime's workers share them, and each file is saved with `spawn_blocking` inside `download_flag`,
-/// so the runtime never waits on the disk.
+/// task, so the runtime's workers share them, and each file is saved with
+/// `spawn_blocking` inside `download_flag`, so the runtime never waits on the
+/// disk.
 pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), reqwest::Error> {
     let client = Arc::new(AsyncClient::new(
         &run.plan.request,
