@@ -160,11 +160,7 @@ fn the_trace_has_every_phase_of_every_download_in_every_mode() {
             site.base_url(),
             "--trace",
         ];
-        let args: Vec<&str> = args
-            .iter()
-            .copied()
-            .chain([trace.to_str().unwrap()])
-            .collect();
+        let args = [&args[..], &[trace.to_str().unwrap()]].concat();
         run_json(&args, &dir.path().join("out"), 0);
         check_trace(&read(&trace), 12, c.parse().unwrap(), false, mode);
     }
@@ -193,11 +189,7 @@ fn retries_and_metadata_requests_are_spans_of_their_own() {
             "4",
             "--trace",
         ];
-        let args: Vec<&str> = args
-            .iter()
-            .copied()
-            .chain([trace.to_str().unwrap()])
-            .collect();
+        let args = [&args[..], &[trace.to_str().unwrap()]].concat();
         let report = run_json(&args, &dir.path().join("out"), 0);
         assert!(
             report["counts"]["retries"].as_u64().unwrap() > 0,
@@ -224,11 +216,7 @@ fn the_timeline_svg_parses_and_has_one_row_per_download() {
             "--server-delay",
             "20ms",
         ];
-        let args: Vec<&str> = args
-            .iter()
-            .copied()
-            .chain(["--timeline", svg_path.to_str().unwrap()])
-            .collect();
+        let args = [&args[..], &["--timeline", svg_path.to_str().unwrap()]].concat();
         run_json(&args, &dir.path().join("out"), 0);
         let svg = std::fs::read_to_string(&svg_path).unwrap();
         let doc = roxmltree::Document::parse(&svg).expect("the SVG parses");
