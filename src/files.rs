@@ -10,30 +10,61 @@ use std::path::Path;
 
 use crate::download::store::plain;
 
+/// Why a result file's path was refused before any work.
+#[derive(Debug, thiserror::Error)]
+pub enum PathRefused {
+    /// The name does not end in the format's extension: a usage error.
+    #[error("'{path}' would hold {what}: give a name ending in .{extensions}")]
+    WrongName {
+        /// The path as given.
+        path: String,
+        /// What the file would hold.
+        what: String,
+        /// The extensions allowed, joined with " or .".
+        extensions: String,
+    },
+    /// Its folder is missing or cannot be written.
+    #[error("{0}")]
+    Folder(String),
+}
+
 /// Checks that `path` can be written as `what`: its extension is one of
 /// `extensions`, its folder exists and files can be made in it.
-pub(crate) fn check_writable(path: &Path, extensions: &[&str], what: &str) -> Result<(), String> {
+pub(crate) fn check_writable(
+    path: &Path,
+    extensions: &[&str],
+    what: &str,
+) -> Result<(), PathRefused> {
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
     if !extensions.contains(&extension.as_str()) {
-        return Err(format!(
-            "'{}' would hold {what}: give a name ending in .{}",
-            path.display(),
-            extensions.join(" or .")
-        ));
+        return Err(PathRefused::WrongName {
+            path: path.display().to_string(),
+            what: what.to_owned(),
+            extensions: extensions.join(" or ."),
+        });
     }
     let folder = folder_of(path);
     if !folder.is_dir() {
-        return Err(format!("no such folder: {}", folder.display()));
+        return Err(PathRefused::Folder(format!(
+            "no such folder: {}",
+            folder.display()
+        )));
     }
     tempfile::Builder::new()
         .prefix(".flags-probe-")
         .tempfile_in(folder)
         .map(drop)
-        .map_err(|e| format!("cannot write in {}: {}", folder.display(), plain(&e)))
+        .map_err(|e| {
+            PathRefused::Folder(format!(
+                "cannot write in {}: {}",
+                folder.display(),
+                plain(&e)
+            ))
+        })
 }
 
 /// The folder a file goes in (`.` for a bare name).

@@ -65,8 +65,8 @@ impl std::fmt::Display for Limits {
             f,
             "at most {} connections, header timeout {}, idle timeout {}",
             self.max_connections,
-            crate::duration::format_duration(self.header_timeout),
-            crate::duration::format_duration(self.idle_timeout)
+            crate::duration::human(self.header_timeout),
+            crate::duration::human(self.idle_timeout)
         )
     }
 }

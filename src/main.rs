@@ -28,7 +28,7 @@ Examples:
 #[command(
     name = "flags",
     version,
-    after_help = EXAMPLES,
+    after_help = "Details and examples: --help", after_long_help = EXAMPLES,
     args_conflicts_with_subcommands = true,
     args_override_self = true,
     propagate_version = true

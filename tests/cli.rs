@@ -96,7 +96,7 @@ fn the_last_of_a_repeated_option_wins() {
         .success();
     // --progress always draws on stderr even though it is not a terminal.
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    assert!(stderr.contains("1/1"), "{stderr}");
+    assert!(stderr.contains("/1 · ok "), "{stderr}");
 }
 
 #[test]

@@ -101,7 +101,10 @@ fn run_through_proxy(delay: Delay, args: &[&str]) -> Arc<Seen> {
 fn every_mode_reuses_connections_and_opens_at_most_one_per_download_in_flight() {
     for mode in MODES {
         let delay = Delay::Fixed(Duration::from_millis(5));
-        let seen = run_through_proxy(delay, &["-a", "--count", "60", "-m", "6", "--mode", mode]);
+        let seen = run_through_proxy(
+            delay,
+            &[&["-a", "--count", "60"][..], &common::mode_args(mode, "6")].concat(),
+        );
         let opened = seen.opened.load(Ordering::SeqCst);
         let most = if mode == "sequential" { 1 } else { 6 };
         assert!(

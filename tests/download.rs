@@ -134,7 +134,11 @@ fn verbose_prints_one_line_per_code() {
         stdout.contains("BR error: HTTP 418 I'm a teapot"),
         "{stdout}"
     );
-    assert!(stdout.contains("  1 error."), "{stdout}");
+    // The default summary says why, grouped by reason, as -q would.
+    assert!(
+        stdout.contains("  1 error:\n      1 HTTP 418 I'm a teapot: BR\n"),
+        "{stdout}"
+    );
 
     let assert = flags()
         .args(["BR", "XX", "-v", "-o"])

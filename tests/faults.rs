@@ -232,16 +232,10 @@ fn with_retries_a_flaky_server_still_gives_all_194_flags() {
     for mode in MODES {
         let out = tempfile::tempdir().unwrap();
         let args = [
-            "--all",
-            "--retries",
-            "6",
-            "--mode",
-            mode,
-            "-m",
-            "30",
-            "-s",
-            site.base_url(),
-        ];
+            &["--all", "--retries", "6", "-s", site.base_url()][..],
+            &common::mode_args(mode, "30"),
+        ]
+        .concat();
         let report = run_json(&args, out.path(), 0);
         assert_eq!(report["counts"]["ok"], 194, "{mode}");
         assert!(
@@ -286,18 +280,9 @@ fn ctrl_c_stops_the_run_prints_a_partial_summary_and_exits_130() {
     ] {
         let out = tempfile::tempdir().unwrap();
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
-            .args([
-                "--all",
-                "-m",
-                "5",
-                "--progress",
-                "never",
-                "--mode",
-                mode,
-                "-s",
-                site.base_url(),
-                "-o",
-            ])
+            .args(["--all", "--progress", "never", "-s", site.base_url()])
+            .args(common::mode_args(mode, "5"))
+            .arg("-o")
             .arg(out.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn flags_command() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("flags"))
+    common::flags_process()
 }
 
 /// Waits until `dir` holds a saved flag, so that saves are under way.
@@ -52,8 +52,9 @@ fn a_second_interrupt_a_few_ms_after_the_first_leaves_no_temporary_file() {
                 for round in 0..20u64 {
                     let out = tempfile::tempdir().unwrap();
                     let child = flags_command()
-                        .args(["-a", "--count", "3000", "-m", "50", "--progress", "never"])
-                        .args(["--mode", mode, "-o"])
+                        .args(["-a", "--count", "3000", "--progress", "never"])
+                        .args(common::mode_args(mode, "50"))
+                        .arg("-o")
                         .arg(out.path())
                         .stdout(Stdio::null())
                         .stderr(Stdio::piped())
@@ -82,16 +83,10 @@ fn after_one_interrupt_every_mode_exits_within_about_a_second_with_slow_bodies_i
         // The embedded server drips half the bodies: they are in flight when
         // the interrupt comes, and must not hold the exit up.
         let child = flags_command()
-            .args([
-                "-a",
-                "-m",
-                "5",
-                "--server-fault",
-                "drip=0.5",
-                "--progress",
-                "never",
-            ])
-            .args(["--mode", mode, "-o"])
+            .args(["-a", "--server-fault", "drip=0.5"])
+            .args(["--progress", "never"])
+            .args(common::mode_args(mode, "5"))
+            .arg("-o")
             .arg(out.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -149,18 +149,11 @@ fn the_trace_has_every_phase_of_every_download_in_every_mode() {
         let trace = dir.path().join("trace.json");
         let c = if mode == "sequential" { "1" } else { "4" };
         let args = [
-            "-l",
-            "12",
-            "-a",
-            "--mode",
-            mode,
-            "-m",
-            c,
-            "-s",
-            site.base_url(),
-            "--trace",
-        ];
-        let args = [&args[..], &[trace.to_str().unwrap()]].concat();
+            &["-l", "12", "-a", "-s", site.base_url()][..],
+            &common::mode_args(mode, c),
+            &["--trace", trace.to_str().unwrap()],
+        ]
+        .concat();
         run_json(&args, &dir.path().join("out"), 0);
         check_trace(&read(&trace), 12, c.parse().unwrap(), false, mode);
     }
@@ -173,23 +166,12 @@ fn retries_and_metadata_requests_are_spans_of_their_own() {
         let trace = dir.path().join("trace.json");
         // The embedded server resets a third of the requests: retried.
         let args = [
-            "-l",
-            "10",
-            "-a",
-            "--names",
-            "--mode",
-            mode,
-            "-m",
-            "3",
-            "--retries",
-            "8",
-            "--server-fault",
-            "reset=0.3",
-            "--server-seed",
-            "4",
-            "--trace",
-        ];
-        let args = [&args[..], &[trace.to_str().unwrap()]].concat();
+            &["-l", "10", "-a", "--names", "--retries", "8"][..],
+            &["--server-fault", "reset=0.3", "--server-seed", "4"],
+            &common::mode_args(mode, "3"),
+            &["--trace", trace.to_str().unwrap()],
+        ]
+        .concat();
         let report = run_json(&args, &dir.path().join("out"), 0);
         assert!(
             report["counts"]["retries"].as_u64().unwrap() > 0,
@@ -206,17 +188,11 @@ fn the_timeline_svg_parses_and_has_one_row_per_download() {
         let dir = tempfile::tempdir().unwrap();
         let svg_path = dir.path().join("timeline.svg");
         let args = [
-            "-l",
-            "15",
-            "-a",
-            "--mode",
-            mode,
-            "-m",
-            "5",
-            "--server-delay",
-            "20ms",
-        ];
-        let args = [&args[..], &["--timeline", svg_path.to_str().unwrap()]].concat();
+            &["-l", "15", "-a", "--server-delay", "20ms"][..],
+            &common::mode_args(mode, "5"),
+            &["--timeline", svg_path.to_str().unwrap()],
+        ]
+        .concat();
         run_json(&args, &dir.path().join("out"), 0);
         let svg = std::fs::read_to_string(&svg_path).unwrap();
         let doc = roxmltree::Document::parse(&svg).expect("the SVG parses");
@@ -349,5 +325,8 @@ fn the_live_display_shows_what_is_in_flight_and_on_how_many_threads() {
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.contains("in flight 20/20"), "{stderr}");
-    assert!(stderr.contains(" · threads "), "{stderr}");
+    assert!(
+        stderr.contains("in flight 20/20 · ") && stderr.contains(" threads"),
+        "{stderr}"
+    );
 }

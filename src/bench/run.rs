@@ -22,7 +22,7 @@ use crate::download::plan::{gif_url, Mode};
 use crate::download::progress::live_bar;
 use crate::download::report::{ideal_time, LoopLag};
 use crate::download::status::Counts;
-use crate::duration::format_duration;
+use crate::duration::exact;
 
 /// A `flags serve` child on a free port, stopped when dropped.
 struct ServerProcess {
@@ -35,7 +35,7 @@ impl ServerProcess {
     fn start(exe: &Path, delay: Duration, children: &Arc<Children>) -> Result<Self> {
         let mut command = Command::new(exe);
         command
-            .args(["serve", "--port", "0", "--delay", &format_duration(delay)])
+            .args(["serve", "--port", "0", "--delay", &exact(delay)])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -276,8 +276,12 @@ fn flags_command(
     let mut command = Command::new(&config.exe);
     command
         .args(["--json", "--progress", "never", "--retries", "0"])
-        .args(model.child_args())
-        .args(["-m", &concurrency.to_string(), "-s", base, "-o"])
+        .args(model.child_args());
+    if model.mode != Mode::Sequential {
+        command.args(["-m", &concurrency.to_string()]);
+    }
+    command
+        .args(["-s", base, "-o"])
         .arg(out)
         .args(config.selection.child_args());
     command

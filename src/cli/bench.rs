@@ -42,70 +42,76 @@ const RUN_OPTIONS: [&str; 13] = [
 
 /// Options of `flags bench`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = EXAMPLE)]
+#[command(after_help = "Details and examples: --help", after_long_help = EXAMPLE)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
     /// N downloads per run, cycling through the codes (workloads beyond the data set).
-    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, help_heading = "Selection")]
     pub count: Option<usize>,
     /// Modes to compare (async-current: async on the one-thread runtime).
     #[arg(
+        value_name = "MODEL",
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "sequential,threaded,async"
+        default_value = "sequential,threaded,async",
+        help_heading = "Matrix"
     )]
     pub modes: Vec<ModelArg>,
     /// Concurrency values (sequential always runs at 1).
-    #[arg(short = 'm', long, value_delimiter = ',', default_value = "1,10,50,200", value_parser = values::count, allow_negative_numbers = true)]
+    #[arg(value_name = "N", short = 'm', long, value_delimiter = ',', default_value = "1,10,50,200", value_parser = values::count, allow_negative_numbers = true, help_heading = "Matrix")]
     pub concurrency: Vec<usize>,
     /// Server latencies; a flags server is started for each.
-    #[arg(long, value_delimiter = ',', default_value = "0ms,100ms", value_parser = values::duration, allow_negative_numbers = true)]
+    #[arg(value_name = "DURATION", long, value_delimiter = ',', default_value = "0ms,100ms", value_parser = values::duration, allow_negative_numbers = true, help_heading = "Matrix")]
     pub delay: Vec<Duration>,
     /// Measured runs per cell.
-    #[arg(long, default_value_t = 5, value_parser = values::count, allow_negative_numbers = true)]
+    #[arg(value_name = "N", long, default_value_t = 5, value_parser = values::count, allow_negative_numbers = true, help_heading = "Matrix")]
     pub runs: usize,
     /// Unmeasured runs per cell before the measured ones.
-    #[arg(long, default_value_t = 1, value_parser = values::count_or_zero, allow_negative_numbers = true)]
+    #[arg(value_name = "N", long, default_value_t = 1, value_parser = values::count_or_zero, allow_negative_numbers = true, help_heading = "Matrix")]
     pub warmup: usize,
     /// Use this flags server instead of starting one; --delay then states its latency.
-    #[arg(short, long, value_name = "URL", value_parser = base_url)]
+    #[arg(short, long, value_name = "URL", value_parser = base_url, help_heading = "Matrix")]
     pub server: Option<String>,
-    /// Also run an outside command, e.g. 'curl=curl -s --parallel --remote-name-all $(cat {url_file})'
-    /// ({url_file}: a file with one URL per line; {base} and {out} are replaced; it runs in {out}). Repeatable.
-    #[arg(long = "vs", value_name = "NAME=COMMAND")]
+    /// Also run an outside command (repeatable).
+    ///
+    /// For example 'curl=curl -s --parallel --remote-name-all $(cat
+    /// {url_file})': {url_file} is a file with one URL per line; {base} and
+    /// {out} are replaced; it runs in {out}.
+    #[arg(long = "vs", value_name = "NAME=COMMAND", help_heading = "Matrix")]
     pub vs: Vec<OutsideCommand>,
     /// Write every run and the statistics as JSON (schema flags-bench/1).
-    #[arg(long, value_name = "FILE.json")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub export_json: Option<PathBuf>,
     /// Write one CSV row per cell.
-    #[arg(long, value_name = "FILE.csv")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub export_csv: Option<PathBuf>,
     /// Write a Markdown table.
-    #[arg(long, value_name = "FILE.md")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub export_markdown: Option<PathBuf>,
     /// Draw time and peak RSS against concurrency as SVG.
-    #[arg(long, value_name = "FILE.svg")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub plot: Option<PathBuf>,
     /// A previous --export-json to compare medians with.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Gate")]
     pub baseline: Option<PathBuf>,
     /// With --baseline: exit 1 when a cell is slower than this (e.g. 10%).
-    #[arg(long, default_value = "10%", value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true)]
+    #[arg(long, default_value = "10%", value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true, help_heading = "Gate")]
     pub max_regression: f64,
     /// Exit 0 even when every measured run of a cell failed.
-    #[arg(long)]
+    #[arg(long, help_heading = "Gate")]
     pub ignore_failure: bool,
-    /// Do not run anything: read this earlier --export-json and produce the
-    /// table, exports, plot and baseline comparison from it.
-    #[arg(long, value_name = "FILE", conflicts_with_all = RUN_OPTIONS)]
+    /// Run nothing: report an earlier --export-json.
+    ///
+    /// The table, exports, plot and baseline comparison are made from it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = RUN_OPTIONS, help_heading = "Gate")]
     pub from: Option<PathBuf>,
     /// Where the runs' output folders go [default: /dev/shm if present, so the disk is not what is measured].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Matrix")]
     pub workdir: Option<PathBuf>,
     /// Progress display on stderr.
-    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    #[arg(value_name = "WHEN", long, value_enum, default_value_t = ProgressChoice::Auto, help_heading = "Output")]
     pub progress: ProgressChoice,
 }
 
@@ -155,10 +161,14 @@ impl BenchArgs {
             return Err(usage(format!("no such folder: {}", workdir.display())));
         }
         let args: Vec<String> = std::env::args().collect();
+        let (concurrency, note) = effective_levels(&self.concurrency, jobs.len());
+        if let Some(note) = note {
+            errln!("flags bench: {note}");
+        }
         Ok(BenchConfig {
             exe: std::env::current_exe().context("cannot find the flags binary")?,
             models: self.modes.iter().copied().map(Model::from).collect(),
-            concurrency: self.concurrency.clone(),
+            concurrency,
             delays: self.delay.clone(),
             runs: self.runs,
             warmup: self.warmup,
@@ -175,6 +185,29 @@ impl BenchArgs {
                 .unwrap_or_else(|_| args.join(" ")),
         })
     }
+}
+
+/// The concurrency levels a run of `downloads` really uses: none above the
+/// number of downloads, each once, in order; and a note saying which were
+/// merged, when any were.
+fn effective_levels(asked: &[usize], downloads: usize) -> (Vec<usize>, Option<String>) {
+    let mut levels: Vec<usize> = asked.iter().map(|c| (*c).min(downloads.max(1))).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let merged: Vec<String> = asked
+        .iter()
+        .filter(|c| **c > downloads.max(1))
+        .map(|c| c.to_string())
+        .collect();
+    let note = (!merged.is_empty()).then(|| {
+        format!(
+            "each run has only {}, so concurrency {} runs at {} (one cell)",
+            crate::text::count(downloads, "download", "downloads"),
+            merged.join(", "),
+            downloads.max(1)
+        )
+    });
+    (levels, note)
 }
 
 fn read_export(path: &Path, what: &str) -> anyhow::Result<BenchReport> {
@@ -235,4 +268,24 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
         finish = Finish::Interrupted;
     }
     Ok(finish)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_above_the_downloads_run_once_at_the_downloads() {
+        assert_eq!(
+            effective_levels(&[1, 10, 50, 200], 194).0,
+            vec![1, 10, 50, 194]
+        );
+        let (levels, note) = effective_levels(&[1, 10, 50, 200], 2);
+        assert_eq!(levels, vec![1, 2]);
+        assert_eq!(
+            note.as_deref(),
+            Some("each run has only 2 downloads, so concurrency 10, 50, 200 runs at 2 (one cell)")
+        );
+        assert_eq!(effective_levels(&[50, 10], 100), (vec![10, 50], None));
+    }
 }

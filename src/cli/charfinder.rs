@@ -47,7 +47,7 @@ struct ServeArgs<const PORT: u16> {
     #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
     bind: String,
     /// Port to listen on (0 picks a free one).
-    #[arg(short, long, default_value_t = PORT, value_parser = values::port, allow_negative_numbers = true)]
+    #[arg(short, long, default_value_t = PORT, value_name = "N", value_parser = values::port, allow_negative_numbers = true)]
     port: u16,
     /// Log each query to stderr.
     #[arg(short, long)]

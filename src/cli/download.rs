@@ -25,8 +25,9 @@ use crate::{outln, sys};
 
 /// Which countries, shared by downloading and benchmarking.
 #[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Selection")]
 pub struct SelectionArgs {
-    /// Country codes: two letters (BR), or one letter for its 26 codes (B = BA..BZ)
+    /// Country codes: BR, or one letter for its 26 codes (B = BA..BZ)
     /// [default: the 20 most populous countries].
     #[arg(value_name = "CC")]
     pub codes: Vec<String>,
@@ -53,82 +54,112 @@ impl SelectionArgs {
 pub struct DownloadArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
-    /// Download N flags in all, cycling through the selected codes, each saved
-    /// as <CC>-<n>.gif: a workload larger than the data set, for benchmarks.
-    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, conflicts_with_all = ["names", "skip_existing"])]
+    /// Download N flags in all, cycling through the codes.
+    ///
+    /// Each is saved as <CC>-<n>.gif: a workload larger than the data set,
+    /// for benchmarks.
+    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, conflicts_with_all = ["names", "skip_existing"], help_heading = "Selection")]
     pub count: Option<usize>,
-    /// Requests in flight at most [default: 1 sequential, 30 threaded, 100 async, 5 against remote].
-    #[arg(short = 'm', long, aliases = ["max-req", "max_req"], value_name = "N", value_parser = values::count, allow_negative_numbers = true)]
-    pub concurrency: Option<usize>,
     /// How requests are driven.
-    #[arg(long, value_enum, default_value_t = ModeArg::Async)]
+    #[arg(long, value_enum, default_value_t = ModeArg::Async, value_name = "MODE", help_heading = "Requests")]
     pub mode: ModeArg,
-    /// embedded, local, delay, error, remote, or a base URL such as http://host:8000/flags.
-    #[arg(short, long, default_value = "embedded", value_name = "SERVER")]
-    pub server: ServerChoice,
-    /// Latency of the embedded server: 100ms, or a range such as 0.5s..5s [default: 0ms].
-    #[arg(long, value_name = "DELAY", value_parser = values::delay, allow_negative_numbers = true)]
-    pub server_delay: Option<Delay>,
-    /// Share of requests the embedded server answers with an error, 0.0 to 1.0 [default: 0].
-    #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true)]
-    pub server_error_rate: Option<f64>,
-    /// Seed of the embedded server's random delays, errors and faults.
-    #[arg(long, value_name = "N", value_parser = values::seed, allow_negative_numbers = true)]
-    pub server_seed: Option<u64>,
-    /// A fault of the embedded server, as `flags serve --fault` (repeatable).
-    #[arg(long, value_name = "KIND=RATE")]
-    pub server_fault: Vec<Fault>,
-    /// Folder to save the flags in (created if missing).
-    #[arg(short, long, default_value = "downloaded", value_name = "DIR")]
-    pub output: PathBuf,
-    /// Fetch each country's metadata.json first and save as <CC>-<Country_Name>.gif.
-    #[arg(long)]
-    pub names: bool,
+    /// Requests in flight at most [default: 30 threaded, 100 async, 5 against remote].
+    ///
+    /// Never more than the number of downloads; refused in sequential mode,
+    /// which makes one request at a time.
+    #[arg(short = 'm', long, aliases = ["max-req", "max_req"], value_name = "N", value_parser = values::count, allow_negative_numbers = true, help_heading = "Requests")]
+    pub concurrency: Option<usize>,
     /// Time limit of a whole request, body included.
-    #[arg(long, default_value = "10s", value_parser = values::positive_duration, value_name = "DURATION", allow_negative_numbers = true)]
+    #[arg(long, default_value = "10s", value_parser = values::positive_duration, value_name = "DURATION", allow_negative_numbers = true, help_heading = "Requests")]
     pub timeout: Duration,
     /// Time limit of establishing a connection.
-    #[arg(long, default_value = "3s", value_parser = values::positive_duration, value_name = "DURATION", allow_negative_numbers = true)]
+    #[arg(long, default_value = "3s", value_parser = values::positive_duration, value_name = "DURATION", allow_negative_numbers = true, help_heading = "Requests")]
     pub connect_timeout: Duration,
-    /// Extra attempts for errors worth retrying (timeouts, resets, 5xx, 418, 429).
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = values::retries, allow_negative_numbers = true)]
+    /// Extra attempts after a timeout, a reset, a 5xx, 418 or 429.
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = values::retries, allow_negative_numbers = true, help_heading = "Requests")]
     pub retries: u32,
-    /// Largest body accepted, in bytes (suffixes K and M allowed).
-    #[arg(long, default_value = "4M", value_parser = values::size, value_name = "BYTES", allow_negative_numbers = true)]
+    /// Largest body accepted (suffixes K and M).
+    #[arg(long, default_value = "4M", value_parser = values::size, value_name = "BYTES", allow_negative_numbers = true, help_heading = "Requests")]
     pub max_size: u64,
-    /// Do not request codes whose file is already in the output folder.
-    #[arg(long)]
+    /// embedded, local, delay, error, remote, or a base URL.
+    ///
+    /// local, delay and error are `flags serve --preset` on this machine
+    /// (ports 8000-8002); remote is the book's site; a URL looks like
+    /// http://host:8000/flags.
+    #[arg(
+        short,
+        long,
+        default_value = "embedded",
+        value_name = "URL",
+        help_heading = "Server"
+    )]
+    pub server: ServerChoice,
+    /// Latency of the embedded server per request [default: 100ms..300ms].
+    ///
+    /// A duration (100ms), a random range (0.5s..5s), or 0 for instant
+    /// answers. The default is a distant site's.
+    #[arg(long, value_name = "DURATION", value_parser = values::delay, allow_negative_numbers = true, help_heading = "Server")]
+    pub server_delay: Option<Delay>,
+    /// Share of requests the embedded server answers with 418, 0 to 1 [default: 0].
+    #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true, help_heading = "Server")]
+    pub server_error_rate: Option<f64>,
+    /// Seed of the embedded server's random delays, errors and faults.
+    #[arg(long, value_name = "N", value_parser = values::seed, allow_negative_numbers = true, help_heading = "Server")]
+    pub server_seed: Option<u64>,
+    /// A fault of the embedded server, as `flags serve --fault` (repeatable).
+    #[arg(long, value_name = "KIND=RATE", help_heading = "Server")]
+    pub server_fault: Vec<Fault>,
+    /// Folder to save the flags in (created if missing).
+    #[arg(
+        short,
+        long,
+        default_value = "downloaded",
+        value_name = "DIR",
+        help_heading = "Output"
+    )]
+    pub output: PathBuf,
+    /// Fetch metadata.json first; save as <CC>-<Country_Name>.gif.
+    #[arg(long, help_heading = "Output")]
+    pub names: bool,
+    /// Do not request codes whose file is already saved.
+    #[arg(long, help_heading = "Output")]
     pub skip_existing: bool,
-    /// Print one line per code as it finishes, and each retry.
-    #[arg(short, long)]
+    /// One line per code as it finishes, and one per retry.
+    #[arg(short, long, help_heading = "Output")]
     pub verbose: bool,
-    /// Print only errors (one line per failed code, on stderr): no header,
-    /// no summary, no progress display.
-    #[arg(short, long, conflicts_with_all = ["verbose", "json"])]
+    /// Only errors, one line per failed code on stderr.
+    ///
+    /// No header, no summary, no progress display.
+    #[arg(short, long, conflicts_with_all = ["verbose", "json"], help_heading = "Output")]
     pub quiet: bool,
-    /// Print one JSON object instead of the text header and summary.
-    #[arg(long)]
+    /// One JSON object instead of the text header and summary.
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Live progress display on stderr.
-    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto, value_name = "WHEN", help_heading = "Output")]
     pub progress: ProgressChoice,
-    /// Write a per-request timeline in the Chrome Trace Event format (opens
-    /// in ui.perfetto.dev and chrome://tracing).
-    #[arg(long, value_name = "FILE.json")]
+    /// Write the run's timeline in the Chrome Trace Event format.
+    ///
+    /// It opens in ui.perfetto.dev and chrome://tracing.
+    #[arg(long, value_name = "FILE", help_heading = "See it")]
     pub trace: Option<PathBuf>,
-    /// Draw the run as a waterfall, one row per download.
-    #[arg(long, value_name = "FILE.svg")]
+    /// Draw the run as an SVG waterfall, one row per download.
+    #[arg(long, value_name = "FILE", help_heading = "See it")]
     pub timeline: Option<PathBuf>,
-    /// Async mode: one worker thread per core (multi), or every task on one
-    /// thread, as asyncio does (current).
-    #[arg(long, value_enum)]
+    /// Async mode: a worker thread per core, or one thread as asyncio.
+    ///
+    /// multi: one worker thread per core; current: every task on one thread,
+    /// as asyncio does.
+    #[arg(long, value_enum, value_name = "RUNTIME", help_heading = "See it")]
     pub runtime: Option<RuntimeArg>,
-    /// Async mode: save each file on the blocking pool (offload), or with
-    /// std::fs in the task itself (inline: the blocking mistake, on purpose).
-    #[arg(long, value_enum)]
+    /// Async mode: save on the blocking pool, or inline (the mistake).
+    ///
+    /// offload: on the runtime's blocking pool; inline: with std::fs in the
+    /// task itself, blocking the event loop on purpose.
+    #[arg(long, value_enum, value_name = "WHERE", help_heading = "See it")]
     pub save: Option<SaveArg>,
     /// Make every save take at least this long: a slow disk.
-    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = values::duration, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = values::duration, allow_negative_numbers = true, help_heading = "See it")]
     pub save_delay: Duration,
 }
 
@@ -195,6 +226,49 @@ impl FromStr for ServerChoice {
     }
 }
 
+/// The embedded server's latency when none is given: a site across an
+/// ocean, where a request on a fresh connection takes one to three round
+/// trips of 50 to 150 ms. With it, the first run shows what concurrency
+/// buys; `--server-delay 0` gives the instant server.
+pub const DEFAULT_EMBEDDED_DELAY: Delay =
+    Delay::Range(Duration::from_millis(100), Duration::from_millis(300));
+
+/// The environment variable that changes the embedded server's default
+/// latency (`FLAGS_SERVER_DELAY=0` for instant answers in every run).
+pub const DELAY_VARIABLE: &str = "FLAGS_SERVER_DELAY";
+
+/// The embedded server's latency when `--server-delay` is not given:
+/// [`DELAY_VARIABLE`] when set, else [`DEFAULT_EMBEDDED_DELAY`].
+fn default_embedded_delay() -> Result<Delay, Failure> {
+    match std::env::var(DELAY_VARIABLE) {
+        Ok(text) => values::delay(&text).map_err(|why| usage(format!("{DELAY_VARIABLE}: {why}"))),
+        Err(_) => Ok(DEFAULT_EMBEDDED_DELAY),
+    }
+}
+
+/// What the embedded server simulates, for the header: `simulating a
+/// distant site: 100ms..300ms per request`.
+fn simulated(config: &ServerConfig) -> String {
+    let mut parts = vec![match config.delay {
+        Delay::None => "answers at once".to_owned(),
+        Delay::Fixed(d) => format!("{} per request", crate::duration::human(d)),
+        Delay::Range(..) if config.delay == DEFAULT_EMBEDDED_DELAY => {
+            format!("simulating a distant site: {} per request", config.delay)
+        }
+        Delay::Range(..) => format!("{} per request", config.delay),
+    }];
+    if config.error_rate > 0.0 {
+        parts.push(format!("{:.0}% errors", config.error_rate * 100.0));
+    }
+    for fault in &config.faults {
+        parts.push(format!("fault {}={}", fault.kind, fault.rate));
+    }
+    if let Some(seed) = config.seed {
+        parts.push(format!("seed {seed}"));
+    }
+    parts.join(", ")
+}
+
 impl DownloadArgs {
     /// The embedded server's configuration, or a usage error when options
     /// for it are given with another server.
@@ -207,7 +281,10 @@ impl DownloadArgs {
             ServerChoice::Embedded => {
                 Fault::check_total(&self.server_fault).map_err(usage)?;
                 Ok(Some(ServerConfig {
-                    delay: self.server_delay.unwrap_or_default(),
+                    delay: match self.server_delay {
+                        Some(delay) => delay,
+                        None => default_embedded_delay()?,
+                    },
                     error_rate: self.server_error_rate.unwrap_or(0.0),
                     seed: self.server_seed,
                     faults: self.server_fault.clone(),
@@ -233,6 +310,11 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
     let codes = args.selection.codes()?;
     let embedded_config = args.embedded_config()?;
     let mode = Mode::from(args.mode);
+    if mode == Mode::Sequential && args.concurrency.is_some() {
+        return Err(usage(
+            "--concurrency does nothing in sequential mode, which makes one request at a time; use --mode threaded or async",
+        ));
+    }
     let (runtime, save) = args.runtime_and_save(mode)?;
     args.check_outputs()?;
     let jobs = match args.count {
@@ -259,6 +341,15 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         save,
     };
     sys::require_open_files(plan.open_files_needed(embedded_config.is_some()))?;
+    let mut notes = Vec::new();
+    if let Some(asked) = args.concurrency.filter(|asked| *asked > plan.concurrency) {
+        notes.push(format!(
+            "Concurrency: {asked} requested, {} used: only {}.",
+            plan.concurrency,
+            crate::text::count(plan.codes.len(), "flag", "flags")
+        ));
+    }
+    let site = embedded_config.as_ref().map(simulated);
     let embedded = match embedded_config {
         Some(config) => {
             // The ideal is known when we set the server's latency.
@@ -280,7 +371,14 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         }
     };
     if !args.json && !args.quiet {
-        outln!("{}", report::header(&args.server.label(), &plan));
+        let site = match site {
+            Some(simulated) => format!("{} ({simulated})", plan.base_url),
+            None => plan.base_url.clone(),
+        };
+        outln!(
+            "{}",
+            report::header(&args.server.label(), &site, &plan, &notes)
+        );
     }
     let cancel = CancellationToken::new();
     sys::on_interrupt(
@@ -345,10 +443,10 @@ impl DownloadArgs {
     /// Checks `--trace` and `--timeline` before anything runs.
     fn check_outputs(&self) -> Result<(), Failure> {
         if let Some(path) = &self.trace {
-            check_writable(path, &["json"], "a Chrome trace").map_err(anyhow::Error::msg)?;
+            check_writable(path, &["json"], "a Chrome trace")?;
         }
         if let Some(path) = &self.timeline {
-            check_writable(path, &["svg"], "an SVG timeline").map_err(anyhow::Error::msg)?;
+            check_writable(path, &["svg"], "an SVG timeline")?;
         }
         Ok(())
     }

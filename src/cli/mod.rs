@@ -58,6 +58,15 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+impl From<crate::files::PathRefused> for Failure {
+    fn from(error: crate::files::PathRefused) -> Self {
+        match error {
+            crate::files::PathRefused::WrongName { .. } => Failure::Usage(error.to_string()),
+            crate::files::PathRefused::Folder(_) => Failure::Runtime(error.into()),
+        }
+    }
+}
+
 /// A usage error with this message.
 pub fn usage(message: impl fmt::Display) -> Failure {
     Failure::Usage(message.to_string())

@@ -25,38 +25,43 @@ Examples:
 
 /// Options of `flags serve`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = "Details and examples: --help", after_long_help = EXAMPLES)]
 pub struct ServeArgs {
     /// Address or host name to listen on.
     #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
     pub bind: String,
     /// Port to listen on (0 picks a free one) [default: 8000, or the preset's].
-    #[arg(short, long, value_parser = values::port, allow_negative_numbers = true)]
+    #[arg(short, long, value_name = "N", value_parser = values::port, allow_negative_numbers = true)]
     pub port: Option<u16>,
     /// Serve this folder (same <cc>/<cc>.gif layout) instead of the embedded data set.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Latency per request: 500ms, or a random range such as 0.5s..5s.
-    #[arg(long, value_name = "DELAY", value_parser = values::delay, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = values::delay, allow_negative_numbers = true, help_heading = "Simulation")]
     pub delay: Option<Delay>,
     /// Share of requests answered with --error-status (0.0 to 1.0).
-    #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true)]
+    #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true, help_heading = "Simulation")]
     pub error_rate: Option<f64>,
     /// Status of simulated errors (400 to 599).
-    #[arg(long, default_value_t = 418, value_parser = error_status, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 418, value_name = "STATUS", value_parser = error_status, allow_negative_numbers = true, help_heading = "Simulation")]
     pub error_status: u16,
     /// Seed for reproducible delays and errors.
-    #[arg(long, value_name = "N", value_parser = values::seed, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", value_parser = values::seed, allow_negative_numbers = true, help_heading = "Simulation")]
     pub seed: Option<u64>,
-    /// Cause a fault on a share of requests: KIND=RATE, repeatable. KIND: reset,
-    /// reset-body, truncate, drip, redirect-loop, huge, bad-json, hostile-name.
-    #[arg(long = "fault", value_name = "KIND=RATE")]
+    /// Cause a fault on a share of requests (repeatable).
+    ///
+    /// KIND: reset, reset-body, truncate, drip, redirect-loop, huge,
+    /// bad-json, hostile-name; RATE from 0 to 1.
+    #[arg(long = "fault", value_name = "KIND=RATE", help_heading = "Simulation")]
     pub faults: Vec<Fault>,
     /// Speed of the drip fault, in bytes per second.
-    #[arg(long, default_value_t = 1000, value_name = "BYTES", value_parser = values::count, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1000, value_name = "BYTES", value_parser = values::count, allow_negative_numbers = true, help_heading = "Simulation")]
     pub drip_speed: usize,
-    /// The classic set-up: local = port 8000; delay = 8001 with 0.5s..5s; error = 8002 with 0.5s..5s and 25% errors.
-    #[arg(long, value_enum)]
+    /// The classic set-up of the book's three servers.
+    ///
+    /// local = port 8000; delay = 8001 with 0.5s..5s; error = 8002 with
+    /// 0.5s..5s and 25% errors.
+    #[arg(long, value_enum, value_name = "NAME")]
     pub preset: Option<PresetArg>,
     /// Log one line per request.
     #[arg(short, long)]
@@ -67,6 +72,7 @@ pub struct ServeArgs {
 
 /// Timeouts and the connection cap, shared by every server.
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
     /// A request's head (or a query line) must arrive within this; a
     /// connection that sends nothing is closed after it.

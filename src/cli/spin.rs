@@ -17,16 +17,16 @@ Examples:
 
 /// Options of `flags spin`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = EXAMPLES)]
+#[command(after_help = "Details and examples: --help", after_long_help = EXAMPLES)]
 pub struct SpinArgs {
     /// thread, async, blocking (async code that blocks: the spinner freezes) or async-offload.
-    #[arg(long, value_enum, default_value_t = SpinModeArg::Thread)]
+    #[arg(long, value_enum, default_value_t = SpinModeArg::Thread, value_name = "MODE")]
     pub mode: SpinModeArg,
     /// How long the slow function takes.
     #[arg(long, default_value = "3s", value_parser = values::duration, value_name = "DURATION", allow_negative_numbers = true)]
     pub seconds: Duration,
     /// Animate frames: auto (only when stdout is a terminal), always, never.
-    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = ProgressChoice::Auto, value_name = "WHEN")]
     pub frames: ProgressChoice,
 }
 

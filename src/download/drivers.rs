@@ -90,19 +90,25 @@ pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), reqwest::Error> {
 /// Runs one download as its own task; a task that panics is that code's ERROR.
 async fn spawn_download(client: &Arc<AsyncClient>, run: &Arc<Run>, job: usize) -> CodeResult {
     let (client, task_run) = (Arc::clone(client), Arc::clone(run));
-    tokio::spawn(async move { client.download_flag(&task_run, job).await })
-        .await
-        .unwrap_or_else(|error| match error.try_into_panic() {
-            Ok(payload) => CodeResult::panicked(&run.plan.codes[job], &*payload),
-            Err(error) => CodeResult::panicked(&run.plan.codes[job], &error.to_string()),
-        })
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let result = client.download_flag(&task_run, job).await;
+        result.took(started.elapsed())
+    })
+    .await
+    .unwrap_or_else(|error| match error.try_into_panic() {
+        Ok(payload) => CodeResult::panicked(&run.plan.codes[job], &*payload),
+        Err(error) => CodeResult::panicked(&run.plan.codes[job], &error.to_string()),
+    })
 }
 
 /// Runs one blocking download; a panic inside it (a bug, ours or a
 /// library's) is that code's ERROR, and the run goes on.
 fn guarded(run: &Run, job: usize, download: impl FnOnce() -> CodeResult) -> CodeResult {
+    let started = Instant::now();
     panic::catch_unwind(AssertUnwindSafe(download))
         .unwrap_or_else(|payload| CodeResult::panicked(&run.plan.codes[job], &*payload))
+        .took(started.elapsed())
 }
 
 /// Threads of the async runtime's blocking pool, where files are saved: one

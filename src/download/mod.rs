@@ -126,6 +126,13 @@ pub(crate) fn run(
     run.output.close(CLOSE_WAIT);
     let (counts, results) = run.progress.snapshot();
     let plan = &run.plan;
+    let interrupted = run.cancel.is_cancelled();
+    let ideal_seconds = plan
+        .server_delay
+        .filter(|d| !d.is_zero())
+        .map(|d| ideal_time(plan.codes.len(), plan.concurrency, d).as_secs_f64());
+    let elapsed_seconds = elapsed.as_secs_f64();
+    let download_seconds: f64 = results.iter().map(|r| r.seconds).sum();
     let report = RunReport {
         mode: plan.mode,
         runtime: (plan.mode == Mode::Async).then_some(plan.runtime),
@@ -134,12 +141,13 @@ pub(crate) fn run(
         output: run.output.path().display().to_string(),
         planned: plan.codes.len() + counts.skipped,
         counts,
-        interrupted: run.cancel.is_cancelled(),
-        elapsed_seconds: elapsed.as_secs_f64(),
-        ideal_seconds: plan
-            .server_delay
-            .filter(|d| !d.is_zero())
-            .map(|d| ideal_time(plan.codes.len(), plan.concurrency, d).as_secs_f64()),
+        interrupted,
+        elapsed_seconds,
+        ideal_seconds,
+        efficiency: report::efficiency(ideal_seconds, elapsed_seconds, &counts, interrupted),
+        download_seconds,
+        overlap: (download_seconds > 0.0).then(|| download_seconds / elapsed_seconds.max(1e-9)),
+        errors: report::group_errors(&results),
         peak_threads: run.gauges.peak_threads(),
         peak_in_flight: run.gauges.peak_in_flight(),
         loop_lag: (plan.mode == Mode::Async).then(|| LoopLag::of(&run.lags.lock())),

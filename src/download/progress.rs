@@ -4,9 +4,10 @@
 
 use std::fmt;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
 
-use indicatif::{HumanDuration, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use parking_lot::Mutex;
 
 use crate::download::status::{CodeResult, Counts, FetchError, Status};
@@ -32,7 +33,7 @@ pub(crate) fn live_bar(total: u64, template: &str) -> ProgressBar {
             })
             .with_key("eta", |state: &ProgressState, w: &mut dyn fmt::Write| {
                 if state.pos() > 0 && state.len().is_some_and(|len| state.pos() < len) {
-                    let _ = write!(w, " ETA {}", HumanDuration(state.eta()));
+                    let _ = write!(w, " ETA {}", crate::duration::human(state.eta()));
                 }
             });
         bar.set_style(style);
@@ -52,60 +53,194 @@ pub(crate) enum Lines {
     All,
 }
 
+/// Requests in flight against their limit, and the process's OS threads,
+/// as last sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Live {
+    /// Requests in flight now.
+    pub in_flight: usize,
+    /// The most that may be in flight (the concurrency).
+    pub limit: usize,
+    /// OS threads of the process.
+    pub threads: usize,
+}
+
+/// What the live line shows besides indicatif's own state.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shown {
+    counts: Counts,
+    live: Option<Live>,
+}
+
+/// The figures of one frame of the live line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frame {
+    /// Since the run started.
+    pub elapsed: Duration,
+    /// Codes finished, and planned.
+    pub done: u64,
+    /// Codes planned.
+    pub total: u64,
+    /// Results so far.
+    pub counts: Counts,
+    /// In flight and threads, once sampled.
+    pub live: Option<Live>,
+    /// Flags finished per second.
+    pub per_second: f64,
+    /// Time left at that rate.
+    pub eta: Duration,
+}
+
+/// The live line after the spinner, in at most `width` columns: the time,
+/// the count and the results always; then, while they fit, in this order of
+/// use, requests in flight, threads, a bar, the rate and the time left. One
+/// time format (as the summary's), units on every figure.
+pub(crate) fn live_line(frame: &Frame, width: usize) -> String {
+    // Numbers padded to the widths they will reach, so that fields keep
+    // their places from one frame to the next.
+    let digits = frame.total.max(1).ilog10() as usize + 1;
+    let c = &frame.counts;
+    let mut results = format!("ok {:>digits$}", c.ok);
+    if c.not_found > 0 {
+        results.push_str(&format!(" · not found {}", c.not_found));
+    }
+    if c.error > 0 {
+        results.push_str(&format!(" · errors {}", c.error));
+    }
+    let head = format!("{:>6}", crate::duration::human(frame.elapsed));
+    let count = format!("{:>digits$}/{}", frame.done, frame.total);
+    let started = frame.done > 0;
+    let blank = |field: String| " ".repeat(console::measure_text_width(&field));
+    let rate = format!(
+        " · {:>5} flags/s",
+        text::rate(frame.per_second).replace("/s", "")
+    );
+    let eta = format!(" · ETA {:>6}", crate::duration::human(frame.eta));
+    let optional = [
+        frame.live.map(|l| {
+            let w = l.limit.max(1).ilog10() as usize + 1;
+            format!(" · in flight {:>w$}/{}", l.in_flight, l.limit)
+        }),
+        frame.live.map(|l| format!(" · {:>4} threads", l.threads)),
+        None, // the bar's place
+        Some(if started { rate.clone() } else { blank(rate) }),
+        Some(if started && frame.done < frame.total {
+            eta
+        } else {
+            blank(eta)
+        }),
+    ];
+    const BAR: usize = 2;
+    const BAR_MIN: usize = 10;
+    const BAR_MAX: usize = 30;
+    let fixed = |s: &str| console::measure_text_width(s);
+    let mut used = fixed(&head) + 1 + fixed(&count) + 3 + fixed(&results);
+    let mut keep = [false; 5];
+    let mut bar_width = 0;
+    for (i, field) in optional.iter().enumerate() {
+        if i == BAR {
+            // " [" + bar + "]"
+            if used + 3 + BAR_MIN <= width {
+                keep[i] = true;
+                bar_width = BAR_MIN;
+                used += 3 + BAR_MIN;
+            }
+        } else if let Some(field) = field {
+            if used + fixed(field) <= width {
+                keep[i] = true;
+                used += fixed(field);
+            }
+        }
+    }
+    if keep[BAR] {
+        bar_width += (width - used).min(BAR_MAX - BAR_MIN);
+    }
+    let mut line = head;
+    if keep[BAR] {
+        let filled = (bar_width as u64 * frame.done)
+            .checked_div(frame.total)
+            .unwrap_or(0) as usize;
+        let mut bar = "=".repeat(filled.min(bar_width));
+        if filled < bar_width {
+            bar.push('>');
+            bar.push_str(&" ".repeat(bar_width - filled - 1));
+        }
+        line.push_str(&format!(" [{bar}]"));
+    }
+    line.push_str(&format!(" {count} · {results}"));
+    for (i, field) in optional.iter().enumerate() {
+        if let (true, Some(field)) = (keep[i] && i != BAR, field) {
+            line.push_str(field);
+        }
+    }
+    // Narrower than even the essentials: cut, never wrap.
+    let line = console::truncate_str(&line, width, "…");
+    line.trim_end().to_owned()
+}
+
+/// The width the live line may take: the terminal's, less the spinner and
+/// the last column (writing there makes some terminals wrap).
+fn line_width() -> usize {
+    let (_, columns) = console::Term::stderr().size();
+    usize::from(columns.max(40)).saturating_sub(3)
+}
+
 /// Collects results as they finish, from any thread, and shows them.
 pub(crate) struct Progress {
     bar: ProgressBar,
     lines: Lines,
     json: bool,
     state: Mutex<(Counts, Vec<CodeResult>)>,
-    /// Requests in flight, their limit, and OS threads, last sampled.
-    live: Mutex<Option<(usize, usize, usize)>>,
+    /// What the live line shows, read by its drawing.
+    shown: Arc<Mutex<Shown>>,
 }
 
 impl Progress {
     /// Progress of `total` codes: a live display if `shown`, and the `lines`
     /// asked for (on stderr with `json`, whose stdout is the report).
     pub(crate) fn new(total: usize, shown: bool, lines: Lines, json: bool) -> Self {
+        let state: Arc<Mutex<Shown>> = Arc::default();
         let bar = if shown {
-            live_bar(
-                total as u64,
-                "{spinner:.green} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len} {msg}{rate}{eta}",
-            )
+            let bar = live_bar(total as u64, "{spinner:.green} {line}");
+            let drawn = Arc::clone(&state);
+            if let Ok(style) = ProgressStyle::with_template("{spinner:.green} {line}") {
+                bar.set_style(style.with_key(
+                    "line",
+                    move |progress: &ProgressState, w: &mut dyn fmt::Write| {
+                        let shown = *drawn.lock();
+                        let frame = Frame {
+                            elapsed: progress.elapsed(),
+                            done: progress.pos(),
+                            total: progress.len().unwrap_or(0),
+                            counts: shown.counts,
+                            live: shown.live,
+                            per_second: progress.per_sec(),
+                            eta: progress.eta(),
+                        };
+                        let _ = w.write_str(&live_line(&frame, line_width()));
+                    },
+                ));
+            }
+            bar
         } else {
             ProgressBar::hidden()
         };
-        let progress = Self {
+        Self {
             bar,
             lines,
             json,
             state: Mutex::new((Counts::default(), Vec::with_capacity(total))),
-            live: Mutex::new(None),
-        };
-        progress.update_message(&Counts::default());
-        progress
-    }
-
-    fn update_message(&self, counts: &Counts) {
-        if self.bar.is_hidden() {
-            return;
+            shown: state,
         }
-        let live = match *self.live.lock() {
-            Some((in_flight, limit, threads)) => {
-                format!(" · in flight {in_flight}/{limit} · threads {threads}")
-            }
-            None => String::new(),
-        };
-        self.bar.set_message(format!(
-            "ok {} · not found {} · errors {}{live}",
-            counts.ok, counts.not_found, counts.error
-        ));
     }
 
     /// Shows what is in flight against the limit, and on how many threads.
     pub(crate) fn live(&self, in_flight: usize, limit: usize, threads: usize) {
-        *self.live.lock() = Some((in_flight, limit, threads));
-        let state = self.state.lock();
-        self.update_message(&state.0);
+        self.shown.lock().live = Some(Live {
+            in_flight,
+            limit,
+            threads,
+        });
     }
 
     /// Prints a line above the progress display (stdout, or stderr with `--json`).
@@ -134,15 +269,19 @@ impl Progress {
         let mut state = self.state.lock();
         state.0.add(&result);
         state.1.push(result);
+        if !self.bar.is_hidden() {
+            self.shown.lock().counts = state.0;
+        }
         self.bar.inc(1);
-        self.update_message(&state.0);
     }
 
     /// Notes a retry (shown with `-v`).
     pub(crate) fn retrying(&self, code: &str, attempt: u32, error: &FetchError, wait: Duration) {
         if self.lines == Lines::All {
             self.println(&format!(
-                "{code} retry {attempt} in {wait:.2?} after: {error}"
+                "{code} retry {attempt} in {} after: {}",
+                crate::duration::human(wait),
+                text::inert(&error.to_string())
             ));
         }
     }
@@ -158,5 +297,58 @@ impl Progress {
     /// Removes the progress display.
     pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(done: u64) -> Frame {
+        Frame {
+            elapsed: Duration::from_millis(1_234),
+            done,
+            total: 194,
+            counts: Counts {
+                ok: done as usize - 3,
+                not_found: 1,
+                error: 2,
+                ..Counts::default()
+            },
+            live: Some(Live {
+                in_flight: 50,
+                limit: 50,
+                threads: 1017,
+            }),
+            per_second: 97.3,
+            eta: Duration::from_millis(1_100),
+        }
+    }
+
+    #[test]
+    fn the_live_line_fits_and_drops_the_least_useful_first() {
+        assert_eq!(
+            live_line(&frame(97), 117),
+            " 1.23s [========>        ]  97/194 · ok  94 · not found 1 · errors 2 · in flight 50/50 · 1017 threads ·  97.3 flags/s"
+        );
+        assert_eq!(
+            live_line(&frame(97), 77),
+            " 1.23s  97/194 · ok  94 · not found 1 · errors 2 · in flight 50/50"
+        );
+        let widest = live_line(&frame(97), 200);
+        assert!(widest.contains(" ·  97.3 flags/s · ETA  1.10s"), "{widest}");
+        assert!(
+            widest.contains(&format!("[{}>{}]", "=".repeat(15), " ".repeat(14))),
+            "{widest}"
+        );
+        for width in [37, 60, 77, 117, 200] {
+            for done in [0, 1, 97, 194] {
+                let line = live_line(&frame(done.max(3)), width);
+                assert!(
+                    console::measure_text_width(&line) <= width,
+                    "{width}: {line}"
+                );
+            }
+        }
     }
 }

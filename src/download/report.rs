@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::download::plan::{Mode, Plan, Runtime};
-use crate::download::status::{CodeResult, Counts};
-use crate::text::count;
+use crate::download::status::{CodeResult, Counts, Status};
+use crate::duration::{human, human_seconds};
+use crate::text::{count, inert};
 
 /// The whole run as `--json` prints it; the schema is documented in README.md.
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +34,19 @@ pub(crate) struct RunReport {
     pub elapsed_seconds: f64,
     /// The ideal time `ceil(N / C) * delay`, when the server's delay is known.
     pub ideal_seconds: Option<f64>,
+    /// `ideal_seconds / elapsed_seconds`, only where it means something:
+    /// every download answered at its first request, none failed, the run
+    /// was not interrupted, and the figure is at most 1.
+    pub efficiency: Option<f64>,
+    /// The time the downloads took, added up (each from its first request
+    /// to its end), seconds: what one-at-a-time would have cost.
+    pub download_seconds: f64,
+    /// `download_seconds / elapsed_seconds`: how many downloads were under
+    /// way at once, on average. 1 for sequential; near the concurrency when
+    /// overlapping worked.
+    pub overlap: Option<f64>,
+    /// The errors grouped by reason, most frequent first.
+    pub errors: Vec<ErrorGroup>,
     /// The most OS threads the process had at once.
     pub peak_threads: usize,
     /// The most requests in flight at once.
@@ -87,6 +101,60 @@ impl LoopLag {
     }
 }
 
+/// Codes that failed for the same reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ErrorGroup {
+    /// The reason, as `-q` and `-v` print it.
+    pub reason: String,
+    /// How many codes failed for it.
+    pub count: usize,
+    /// Those codes, sorted.
+    pub codes: Vec<String>,
+}
+
+/// The errors of `results` grouped by reason: the most frequent first,
+/// then by reason.
+pub(crate) fn group_errors(results: &[CodeResult]) -> Vec<ErrorGroup> {
+    let mut groups: Vec<ErrorGroup> = Vec::new();
+    for result in results.iter().filter(|r| r.status == Status::Error) {
+        let reason = result.reason.clone().unwrap_or_default();
+        match groups.iter_mut().find(|g| g.reason == reason) {
+            Some(group) => {
+                group.count += 1;
+                group.codes.push(result.code.clone());
+            }
+            None => groups.push(ErrorGroup {
+                reason,
+                count: 1,
+                codes: vec![result.code.clone()],
+            }),
+        }
+    }
+    for group in &mut groups {
+        group.codes.sort();
+    }
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+    groups
+}
+
+/// The efficiency `ideal / elapsed` where it means something: the ideal
+/// assumes one answer per download at the server's latency, so a run with
+/// an error, a retry or an interrupt has none, and a figure above 100 %
+/// (the server answered faster than its latency, or the ideal is wrong)
+/// is not shown.
+pub(crate) fn efficiency(
+    ideal: Option<f64>,
+    elapsed: f64,
+    counts: &Counts,
+    interrupted: bool,
+) -> Option<f64> {
+    let ideal = ideal?;
+    if interrupted || counts.error > 0 || counts.retries > 0 || elapsed <= 0.0 {
+        return None;
+    }
+    Some(ideal / elapsed).filter(|e| *e <= 1.0)
+}
+
 /// How a run ended, for its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
@@ -112,10 +180,11 @@ impl RunReport {
 }
 
 /// The header printed before a text-mode run, as the classic scripts print
-/// it: the site, the codes (listed when there are 10 or fewer), and the
-/// connections.
-pub(crate) fn header(label: &str, plan: &Plan) -> String {
-    let mut text = format!("{label} site: {}\n", plan.base_url);
+/// it: the site (and what the embedded one simulates), the codes (listed
+/// when there are 10 or fewer), the connections, and any `notes` (what was
+/// asked for and not used, and why).
+pub(crate) fn header(label: &str, site: &str, plan: &Plan, notes: &[String]) -> String {
+    let mut text = format!("{label} site: {site}\n");
     let distinct: Vec<&String> = plan
         .codes
         .iter()
@@ -148,12 +217,20 @@ pub(crate) fn header(label: &str, plan: &Plan) -> String {
         (Mode::Threaded, _) => format!("{c} concurrent connections will be used ({c} threads)."),
         (Mode::Async, _) => format!("{c} concurrent connections will be used (async)."),
     });
+    for note in notes {
+        text.push('\n');
+        text.push_str(note);
+    }
     text
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n:3} {}", if n == 1 { one } else { many })
 }
+
+/// How many error reasons the summary lists, and codes per reason.
+const SHOWN_REASONS: usize = 6;
+const SHOWN_CODES: usize = 5;
 
 /// The text summary printed after a run (`docs/design.md`, section 5).
 pub(crate) fn summary(report: &RunReport) -> String {
@@ -180,7 +257,8 @@ pub(crate) fn summary(report: &RunReport) -> String {
         ));
     }
     if c.error > 0 {
-        text.push_str(&format!("{}\n", plural(c.error, "error.", "errors.")));
+        text.push_str(&format!("{}\n", plural(c.error, "error:", "errors:")));
+        text.push_str(&error_lines(report));
     }
     if c.retries > 0 {
         text.push_str(&format!(
@@ -197,8 +275,8 @@ pub(crate) fn summary(report: &RunReport) -> String {
         ));
     }
     text.push_str(&format!(
-        "Elapsed time: {:.2}s ({} mode{}, concurrency {})",
-        report.elapsed_seconds,
+        "Elapsed time: {} ({} mode{}, concurrency {})",
+        human_seconds(report.elapsed_seconds),
         report.mode,
         match report.runtime {
             Some(Runtime::Current) => ", one-thread runtime",
@@ -206,12 +284,28 @@ pub(crate) fn summary(report: &RunReport) -> String {
         },
         report.concurrency
     ));
-    // The ideal is that of the whole plan: an interrupted run has no
-    // efficiency to speak of.
-    if let Some(ideal) = report.ideal_seconds.filter(|_| !report.interrupted) {
+    let answered = c.ok + c.not_found > 0;
+    if let Some(overlap) = report.overlap.filter(|_| answered) {
+        let downloads = c.ok + c.not_found + c.error;
         text.push_str(&format!(
-            "\nIdeal time: {ideal:.2}s (efficiency {:.0}%)",
-            100.0 * ideal / report.elapsed_seconds.max(1e-9)
+            "\nOverlap: {} took {} in all and finished in {}: {}",
+            count(downloads, "download", "downloads"),
+            human_seconds(report.download_seconds),
+            human_seconds(report.elapsed_seconds),
+            if report.concurrency == 1 {
+                format!("{overlap:.1}×, one at a time.")
+            } else if overlap < 1.0 {
+                format!("{overlap:.1}×, too quick to overlap.")
+            } else {
+                format!("{overlap:.1}× overlap.")
+            }
+        ));
+    }
+    if let (Some(ideal), Some(efficiency)) = (report.ideal_seconds, report.efficiency) {
+        text.push_str(&format!(
+            "\nIdeal time: {} (efficiency {:.0}%)",
+            human_seconds(ideal),
+            100.0 * efficiency
         ));
     }
     text.push_str(&format!(
@@ -221,8 +315,55 @@ pub(crate) fn summary(report: &RunReport) -> String {
     ));
     if let Some(lag) = report.loop_lag {
         text.push_str(&format!(
-            "\nEvent loop lag: max {:.1}ms, p99 {:.1}ms.",
-            lag.max_ms, lag.p99_ms
+            "\nEvent loop lag: max {}, p99 {}.",
+            human(lag_duration(lag.max_ms)),
+            human(lag_duration(lag.p99_ms))
+        ));
+    }
+    text
+}
+
+fn lag_duration(ms: f64) -> Duration {
+    Duration::from_micros((ms * 1000.0).round().max(0.0) as u64)
+}
+
+/// The summary's lines under `N errors:`: each reason with its count and
+/// a few codes, and what to do when nothing listens at the server's URL.
+fn error_lines(report: &RunReport) -> String {
+    let mut text = String::new();
+    for group in report.errors.iter().take(SHOWN_REASONS) {
+        let mut codes = group.codes[..group.codes.len().min(SHOWN_CODES)].join(" ");
+        if group.codes.len() > SHOWN_CODES {
+            codes.push_str(&format!(" and {} more", group.codes.len() - SHOWN_CODES));
+        }
+        text.push_str(&format!(
+            "{:7} {}: {codes}\n",
+            group.count,
+            inert(&group.reason)
+        ));
+    }
+    if report.errors.len() > SHOWN_REASONS {
+        let rest = report.errors.len() - SHOWN_REASONS;
+        text.push_str(&format!(
+            "        and {} (-q prints one line per code)\n",
+            count(rest, "other reason", "other reasons")
+        ));
+    }
+    let all_refused = report.counts.ok + report.counts.not_found == 0
+        && !report.errors.is_empty()
+        && report
+            .errors
+            .iter()
+            .all(|g| g.reason.ends_with("connection refused"));
+    if all_refused {
+        let port = url::Url::parse(&report.server)
+            .ok()
+            .and_then(|u| u.port_or_known_default())
+            .map_or(String::new(), |p| format!(" --port {p}"));
+        text.push_str(&format!(
+            "Nothing listens at {}: start a flags server there (flags serve{port})\n\
+             or leave out --server to use the embedded one.\n",
+            inert(&report.server)
         ));
     }
     text
@@ -231,6 +372,7 @@ pub(crate) fn summary(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::download::status::FetchError;
 
     fn report(interrupted: bool) -> RunReport {
         RunReport {
@@ -244,6 +386,10 @@ mod tests {
             interrupted,
             elapsed_seconds: 12.5,
             ideal_seconds: Some(10.0),
+            efficiency: efficiency(Some(10.0), 12.5, &Counts::default(), interrupted),
+            download_seconds: 0.0,
+            overlap: None,
+            errors: Vec::new(),
             peak_threads: 6,
             peak_in_flight: 1000,
             loop_lag: None,
@@ -257,7 +403,7 @@ mod tests {
     fn an_interrupted_run_claims_no_efficiency() {
         let whole = summary(&report(false));
         assert!(
-            whole.contains("Ideal time: 10.00s (efficiency 80%)"),
+            whole.contains("Ideal time: 10.0s (efficiency 80%)"),
             "{whole}"
         );
         let cut = summary(&report(true));
@@ -266,6 +412,73 @@ mod tests {
             !cut.contains("Ideal time") && !cut.contains("efficiency"),
             "{cut}"
         );
+    }
+
+    #[test]
+    fn efficiency_only_where_it_means_something() {
+        let clean = Counts::default();
+        assert_eq!(efficiency(Some(1.0), 2.0, &clean, false), Some(0.5));
+        assert_eq!(efficiency(None, 2.0, &clean, false), None);
+        assert_eq!(efficiency(Some(1.0), 2.0, &clean, true), None);
+        // Faster than the ideal: the ideal is wrong, not the run.
+        assert_eq!(efficiency(Some(100.0), 0.01, &clean, false), None);
+        let failed = Counts { error: 1, ..clean };
+        assert_eq!(efficiency(Some(0.1), 0.1, &failed, false), None);
+        let retried = Counts {
+            retries: 1,
+            ..clean
+        };
+        assert_eq!(efficiency(Some(0.1), 0.2, &retried, false), None);
+    }
+
+    #[test]
+    fn errors_are_grouped_by_reason_with_a_few_codes() {
+        let refused = FetchError::Connect("connection refused".into());
+        let teapot = FetchError::status(418, None);
+        let mut results: Vec<CodeResult> = ["AA", "BB", "CC", "DD", "EE", "FF", "GG"]
+            .iter()
+            .map(|code| CodeResult::failed(code, &refused, None, 0))
+            .collect();
+        results.push(CodeResult::failed("ZZ", &teapot, None, 0));
+        let groups = group_errors(&results);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            (groups[0].reason.as_str(), groups[0].count),
+            ("connection failed: connection refused", 7)
+        );
+        let mut run = report(false);
+        run.counts.error = 8;
+        run.errors = groups;
+        let text = summary(&run);
+        assert!(
+            text.contains(
+                "  8 errors:\n      7 connection failed: connection refused: AA BB CC DD EE and 2 more\n      1 HTTP 418 I'm a teapot: ZZ\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("Nothing listens"), "{text}");
+        run.errors.pop();
+        let text = summary(&run);
+        assert!(
+            text.contains("Nothing listens at http://127.0.0.1:1/flags: start a flags server there (flags serve --port 1)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn overlap_says_what_concurrency_bought() {
+        let mut run = report(false);
+        run.counts.ok = 20;
+        run.elapsed_seconds = 0.3;
+        run.download_seconds = 4.05;
+        run.overlap = Some(13.5);
+        run.efficiency = None;
+        let text = summary(&run);
+        assert!(
+            text.contains("Elapsed time: 300ms (async mode, concurrency 1000)\nOverlap: 20 downloads took 4.05s in all and finished in 300ms: 13.5× overlap.\n"),
+            "{text}"
+        );
+        assert!(!text.contains("efficiency"), "{text}");
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::text::inert;
+
 /// The result class of one code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,6 +157,9 @@ pub(crate) struct CodeResult {
     pub file: Option<String>,
     /// How many retries were made for this code.
     pub retries: u32,
+    /// How long this download took, from its first request to its end
+    /// (every request, every wait before a retry, the save), seconds.
+    pub seconds: f64,
     /// Abandoned because the run was interrupted: not counted, not shown.
     #[serde(skip)]
     pub abandoned: bool,
@@ -177,6 +182,7 @@ impl CodeResult {
             country,
             file: Some(file),
             retries,
+            seconds: 0.0,
             abandoned: false,
         }
     }
@@ -200,6 +206,7 @@ impl CodeResult {
             country,
             file: None,
             retries,
+            seconds: 0.0,
             abandoned: *error == FetchError::Cancelled,
         }
     }
@@ -220,23 +227,32 @@ impl CodeResult {
             country: None,
             file: path.file_name().map(|n| n.to_string_lossy().into_owned()),
             retries: 0,
+            seconds: 0.0,
             abandoned: false,
         }
     }
 
-    /// The line `-v` prints: `BR OK`, `XX not found`, `YY error: HTTP 418 I'm a teapot`.
+    /// The line `-v` prints: `BR OK`, `XX not found`, `YY error: HTTP 418
+    /// I'm a teapot`. What came from the server (a reason's details, a
+    /// country name) is made inert first.
     pub(crate) fn line(&self) -> String {
         let mut line = format!("{} {}", self.code, self.status);
         if let Some(reason) = &self.reason {
             line.push_str(": ");
-            line.push_str(reason);
+            line.push_str(&inert(reason));
         }
         if let (Status::Ok, Some(file)) = (self.status, &self.file) {
             if let Some(country) = &self.country {
-                line.push_str(&format!(" {country} -> {file}"));
+                line.push_str(&format!(" {} -> {}", inert(country), inert(file)));
             }
         }
         line
+    }
+
+    /// This result, timed: it took `took`.
+    pub(crate) fn took(mut self, took: std::time::Duration) -> Self {
+        self.seconds = took.as_secs_f64();
+        self
     }
 }
 

@@ -28,14 +28,7 @@ fn colour(phase: Phase, target: &str) -> RGBColor {
     }
 }
 
-/// `412ms` or `1.23s`.
-fn short(seconds: f64) -> String {
-    if seconds < 1.0 {
-        format!("{:.0}ms", seconds * 1000.0)
-    } else {
-        format!("{seconds:.2}s")
-    }
-}
+use crate::duration::human_seconds as short;
 
 /// The waterfall of a run as SVG text; `delay` is the server's known latency.
 pub(crate) fn svg(

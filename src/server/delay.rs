@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::duration::{format_duration, parse_duration, DurationError};
+use crate::duration::{exact, parse_duration, DurationError};
 
 /// Simulated per-request latency of the flags server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +41,7 @@ impl FromStr for Delay {
             Some((lo, hi)) => {
                 let (lo, hi) = (parse_duration(lo)?, parse_duration(hi)?);
                 if lo > hi {
-                    return Err(DurationError(s.to_owned()));
+                    return Err(DurationError::Backwards(s.to_owned()));
                 }
                 Ok(Delay::Range(lo, hi))
             }
@@ -57,8 +57,8 @@ impl fmt::Display for Delay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Delay::None => write!(f, "0ms"),
-            Delay::Fixed(d) => write!(f, "{}", format_duration(d)),
-            Delay::Range(lo, hi) => write!(f, "{}..{}", format_duration(lo), format_duration(hi)),
+            Delay::Fixed(d) => write!(f, "{}", exact(d)),
+            Delay::Range(lo, hi) => write!(f, "{}..{}", exact(lo), exact(hi)),
         }
     }
 }
@@ -85,6 +85,10 @@ mod tests {
         assert_eq!(
             Delay::Range(Duration::from_millis(500), Duration::from_secs(5)).to_string(),
             "500ms..5s"
+        );
+        assert_eq!(
+            "100".parse::<Delay>(),
+            Err(DurationError::NoUnit("100".into()))
         );
     }
 

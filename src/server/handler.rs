@@ -99,8 +99,11 @@ async fn serve_flag_file(
     let path = format!("/flags/{cc}/{file}");
     let log = |status: &dyn std::fmt::Display, delay: Duration| {
         if state.config.verbose {
-            let code = cc.to_ascii_uppercase();
-            errln!("{method} {path} {code} -> {status} (delay {delay:.2?})");
+            // The path as the client sent it, decoded: outside text.
+            let path = crate::text::inert(&path);
+            let code = crate::text::inert(&cc.to_ascii_uppercase());
+            let delay = crate::duration::human(delay);
+            errln!("{method} {path} {code} -> {status} (delay {delay})");
         }
     };
     if !is_valid_request(&cc, &file) {

@@ -15,10 +15,19 @@ use flags::server::{BackgroundServer, ServerConfig};
 /// The three modes, as `--mode` names them.
 pub const MODES: [&str; 3] = ["sequential", "threaded", "async"];
 
-/// The `flags` binary, with no progress display.
+/// The `flags` binary, with no colour, and an embedded server that answers
+/// at once unless a test asks for a latency (the default, a distant
+/// site's, is tested on its own with `env_remove`).
 pub fn flags() -> Command {
     let mut cmd = Command::cargo_bin("flags").expect("flags binary");
-    cmd.env("NO_COLOR", "1");
+    cmd.env("NO_COLOR", "1").env("FLAGS_SERVER_DELAY", "0");
+    cmd
+}
+
+/// [`flags`] as a `std::process::Command`, for tests that manage the child.
+pub fn flags_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"));
+    cmd.env("NO_COLOR", "1").env("FLAGS_SERVER_DELAY", "0");
     cmd
 }
 
@@ -177,7 +186,7 @@ fn thread_counts(pid: u32, prefix: &str) -> Option<(usize, usize)> {
 /// most threads named `prefix...`, the most threads in all, and its report.
 pub fn peak_threads(args: &[&str], prefix: &str) -> (usize, usize, serde_json::Value) {
     let out = tempfile::tempdir().expect("temp dir");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
+    let mut child = flags_process()
         .args(args)
         .args(["--json", "--progress", "never", "-o"])
         .arg(out.path())
@@ -215,4 +224,13 @@ pub fn run_json(args: &[&str], out: &Path, code: i32) -> serde_json::Value {
         .assert()
         .code(code);
     json(&assert.get_output().stdout)
+}
+
+/// `--mode MODE -m C`, without `-m` for sequential, which refuses it.
+pub fn mode_args<'a>(mode: &'a str, concurrency: &'a str) -> Vec<&'a str> {
+    if mode == "sequential" {
+        vec!["--mode", mode]
+    } else {
+        vec!["--mode", mode, "-m", concurrency]
+    }
 }

@@ -10,7 +10,7 @@ pub(crate) struct Csv;
 
 impl Exporter for Csv {
     fn name(&self) -> &'static str {
-        "CSV"
+        "a CSV table"
     }
 
     fn extensions(&self) -> &'static [&'static str] {

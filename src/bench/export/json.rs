@@ -11,7 +11,7 @@ pub(crate) struct Json;
 
 impl Exporter for Json {
     fn name(&self) -> &'static str {
-        "JSON"
+        "a JSON export"
     }
 
     fn extensions(&self) -> &'static [&'static str] {

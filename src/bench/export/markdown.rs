@@ -12,7 +12,7 @@ pub(crate) struct Markdown;
 
 impl Exporter for Markdown {
     fn name(&self) -> &'static str {
-        "Markdown"
+        "a Markdown table"
     }
 
     fn extensions(&self) -> &'static [&'static str] {

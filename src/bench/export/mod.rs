@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::schema::BenchReport;
-use crate::files::{check_writable, write_atomic};
+use crate::files::{check_writable, write_atomic, PathRefused};
 
 /// One output format.
 pub(crate) trait Exporter {
@@ -40,10 +40,9 @@ impl Exports {
 
     /// Checks every path before anything runs: its extension is the
     /// format's, and its folder exists and can be written.
-    pub(crate) fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> std::result::Result<(), PathRefused> {
         for (exporter, path) in &self.files {
-            check_writable(path, exporter.extensions(), exporter.name())
-                .map_err(anyhow::Error::msg)?;
+            check_writable(path, exporter.extensions(), exporter.name())?;
         }
         Ok(())
     }

@@ -28,7 +28,7 @@ pub(crate) struct Svg;
 
 impl Exporter for Svg {
     fn name(&self) -> &'static str {
-        "SVG plot"
+        "an SVG plot"
     }
 
     fn extensions(&self) -> &'static [&'static str] {

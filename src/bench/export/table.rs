@@ -4,21 +4,10 @@
 use crate::bench::schema::{BenchReport, Cell};
 use crate::text::count;
 
-/// `412.3ms` or `1.234s`.
-fn secs(s: f64) -> String {
-    if s < 1.0 {
-        format!("{:.1}ms", s * 1000.0)
-    } else {
-        format!("{s:.3}s")
-    }
-}
+use crate::duration::human_seconds as secs;
 
 fn delay(cell: &Cell) -> String {
-    if cell.delay_ms >= 1000.0 {
-        format!("{}s", cell.delay_ms / 1000.0)
-    } else {
-        format!("{}ms", cell.delay_ms)
-    }
+    secs(cell.delay_ms / 1000.0)
 }
 
 /// The columns of one cell, as text.
@@ -44,7 +33,9 @@ pub(super) fn columns(cell: &Cell) -> Vec<String> {
         format!("{:.1} MiB", cell.peak_rss_mib),
         cell.peak_threads.to_string(),
         match (cell.loop_lag_p99_ms, cell.loop_lag_max_ms) {
-            (Some(p99), Some(max)) => format!("{p99:.1}/{max:.1}ms"),
+            (Some(p99), Some(max)) => {
+                format!("{}/{}", secs(p99 / 1000.0), secs(max / 1000.0))
+            }
             _ => "-".into(),
         },
         if cell.error_runs == 0 {

@@ -192,6 +192,16 @@ fn reqwest_cause(error: &reqwest::Error) -> Cause {
         return Cause::Timeout;
     }
     if error.is_connect() {
+        // The same words as the blocking client's for the common case.
+        let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+        while let Some(e) = current {
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
+            {
+                return Cause::Connect("connection refused".into());
+            }
+            current = e.source();
+        }
         return Cause::Connect(root_message(error));
     }
     let mut current: Option<&(dyn StdError + 'static)> = Some(error);
