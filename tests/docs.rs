@@ -1,5 +1,7 @@
-//! The documentation stays true: the README's code map names every source
-//! file, and every path it names exists.
+//! The documentation stays true: every command in README.md and docs/*.md
+//! runs as documented, the code map (docs/code-map.md) names every source
+//! file and only real ones, and the README stays a five-minute read that
+//! links every page of docs/.
 
 use std::path::{Path, PathBuf};
 
@@ -7,21 +9,61 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn readme() -> String {
-    std::fs::read_to_string(root().join("README.md")).expect("README.md")
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
-/// The code map's block: the first fenced block after `## Code map`.
-fn code_map(readme: &str) -> String {
-    let section = readme
-        .split("## Code map")
-        .nth(1)
-        .expect("a Code map section");
-    section
+fn readme() -> String {
+    read("README.md")
+}
+
+/// README.md and every page of docs/, as (path, text).
+fn documents() -> Vec<(String, String)> {
+    let mut pages: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    pages.sort();
+    pages.insert(0, "README.md".into());
+    pages.into_iter().map(|p| (p.clone(), read(&p))).collect()
+}
+
+/// The code map's block: the first fenced block of docs/code-map.md.
+fn code_map() -> String {
+    read("docs/code-map.md")
         .split("```")
         .nth(1)
         .expect("a fenced tree")
         .to_owned()
+}
+
+#[test]
+fn the_readme_is_a_five_minute_read_that_links_every_page() {
+    let readme = readme();
+    let lines = readme.lines().count();
+    assert!(lines <= 350, "README.md is {lines} lines");
+    // The first screen: the two commands, then how to install.
+    let first_screen: String = readme.lines().take(24).collect::<Vec<_>>().join("\n");
+    for needle in [
+        "cargo run --release -- --concurrency 50",
+        "scripts/test",
+        "## Install",
+        "Fluent Python",
+    ] {
+        assert!(
+            first_screen.contains(needle),
+            "not on the first screen: {needle}"
+        );
+    }
+    for (page, _) in documents().iter().skip(1) {
+        assert!(
+            readme.contains(&format!("]({page})")),
+            "README.md does not link {page}"
+        );
+    }
 }
 
 fn source_files(dir: &Path, found: &mut Vec<String>) {
@@ -38,7 +80,7 @@ fn source_files(dir: &Path, found: &mut Vec<String>) {
 
 #[test]
 fn the_code_map_names_every_source_file_and_only_real_ones() {
-    let map = code_map(&readme());
+    let map = code_map();
     let mut files = Vec::new();
     source_files(&root().join("src"), &mut files);
     // A line names a file by its path, or by its name under the folder
@@ -129,10 +171,17 @@ fn has_placeholder(command: &str) -> bool {
     })
 }
 
-/// The README's runnable commands: every line of its `sh` blocks, and every
-/// inline command with no placeholder.
+/// The runnable commands of README.md and docs/*.md: every line of their
+/// `sh` blocks, and every inline command with no placeholder.
 fn readme_examples() -> Vec<Example> {
-    let text = readme();
+    let mut examples = Vec::new();
+    for (path, text) in documents() {
+        examples.extend(examples_in(&path, &text));
+    }
+    examples
+}
+
+fn examples_in(path: &str, text: &str) -> Vec<Example> {
     let mut examples = Vec::new();
     for (i, block) in text.split("```").enumerate() {
         let Some(body) = block.strip_prefix("sh\n") else {
@@ -157,7 +206,7 @@ fn readme_examples() -> Vec<Example> {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
             examples.push(Example {
-                source: "README.md (sh block)".into(),
+                source: format!("{path} (sh block)"),
                 command: command.to_owned(),
                 exit,
             });
@@ -170,7 +219,7 @@ fn readme_examples() -> Vec<Example> {
         let bare = !command.contains(' ');
         if i % 2 == 1 && is_command(&command) && !bare && !has_placeholder(&command) {
             examples.push(Example {
-                source: "README.md (inline)".into(),
+                source: format!("{path} (inline)"),
                 command,
                 exit: 0,
             });
