@@ -47,10 +47,10 @@ impl Gate {
             .collect();
         for r in &self.regressions {
             lines.push(format!(
-                "REGRESSION {}: median {:.4}s vs baseline {:.4}s ({:+.1}%, allowed {allowed:.1}%)",
+                "REGRESSION {}: median {} vs baseline {} ({:+.1}%, allowed {allowed:.1}%)",
                 r.key,
-                r.current,
-                r.baseline,
+                crate::duration::human_seconds(r.current),
+                crate::duration::human_seconds(r.baseline),
                 r.slowdown() * 100.0,
             ));
         }

@@ -19,7 +19,7 @@ use super::measure::{measure, Children, Measured};
 use super::schema::{BenchReport, Cell, CellKind, Machine, Run, SCHEMA};
 use super::{BenchConfig, Model, OutsideCommand};
 use crate::download::plan::{gif_url, Mode};
-use crate::download::progress::live_bar;
+use crate::download::progress::{live_bar, live_style};
 use crate::download::report::{ideal_time, LoopLag};
 use crate::download::status::Counts;
 use crate::duration::exact;
@@ -159,7 +159,7 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
     let bar = if config.progress {
         live_bar(
             total_runs(config),
-            "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}",
+            live_style("{spinner} {took} [{bar:30}] {pos}/{len} runs  {msg}"),
         )
     } else {
         ProgressBar::hidden()

@@ -13,33 +13,30 @@ use parking_lot::Mutex;
 use crate::download::status::{CodeResult, Counts, FetchError, Status};
 use crate::{errln, outln, text};
 
-/// A progress bar on stderr drawn with `template`, ticking by itself; drawn
-/// even when stderr is not a terminal (the caller decided to show it).
-pub(crate) fn live_bar(total: u64, template: &str) -> ProgressBar {
+/// A progress bar on stderr drawn in `style`, ticking by itself; drawn even
+/// when stderr is not a terminal (the caller decided to show it).
+pub(crate) fn live_bar(total: u64, style: ProgressStyle) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::term_like(Box::new(console::Term::stderr()))
     };
     let bar = ProgressBar::with_draw_target(Some(total), target);
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        let style = style
-            .progress_chars("=> ")
-            .with_key("rate", |state: &ProgressState, w: &mut dyn fmt::Write| {
-                // No rate before there is one, and one decimal at most.
-                if state.pos() > 0 {
-                    let _ = write!(w, " {}", text::rate(state.per_sec()));
-                }
-            })
-            .with_key("eta", |state: &ProgressState, w: &mut dyn fmt::Write| {
-                if state.pos() > 0 && state.len().is_some_and(|len| state.pos() < len) {
-                    let _ = write!(w, " ETA {}", crate::duration::human(state.eta()));
-                }
-            });
-        bar.set_style(style);
-    }
+    bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
+}
+
+/// The style of `template`, with `{took}`: the time since the start, in
+/// the one format every time is printed in. An invalid template (a bug)
+/// falls back to indicatif's default.
+pub(crate) fn live_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+        .with_key("took", |state: &ProgressState, w: &mut dyn fmt::Write| {
+            let _ = write!(w, "{:>6}", crate::duration::human(state.elapsed()));
+        })
 }
 
 /// Which per-code lines a run prints as codes finish.
@@ -201,27 +198,24 @@ impl Progress {
     pub(crate) fn new(total: usize, shown: bool, lines: Lines, json: bool) -> Self {
         let state: Arc<Mutex<Shown>> = Arc::default();
         let bar = if shown {
-            let bar = live_bar(total as u64, "{spinner:.green} {line}");
             let drawn = Arc::clone(&state);
-            if let Ok(style) = ProgressStyle::with_template("{spinner:.green} {line}") {
-                bar.set_style(style.with_key(
-                    "line",
-                    move |progress: &ProgressState, w: &mut dyn fmt::Write| {
-                        let shown = *drawn.lock();
-                        let frame = Frame {
-                            elapsed: progress.elapsed(),
-                            done: progress.pos(),
-                            total: progress.len().unwrap_or(0),
-                            counts: shown.counts,
-                            live: shown.live,
-                            per_second: progress.per_sec(),
-                            eta: progress.eta(),
-                        };
-                        let _ = w.write_str(&live_line(&frame, line_width()));
-                    },
-                ));
-            }
-            bar
+            let style = live_style("{spinner:.green} {line}").with_key(
+                "line",
+                move |progress: &ProgressState, w: &mut dyn fmt::Write| {
+                    let shown = *drawn.lock();
+                    let frame = Frame {
+                        elapsed: progress.elapsed(),
+                        done: progress.pos(),
+                        total: progress.len().unwrap_or(0),
+                        counts: shown.counts,
+                        live: shown.live,
+                        per_second: progress.per_sec(),
+                        eta: progress.eta(),
+                    };
+                    let _ = w.write_str(&live_line(&frame, line_width()));
+                },
+            );
+            live_bar(total as u64, style)
         } else {
             ProgressBar::hidden()
         };
