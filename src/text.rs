@@ -3,6 +3,10 @@
 //! names, headers and error details, a client's path, a user's labels)
 //! before it reaches a terminal or a log.
 
+use std::io;
+
+use serde_json::ser::{Formatter, PrettyFormatter};
+
 /// `n` and the noun that agrees with it: `1 run`, `2 runs`.
 pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -64,6 +68,77 @@ pub fn inert(text: &str) -> String {
     untrusted(text, UNTRUSTED_MAX_CHARS)
 }
 
+/// Outside text with every character of [`is_unsafe_char`] dropped (not
+/// escaped) and cut at `max_chars`: for pictures (an SVG label), where an
+/// escape would only be noise and XML forbids most controls.
+pub fn visible(text: &str, max_chars: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .filter(|c| !is_unsafe_char(*c))
+        .take(max_chars + 1)
+        .collect();
+    if out.chars().count() > max_chars {
+        out = out.chars().take(max_chars).collect();
+        out.push('…');
+    }
+    out
+}
+
+/// `value` as pretty JSON that is inert on a terminal: besides what JSON
+/// escapes anyway (C0 controls, quotes, backslashes), DEL, the C1 controls
+/// and the format characters of [`is_unsafe_char`] are written as
+/// `\uXXXX`. Still valid JSON, with the same values.
+pub fn json_pretty<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::new();
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut out, InertJson(PrettyFormatter::new()));
+    value.serialize(&mut serializer)?;
+    // The serializer writes only UTF-8 (and the escapes are ASCII).
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// serde_json's pretty formatter, with the unsafe characters escaped.
+struct InertJson<'a>(PrettyFormatter<'a>);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {
+        $(
+            fn $name<W: ?Sized + io::Write>(&mut self, writer: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+                self.0.$name(writer $(, $arg)*)
+            }
+        )*
+    };
+}
+
+impl Formatter for InertJson<'_> {
+    delegate!(
+        begin_array(),
+        end_array(),
+        begin_array_value(first: bool),
+        end_array_value(),
+        begin_object(),
+        end_object(),
+        begin_object_key(first: bool),
+        begin_object_value(),
+        end_object_value(),
+    );
+
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut rest = fragment;
+        while let Some((at, c)) = rest.char_indices().find(|(_, c)| is_unsafe_char(*c)) {
+            writer.write_all(&rest.as_bytes()[..at])?;
+            // Every unsafe character is in the Basic Multilingual Plane.
+            write!(writer, "\\u{:04x}", c as u32)?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +167,24 @@ mod tests {
         assert_eq!(inert("\u{7f}\u{2028}\u{2066}"), "\\x7f\\u{2028}\\u{2066}");
         assert_eq!(untrusted("abcdef", 3), "abc…");
         assert_eq!(inert(&"x".repeat(100_000)).chars().count(), 201);
+    }
+
+    #[test]
+    fn json_is_inert_and_the_same_values() {
+        let hostile = "\u{1b}[2J\u{9b}31m\u{7f}\u{202e}\u{2028}Côte\u{0}";
+        let value = serde_json::json!({ "country": hostile, "n": [1, 2] });
+        let text = json_pretty(&value).unwrap();
+        assert!(
+            text.contains(r#""country": "\u001b[2J\u009b31m\u007f\u202e\u2028Côte\u0000""#),
+            "{text}"
+        );
+        assert!(
+            !text.chars().any(|c| is_unsafe_char(c) && c != '\n'),
+            "{text}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+        assert_eq!(text, json_pretty(&value).unwrap());
+        assert!(text.contains("\n  \"n\": [\n    1,"), "{text}");
     }
 }

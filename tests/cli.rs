@@ -34,6 +34,11 @@ fn typos_keep_claps_suggestion_on_the_one_line() {
 fn numbers_say_what_is_wrong_in_words() {
     usage_error(&["--retries", "-1"], "'-1' is negative");
     usage_error(&["--retries", "abc"], "'abc' is not a whole number");
+    // A value missing: no empty list of possible values.
+    usage_error(
+        &["bench", "--from"],
+        "a value is required for '--from <FILE>' but none was supplied (see --help)\n",
+    );
     usage_error(&["-m", "99999999999999999999"], "is too large");
     usage_error(&["-m", "0"], "must be at least 1");
     usage_error(

@@ -270,6 +270,27 @@ fn bare_durations_are_refused_everywhere_with_the_units_suggested() {
 }
 
 #[test]
+fn a_seed_with_nothing_random_to_draw_is_refused() {
+    let assert = flags()
+        .args(["BR", "--server-delay", "100ms", "--server-seed", "3"])
+        .assert()
+        .code(2);
+    assert!(
+        stderr_of(&assert).contains(
+            "with a fixed --server-delay and no errors or faults there is nothing to draw"
+        ),
+        "{}",
+        stderr_of(&assert)
+    );
+    let out = tempfile::tempdir().unwrap();
+    run_json(
+        &["BR", "--server-delay", "1ms..2ms", "--server-seed", "3"],
+        out.path(),
+        0,
+    );
+}
+
+#[test]
 fn concurrency_in_sequential_mode_is_refused() {
     let assert = flags()
         .args(["BR", "--mode", "sequential", "-m", "3"])

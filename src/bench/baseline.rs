@@ -2,6 +2,7 @@
 //! concurrency, delay) of an earlier JSON export.
 
 use super::schema::BenchReport;
+use crate::text::inert;
 
 /// A cell whose median got slower than the baseline's by more than allowed.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,12 +44,12 @@ impl Gate {
         let mut lines: Vec<String> = self
             .unmatched
             .iter()
-            .map(|key| format!("baseline: no comparable cell for {key}"))
+            .map(|key| format!("baseline: no comparable cell for {}", inert(key)))
             .collect();
         for r in &self.regressions {
             lines.push(format!(
                 "REGRESSION {}: median {} vs baseline {} ({:+.1}%, allowed {allowed:.1}%)",
-                r.key,
+                inert(&r.key),
                 crate::duration::human_seconds(r.current),
                 crate::duration::human_seconds(r.baseline),
                 r.slowdown() * 100.0,

@@ -83,7 +83,8 @@ async fn search(
     };
     if verbose {
         errln!(
-            "GET /api/search {text:?} {start}..{stop} -> {} of {}",
+            "GET /api/search \"{}\" {start}..{stop} -> {} of {}",
+            crate::text::inert(text),
             page.chars.len(),
             page.total
         );

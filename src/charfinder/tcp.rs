@@ -118,7 +118,7 @@ async fn serve_client(
         let found = answer(&index, &query, &mut write).await?;
         if verbose {
             let found = crate::text::count(found, "result", "results");
-            errln!("{peer} {:?} -> {found}", query.text);
+            errln!("{peer} \"{}\" -> {found}", crate::text::inert(&query.text));
         }
     }
     write.shutdown().await

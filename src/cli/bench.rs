@@ -245,7 +245,7 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
         .cells
         .iter()
         .filter(|c| c.all_failed())
-        .map(|c| c.key())
+        .map(|c| crate::text::inert(&c.key()))
         .collect();
     let mut finish = Finish::Done;
     if !failed.is_empty() && !args.ignore_failure {

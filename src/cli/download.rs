@@ -280,11 +280,20 @@ impl DownloadArgs {
         match self.server {
             ServerChoice::Embedded => {
                 Fault::check_total(&self.server_fault).map_err(usage)?;
+                let delay = match self.server_delay {
+                    Some(delay) => delay,
+                    None => default_embedded_delay()?,
+                };
+                let random = matches!(delay, Delay::Range(..))
+                    || self.server_error_rate.is_some_and(|rate| rate > 0.0)
+                    || !self.server_fault.is_empty();
+                if self.server_seed.is_some() && !random {
+                    return Err(usage(
+                        "--server-seed draws the embedded server's random delays, errors and faults again; with a fixed --server-delay and no errors or faults there is nothing to draw",
+                    ));
+                }
                 Ok(Some(ServerConfig {
-                    delay: match self.server_delay {
-                        Some(delay) => delay,
-                        None => default_embedded_delay()?,
-                    },
+                    delay,
                     error_rate: self.server_error_rate.unwrap_or(0.0),
                     seed: self.server_seed,
                     faults: self.server_fault.clone(),
@@ -411,7 +420,7 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if args.json {
-        let json = serde_json::to_string_pretty(&report).context("cannot write the report")?;
+        let json = crate::text::json_pretty(&report).context("cannot write the report")?;
         outln!("{json}");
     } else if !args.quiet {
         outln!("{}", report::summary(&report));

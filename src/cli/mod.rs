@@ -128,7 +128,10 @@ fn one_line(error: &clap::Error) -> String {
     {
         line.push_str(&format!(" (did you mean '{similar}'?)"));
     }
-    if let Some(ContextValue::Strings(values)) = error.get(ContextKind::ValidValue) {
+    if let Some(ContextValue::Strings(values)) = error
+        .get(ContextKind::ValidValue)
+        .filter(|v| !matches!(v, ContextValue::Strings(v) if v.is_empty()))
+    {
         line.push_str(&format!(" [possible values: {}]", values.join(", ")));
     }
     if let Some(ContextValue::Strings(missing)) = error.get(ContextKind::InvalidArg) {

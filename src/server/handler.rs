@@ -77,6 +77,7 @@ pub(crate) fn router(state: Arc<ServerState>) -> Router {
 
 async fn not_found(method: Method, uri: Uri, State(state): State<Arc<ServerState>>) -> Response {
     if state.config.verbose {
+        let uri = crate::text::inert(&uri.to_string());
         errln!("{method} {uri} -> 404 Not Found");
     }
     (StatusCode::NOT_FOUND, "not found\n").into_response()

@@ -22,11 +22,20 @@ impl Exporter for Csv {
     }
 }
 
+/// A text field: a leading `=`, `+`, `-`, `@`, tab or CR, which a
+/// spreadsheet would run as a formula, gets a `'` before it (OWASP's rule
+/// against CSV injection); quoted when it holds a comma, a quote or a line
+/// break.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
     } else {
         text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
     }
 }
 
@@ -71,4 +80,21 @@ fn csv(report: &BenchReport) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn text_fields_cannot_become_formulas() {
+        assert_eq!(csv_field("async"), "async");
+        assert_eq!(csv_field("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_field("@SUM(1+1)"), "'@SUM(1+1)");
+        assert_eq!(csv_field("-2+3"), "'-2+3");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("\tx"), "'\tx");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("=a\"b,\n"), "\"'=a\"\"b,\n\"");
+    }
 }

@@ -19,6 +19,6 @@ impl Exporter for Json {
     }
 
     fn render(&self, report: &BenchReport) -> Result<String> {
-        Ok(serde_json::to_string_pretty(report)? + "\n")
+        Ok(crate::text::json_pretty(report)? + "\n")
     }
 }

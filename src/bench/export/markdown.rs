@@ -31,17 +31,48 @@ fn markdown(report: &BenchReport) -> String {
         count(report.downloads, "download", "downloads"),
         count(report.runs, "run", "runs"),
         count(report.warmup, "warm-up", "warm-ups"),
-        report.machine.cpu,
+        markdown_text(&crate::text::inert(&report.machine.cpu)),
         count(report.machine.cores, "core", "cores")
     );
     out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
     out.push_str(&format!("|{}\n", " --- |".repeat(HEADERS.len())));
     for cell in &report.cells {
-        let cols: Vec<String> = columns(cell)
-            .into_iter()
-            .map(|c| c.replace('|', "\\|"))
-            .collect();
+        let cols: Vec<String> = columns(cell).iter().map(|c| markdown_text(c)).collect();
         out.push_str(&format!("| {} |\n", cols.join(" | ")));
     }
     out
+}
+
+/// Text made literal in a Markdown table cell: no HTML, no cell break, no
+/// line break (the columns come through [`columns`], which has already
+/// turned control characters into visible escapes).
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markdown_text;
+
+    #[test]
+    fn cells_stay_text_in_their_cell() {
+        assert_eq!(markdown_text("a|b"), "a\\|b");
+        assert_eq!(
+            markdown_text("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert(1)&gt;"
+        );
+        assert_eq!(markdown_text("a\nb\\"), "a b\\\\");
+    }
 }

@@ -49,11 +49,14 @@ fn plot(report: &BenchReport, svg: &mut String) -> Result<()> {
         delays.dedup();
         delays.len() > 1
     };
+    // Names may come from a hand-edited --from file: no character XML
+    // forbids, none that reorders text (plotters escapes the rest).
     let label = |name: &str, delay_ms: f64| {
+        let name = crate::text::visible(name, 40);
         if multi_delay {
             format!("{name} @ {delay_ms}ms")
         } else {
-            name.to_owned()
+            name
         }
     };
     let (mut times, mut rss, mut ideal): (Series, Series, Series) = Default::default();

@@ -18,7 +18,7 @@ pub(super) fn columns(cell: &Cell) -> Vec<String> {
     );
     let measured = cell.measured().count();
     vec![
-        cell.name.clone(),
+        crate::text::untrusted(&cell.name, NAME_CHARS),
         cell.concurrency.map_or("-".into(), |c| c.to_string()),
         delay(cell),
         time,
@@ -45,6 +45,10 @@ pub(super) fn columns(cell: &Cell) -> Vec<String> {
         },
     ]
 }
+
+/// How much of a cell's name (a `--vs NAME`, or one read with `--from`) the
+/// table shows.
+const NAME_CHARS: usize = 40;
 
 pub(super) const HEADERS: [&str; 13] = [
     "mode",
