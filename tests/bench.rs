@@ -295,6 +295,8 @@ fn runs_with_errors_are_flagged_not_averaged() {
         .success();
 }
 
+/// An export with every time multiplied by `factor`: the summaries and
+/// each run's wall time.
 fn doctored(source: &Path, target: &Path, factor: f64) {
     let mut json = read_json(source);
     for cell in json["cells"].as_array_mut().unwrap() {
@@ -302,8 +304,169 @@ fn doctored(source: &Path, target: &Path, factor: f64) {
             let v = cell["time"][key].as_f64().unwrap();
             cell["time"][key] = serde_json::json!(v * factor);
         }
+        for run in cell["runs"].as_array_mut().unwrap() {
+            let v = run["wall_seconds"].as_f64().unwrap();
+            run["wall_seconds"] = serde_json::json!(v * factor);
+        }
     }
     std::fs::write(target, serde_json::to_string(&json).unwrap()).unwrap();
+}
+
+/// A small bench against a 200 ms server (so that the machine's noise is a
+/// small part of each run), exported to `export`.
+fn small_bench(dir: &Path, export: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    flags()
+        .args([
+            "bench",
+            "BR",
+            "US",
+            "--modes",
+            "sequential,async",
+            "-m",
+            "2",
+        ])
+        .args([
+            "--delay",
+            "200ms",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--progress",
+            "never",
+        ])
+        .args(extra)
+        .arg("--workdir")
+        .arg(dir)
+        .arg("--export-json")
+        .arg(export)
+        .assert()
+        .success()
+}
+
+#[test]
+fn runs_are_interleaved_by_default_and_the_machine_is_recorded() {
+    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+    let export = dir.path().join("b.json");
+    let assert = small_bench(dir.path(), &export, &[]);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let json = read_json(&export);
+    assert_eq!(json["order"], "interleaved");
+    let sequences = |cell: &serde_json::Value| -> Vec<u64> {
+        cell["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["sequence"].as_u64().unwrap())
+            .collect()
+    };
+    let (a, b) = (sequences(&json["cells"][0]), sequences(&json["cells"][1]));
+    // Both warm-ups first, then one measured run of each cell per round.
+    assert_eq!((a[0], b[0]), (0, 1), "{a:?} {b:?}");
+    for round in 0..3 {
+        let mut pair = [a[1 + round], b[1 + round]];
+        pair.sort();
+        assert_eq!(
+            pair,
+            [2 + 2 * round as u64, 3 + 2 * round as u64],
+            "{a:?} {b:?}"
+        );
+    }
+    // The machine, as the OS and the build say.
+    let machine = &json["machine"];
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(machine["cores"], cores);
+    assert_eq!(machine["workdir_fs"], "tmpfs");
+    assert!(machine["memory_mib"].as_u64().unwrap() > 0);
+    assert!(machine["load_before"].as_f64().is_some() && machine["load_after"].as_f64().is_some());
+    assert!(machine["rustc"].as_str().unwrap().starts_with("rustc "));
+    assert_eq!(machine["git_commit"].as_str().unwrap().len(), 12);
+    assert!(json["command"].as_str().unwrap().contains("--delay 200ms"));
+    assert!(
+        stdout.contains(&format!("({cores} cores, load "))
+            && stdout.contains(", outputs on tmpfs), flags "),
+        "{stdout}"
+    );
+
+    let export = dir.path().join("sequential.json");
+    small_bench(dir.path(), &export, &["--order", "sequential"]);
+    let json = read_json(&export);
+    assert_eq!(json["order"], "sequential");
+    assert_eq!(sequences(&json["cells"][0]), [0, 1, 2, 3]);
+    assert_eq!(sequences(&json["cells"][1]), [4, 5, 6, 7]);
+}
+
+#[test]
+fn compare_finds_no_change_between_two_runs_and_every_cell_slower_in_a_doubled_export() {
+    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+    let (first, second, doubled) = (
+        dir.path().join("first.json"),
+        dir.path().join("second.json"),
+        dir.path().join("doubled.json"),
+    );
+    small_bench(dir.path(), &first, &[]);
+    small_bench(dir.path(), &second, &[]);
+    let same = flags()
+        .args(["bench", "compare"])
+        .arg(&first)
+        .arg(&second)
+        .args(["--max-regression", "10%"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&same.get_output().stdout).into_owned();
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("delay=200ms"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(rows.iter().all(|r| r.ends_with("no change")), "{stdout}");
+
+    doctored(&first, &doubled, 2.0);
+    let slower = flags()
+        .args(["bench", "compare"])
+        .arg(&first)
+        .arg(&doubled)
+        .args(["--max-regression", "10%"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&slower.get_output().stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&slower.get_output().stderr).into_owned();
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("delay=200ms"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("2.00×") && r.ends_with("slower")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("REGRESSION sequential c=1 delay=200ms: +100.0%"),
+        "{stderr}"
+    );
+
+    // Another machine's figures: said, not hidden.
+    let mut other = read_json(&first);
+    other["machine"]["cores"] = serde_json::json!(64);
+    other["machine"]["workdir_fs"] = serde_json::json!("ext4");
+    let other_path = dir.path().join("other.json");
+    std::fs::write(&other_path, other.to_string()).unwrap();
+    let warned = flags()
+        .args(["bench", "compare"])
+        .arg(&other_path)
+        .arg(&first)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&warned.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("warning: the runs differ: 64 cores vs "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: the runs differ: outputs on ext4 vs tmpfs"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -409,6 +572,7 @@ fn ctrl_c_stops_the_bench_its_runs_and_its_server_with_a_partial_table_and_130()
     // Ctrl-C goes to the whole group.
     let bench = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
         .args(["bench", "-l", "5", "--modes", "async,sequential", "-m", "5"])
+        .args(["--order", "sequential"])
         .args([
             "--delay",
             "200ms",

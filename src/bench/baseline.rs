@@ -1,58 +1,46 @@
-//! The regression gate: each cell's median against the same cell (name,
-//! concurrency, delay) of an earlier JSON export.
+//! The regression gate of `--baseline`: each cell against the same cell
+//! (name, concurrency, delay) of an earlier JSON export, decided as `flags
+//! bench compare` decides (see [`compare`](super::compare)): a cell fails
+//! only when the whole interval of its ratio is beyond the allowed
+//! slowdown, so noise alone cannot fail a build.
 
+use super::compare::{compare as compare_reports, Comparison};
 use super::schema::BenchReport;
+use crate::duration::human_seconds;
 use crate::text::inert;
 
-/// A cell whose median got slower than the baseline's by more than allowed.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Regression {
-    /// The cell's key.
-    pub key: String,
-    /// Baseline median, seconds.
-    pub baseline: f64,
-    /// Current median, seconds.
-    pub current: f64,
-}
-
-impl Regression {
-    /// How much slower, as a fraction (0.25 = 25 % slower).
-    pub(crate) fn slowdown(&self) -> f64 {
-        self.current / self.baseline - 1.0
-    }
-}
-
 /// What the comparison with a baseline found.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Gate {
-    /// Cells slower than allowed.
-    pub regressions: Vec<Regression>,
-    /// Cells with no counterpart (or no clean run) on one side: not compared.
-    pub unmatched: Vec<String>,
+    comparison: Comparison,
+    max_regression: f64,
 }
 
 impl Gate {
     /// `true` when no cell regressed.
     pub(crate) fn passed(&self) -> bool {
-        self.regressions.is_empty()
+        self.comparison.regressions(self.max_regression).is_empty()
     }
 
     /// What to print: the cells not compared, each regression, or that
     /// there was none.
-    pub(crate) fn lines(&self, max_regression: f64) -> Vec<String> {
-        let allowed = max_regression * 100.0;
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let allowed = self.max_regression * 100.0;
         let mut lines: Vec<String> = self
+            .comparison
             .unmatched
             .iter()
             .map(|key| format!("baseline: no comparable cell for {}", inert(key)))
             .collect();
-        for r in &self.regressions {
+        for r in self.comparison.regressions(self.max_regression) {
             lines.push(format!(
-                "REGRESSION {}: median {} vs baseline {} ({:+.1}%, allowed {allowed:.1}%)",
+                "REGRESSION {}: median {} vs baseline {} ({:+.1}%, interval {:+.1}% to {:+.1}%, allowed {allowed:.1}%)",
                 inert(&r.key),
-                crate::duration::human_seconds(r.current),
-                crate::duration::human_seconds(r.baseline),
-                r.slowdown() * 100.0,
+                human_seconds(r.new_median),
+                human_seconds(r.old_median),
+                (r.ratio - 1.0) * 100.0,
+                (r.low - 1.0) * 100.0,
+                (r.high - 1.0) * 100.0,
             ));
         }
         if self.passed() {
@@ -64,25 +52,11 @@ impl Gate {
     }
 }
 
-/// Compares medians with a previous export: cells slower than the baseline by
-/// more than `max_regression` (0.10 = 10 %). Cells missing from either side
-/// are not compared.
+/// Compares `current` with `baseline`: a cell regresses when the whole 95 %
+/// interval of its ratio of medians is above `1 + max_regression`.
 pub(crate) fn compare(current: &BenchReport, baseline: &BenchReport, max_regression: f64) -> Gate {
-    let mut gate = Gate::default();
-    for cell in &current.cells {
-        let old = baseline.cells.iter().find(|b| b.key() == cell.key());
-        match (cell.time, old.and_then(|b| b.time)) {
-            (Some(now), Some(then)) => {
-                if now.median > then.median * (1.0 + max_regression) {
-                    gate.regressions.push(Regression {
-                        key: cell.key(),
-                        baseline: then.median,
-                        current: now.median,
-                    });
-                }
-            }
-            _ => gate.unmatched.push(cell.key()),
-        }
+    Gate {
+        comparison: compare_reports(baseline, current, max_regression),
+        max_regression,
     }
-    gate
 }

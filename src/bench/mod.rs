@@ -3,6 +3,7 @@
 //! close it came to the ideal `ceil(N / C) * delay`.
 
 pub mod baseline;
+pub mod compare;
 pub mod export;
 pub mod measure;
 pub mod run;
@@ -92,6 +93,18 @@ impl std::str::FromStr for OutsideCommand {
     }
 }
 
+/// The order a bench makes its runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Round by round: run 1 of every cell, then run 2, each round in a
+    /// new order, so that drift of a shared machine spreads over all cells.
+    #[default]
+    Interleaved,
+    /// Cell by cell, every run of one cell before the next.
+    Sequential,
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct BenchConfig {
@@ -107,6 +120,8 @@ pub(crate) struct BenchConfig {
     pub runs: usize,
     /// Unmeasured runs per cell before them.
     pub warmup: usize,
+    /// Cell by cell, or round by round.
+    pub order: Order,
     /// What each run downloads, as the child is told.
     pub selection: Selection,
     /// The codes downloaded by one run, in order (repeated with `--count`).

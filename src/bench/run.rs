@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::measure::{measure, Children, Measured};
 use super::schema::{BenchReport, Cell, CellKind, Machine, Run, SCHEMA};
-use super::{BenchConfig, Model, OutsideCommand};
+use super::{BenchConfig, Model, Order, OutsideCommand};
 use crate::download::plan::{gif_url, Mode};
 use crate::download::progress::{live_bar, live_style};
 use crate::download::report::{ideal_time, LoopLag};
@@ -100,36 +100,98 @@ impl Matrix<'_> {
             .join(format!("run-{}", self.runs_started))
     }
 
-    /// Runs a cell's warm-up and measured runs; `None` when interrupted
-    /// before its last run (an unfinished cell is not reported).
-    fn cell(
-        &mut self,
-        mut cell: Cell,
-        mut command: impl FnMut(&Path) -> Command,
-        mut record: impl FnMut(&Measured, &Path, bool) -> Run,
-    ) -> Result<Option<Cell>> {
-        self.bar.set_message(cell.key());
-        let total = self.config.warmup + self.config.runs;
-        for i in 0..total {
-            if self.cancel.is_cancelled() {
-                return Ok(None);
-            }
-            let out = self.fresh_dir();
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("cannot make a run folder in {}", out.display()))?;
-            let measured = measure(&mut command(&out), &self.children)
-                .with_context(|| format!("cannot run {}", cell.name))?;
-            if self.cancel.is_cancelled() {
-                return Ok(None);
-            }
-            cell.runs
-                .push(record(&measured, &out, i < self.config.warmup));
-            let _ = std::fs::remove_dir_all(&out);
-            self.bar.inc(1);
+    /// Makes one run of `planned` in a fresh folder; `None` when the bench
+    /// was interrupted while it ran (the run is not recorded).
+    fn run_one(&mut self, planned: &Planned, warmup: bool) -> Result<Option<Run>> {
+        self.bar
+            .set_message(crate::text::inert(&planned.cell.key()));
+        let out = self.fresh_dir();
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot make a run folder in {}", out.display()))?;
+        let measured = measure(&mut planned.job.command(self.config, &out), &self.children)
+            .with_context(|| format!("cannot run {}", crate::text::inert(&planned.cell.name)))?;
+        if self.cancel.is_cancelled() {
+            return Ok(None);
         }
-        cell.finish();
-        Ok(Some(cell))
+        let run = match planned.job {
+            Job::Flags { .. } => flags_run(&measured, &out, warmup),
+            Job::Outside { .. } => outside_run(&measured, &out, warmup),
+        };
+        let _ = std::fs::remove_dir_all(&out);
+        self.bar.inc(1);
+        Ok(Some(run))
     }
+}
+
+/// A cell of the matrix before it runs: what it is, and how to run it.
+struct Planned {
+    cell: Cell,
+    job: Job,
+}
+
+/// How a cell's runs are made.
+enum Job {
+    /// `flags` itself in a model, at a concurrency, against a server.
+    Flags {
+        model: Model,
+        concurrency: usize,
+        base: String,
+    },
+    /// An outside command from `--vs`, with the file of URLs it reads.
+    Outside {
+        outside: OutsideCommand,
+        url_file: PathBuf,
+        base: String,
+    },
+}
+
+impl Job {
+    /// The command of one run writing into `out`.
+    fn command(&self, config: &BenchConfig, out: &Path) -> Command {
+        match self {
+            Job::Flags {
+                model,
+                concurrency,
+                base,
+            } => flags_command(config, *model, *concurrency, base, out),
+            Job::Outside {
+                outside,
+                url_file,
+                base,
+            } => outside_command(outside, url_file, base, out),
+        }
+    }
+}
+
+/// The order runs are made in: each cell's warm-ups, then its measured
+/// runs as (cell, warm-up) pairs. Interleaved: every cell's warm-ups, then
+/// rounds, each with run `r` of every cell, in an order shuffled anew each
+/// round (the same every time: the seed is fixed), so that a shared
+/// machine's slow drift spreads over every cell instead of landing on one.
+fn schedule(cells: usize, warmup: usize, runs: usize, order: Order) -> Vec<(usize, bool)> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut plan = Vec::with_capacity(cells * (warmup + runs));
+    match order {
+        Order::Sequential => {
+            for cell in 0..cells {
+                plan.extend(std::iter::repeat_n((cell, true), warmup));
+                plan.extend(std::iter::repeat_n((cell, false), runs));
+            }
+        }
+        Order::Interleaved => {
+            for cell in 0..cells {
+                plan.extend(std::iter::repeat_n((cell, true), warmup));
+            }
+            let mut rng = rand::rngs::StdRng::seed_from_u64(0x00f1_a65e);
+            let mut round: Vec<usize> = (0..cells).collect();
+            for _ in 0..runs {
+                round.shuffle(&mut rng);
+                plan.extend(round.iter().map(|cell| (*cell, false)));
+            }
+        }
+    }
+    plan
 }
 
 /// The child's `--json` report, as far as the bench reads it.
@@ -147,6 +209,7 @@ struct ChildReport {
 /// Runs the whole matrix, or as much of it as runs before `cancel`.
 pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<BenchReport> {
     let downloads = config.jobs.len();
+    let machine = Machine::current(&config.workdir);
     let scratch = tempfile::Builder::new()
         .prefix("flags-bench-")
         .tempdir_in(&config.workdir)
@@ -173,19 +236,18 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
         children: Arc::clone(&children),
         cancel,
     };
-    let mut cells = Vec::new();
-    'delays: for &delay in &config.delays {
-        if cancel.is_cancelled() {
-            break;
-        }
-        let server = match &config.server {
-            Some(_) => None,
-            None => Some(ServerProcess::start(&config.exe, delay, &children)?),
-        };
-        let base = match (&server, &config.server) {
-            (Some(s), _) => s.base_url.clone(),
-            (None, Some(url)) => url.clone(),
-            (None, None) => bail!("no server"),
+    // Every server is up for the whole bench: interleaved runs need them all.
+    let mut servers = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
+    for &delay in &config.delays {
+        let base = match &config.server {
+            Some(url) => url.clone(),
+            None => {
+                let server = ServerProcess::start(&config.exe, delay, &children)?;
+                let base = server.base_url.clone();
+                servers.push(server);
+                base
+            }
         };
         for &model in &config.models {
             let levels: &[usize] = if model.mode == Mode::Sequential {
@@ -203,11 +265,14 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
                     downloads,
                 );
                 cell.ideal_seconds = Some(ideal_time(downloads, effective, delay).as_secs_f64());
-                let command = |out: &Path| flags_command(config, model, concurrency, &base, out);
-                match matrix.cell(cell, command, flags_run)? {
-                    Some(cell) => cells.push(cell),
-                    None => break 'delays,
-                }
+                planned.push(Planned {
+                    cell,
+                    job: Job::Flags {
+                        model,
+                        concurrency,
+                        base: base.clone(),
+                    },
+                });
             }
         }
         if !config.outside.is_empty() {
@@ -218,22 +283,45 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
             let urls: Vec<String> = config.jobs.iter().map(|c| gif_url(&base, c)).collect();
             std::fs::write(&url_file, urls.join("\n") + "\n")?;
             for outside in &config.outside {
-                let cell = Cell::new(
-                    outside.name.clone(),
-                    CellKind::Command,
-                    None,
-                    delay.as_secs_f64() * 1000.0,
-                    downloads,
-                );
-                let command = |out: &Path| outside_command(outside, &url_file, &base, out);
-                match matrix.cell(cell, command, outside_run)? {
-                    Some(cell) => cells.push(cell),
-                    None => break 'delays,
-                }
+                planned.push(Planned {
+                    cell: Cell::new(
+                        outside.name.clone(),
+                        CellKind::Command,
+                        None,
+                        delay.as_secs_f64() * 1000.0,
+                        downloads,
+                    ),
+                    job: Job::Outside {
+                        outside: outside.clone(),
+                        url_file: url_file.clone(),
+                        base: base.clone(),
+                    },
+                });
             }
         }
-        drop(server);
     }
+    let order = schedule(planned.len(), config.warmup, config.runs, config.order);
+    for (sequence, (index, warmup)) in order.into_iter().enumerate() {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let Some(mut run) = matrix.run_one(&planned[index], warmup)? else {
+            break;
+        };
+        run.sequence = Some(sequence);
+        planned[index].cell.runs.push(run);
+    }
+    drop(servers);
+    // An interrupted bench reports the cells with a measured run.
+    let cells: Vec<Cell> = planned
+        .into_iter()
+        .map(|p| p.cell)
+        .filter(|cell| cell.measured().count() > 0)
+        .map(|mut cell| {
+            cell.finish();
+            cell
+        })
+        .collect();
     matrix.bar.finish_and_clear();
     Ok(BenchReport {
         schema: SCHEMA.into(),
@@ -241,12 +329,16 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
         created_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        machine: Machine::current(),
+        machine: Machine {
+            load_after: super::schema::load_average(),
+            ..machine
+        },
         command: config.command_line.clone(),
         downloads,
         runs: config.runs,
         warmup: config.warmup,
         interrupted: cancel.is_cancelled(),
+        order: config.order,
         cells,
     })
 }
@@ -320,6 +412,7 @@ fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> Run {
         not_found: counts.map_or(0, |c| c.not_found as u64),
         errors,
         flagged: counts.is_none() || errors > 0 || m.cost.exit_code != Some(0),
+        sequence: None,
     }
 }
 
@@ -334,5 +427,6 @@ fn outside_run(m: &Measured, out: &Path, warmup: bool) -> Run {
         not_found: 0,
         errors: u64::from(failed),
         flagged: failed,
+        sequence: None,
     }
 }

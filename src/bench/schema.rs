@@ -40,6 +40,10 @@ pub(crate) struct Run {
     /// Async runs: how late their event loop woke (their own report).
     #[serde(default)]
     pub loop_lag: Option<LoopLag>,
+    /// Its place in the order the bench made its runs, from 0 (warm-ups
+    /// included): interleaved cells' runs alternate.
+    #[serde(default)]
+    pub sequence: Option<usize>,
 }
 
 /// One cell of the matrix: a mode (or outside command) at one concurrency and delay.
@@ -181,7 +185,8 @@ impl Cell {
     }
 }
 
-/// The machine a benchmark ran on.
+/// The machine and the build a benchmark ran on: a figure without them
+/// misleads, and `flags bench compare` warns when two differ.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Machine {
     /// Logical CPUs.
@@ -190,11 +195,29 @@ pub(crate) struct Machine {
     pub cpu: String,
     /// Kernel release.
     pub kernel: String,
+    /// Memory, MiB (from /proc/meminfo).
+    #[serde(default)]
+    pub memory_mib: u64,
+    /// One-minute load average when the bench started.
+    #[serde(default)]
+    pub load_before: f64,
+    /// One-minute load average when it ended.
+    #[serde(default)]
+    pub load_after: f64,
+    /// The git commit `flags` was built from (`unknown` outside a checkout).
+    #[serde(default)]
+    pub git_commit: String,
+    /// The rustc that built it.
+    #[serde(default)]
+    pub rustc: String,
+    /// The file system the runs wrote to (`tmpfs`, `ext4`, ...).
+    #[serde(default)]
+    pub workdir_fs: String,
 }
 
 impl Machine {
-    /// The machine this runs on.
-    pub(crate) fn current() -> Self {
+    /// This machine and build, writing runs into `workdir`.
+    pub(crate) fn current(workdir: &std::path::Path) -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -205,7 +228,88 @@ impl Machine {
             .map(|s| s.trim().to_owned())
             .unwrap_or_else(|_| "unknown".into());
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self { cores, cpu, kernel }
+        let memory_mib = std::fs::read_to_string("/proc/meminfo")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+            .map_or(0, |kib| kib / 1024);
+        Self {
+            cores,
+            cpu,
+            kernel,
+            memory_mib,
+            load_before: load_average(),
+            load_after: load_average(),
+            git_commit: env!("FLAGS_GIT_COMMIT").into(),
+            rustc: env!("FLAGS_RUSTC").into(),
+            workdir_fs: file_system(workdir),
+        }
+    }
+
+    /// The short form the table's header shows: `2 cores, load 0.3 → 1.1,
+    /// outputs on tmpfs`.
+    pub(crate) fn short(&self) -> String {
+        format!(
+            "{}, load {:.1} → {:.1}, outputs on {}",
+            crate::text::count(self.cores, "core", "cores"),
+            self.load_before,
+            self.load_after,
+            crate::text::inert(&self.workdir_fs)
+        )
+    }
+}
+
+/// The one-minute load average (0 where the system does not say).
+pub(crate) fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The name of the file system `path` is on, from `statfs(2)`'s magic.
+fn file_system(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return "unknown".into();
+    };
+    // SAFETY: statfs(2) fills the zeroed struct; the path is NUL-terminated.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c_path.as_ptr(), &mut stat) } != 0 {
+        return "unknown".into();
+    }
+    match stat.f_type as u64 {
+        0x0102_1994 => "tmpfs".into(),
+        0x8584_58f6 => "ramfs".into(),
+        0xef53 => "ext4".into(),
+        0x9123_683e => "btrfs".into(),
+        0x5846_5342 => "xfs".into(),
+        0x794c_7630 => "overlayfs".into(),
+        0x6969 => "nfs".into(),
+        0x2fc1_2fc1 => "zfs".into(),
+        0x0102_1997 => "9p".into(),
+        other => format!("0x{other:x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machine_is_recorded() {
+        let machine = Machine::current(std::path::Path::new("/dev/shm"));
+        assert_eq!(
+            machine.cores,
+            std::thread::available_parallelism().unwrap().get()
+        );
+        if std::path::Path::new("/dev/shm").is_dir() {
+            assert_eq!(machine.workdir_fs, "tmpfs");
+        }
+        assert!(machine.memory_mib > 0);
+        assert!(machine.rustc.starts_with("rustc "), "{}", machine.rustc);
+        assert!(machine.short().contains(" cores, load ") || machine.cores == 1);
     }
 }
 
@@ -228,9 +332,14 @@ pub(crate) struct BenchReport {
     pub runs: usize,
     /// Warm-up runs per cell.
     pub warmup: usize,
-    /// Ctrl-C or SIGTERM stopped it: the cells are those finished before.
+    /// Ctrl-C or SIGTERM stopped it: the cells are those with a measured
+    /// run before it.
     #[serde(default)]
     pub interrupted: bool,
+    /// The order runs were made in: `interleaved` (round by round) or
+    /// `sequential` (cell by cell).
+    #[serde(default)]
+    pub order: super::Order,
     /// The cells, in the order they ran.
     pub cells: Vec<Cell>,
 }

@@ -13,7 +13,9 @@ use super::download::SelectionArgs;
 use super::values::{self, ModelArg, ProgressChoice};
 use super::{usage, Failure, Finish};
 use crate::bench::export::{csv::Csv, json::Json, markdown::Markdown, svg::Svg, table, Exports};
-use crate::bench::{baseline, BenchConfig, BenchReport, Model, OutsideCommand, Selection};
+use crate::bench::{
+    baseline, compare, BenchConfig, BenchReport, Model, Order, OutsideCommand, Selection,
+};
 use crate::download::plan::Plan;
 use crate::{errln, out, outln, sys};
 
@@ -24,7 +26,7 @@ Example:
       --vs 'curl=curl -s --parallel --parallel-max 50 --remote-name-all $(cat {url_file})'";
 
 /// The options that shape runs; `--from` runs nothing, so it takes none of them.
-const RUN_OPTIONS: [&str; 13] = [
+const RUN_OPTIONS: [&str; 14] = [
     "codes",
     "all",
     "every",
@@ -38,12 +40,44 @@ const RUN_OPTIONS: [&str; 13] = [
     "server",
     "vs",
     "workdir",
+    "order",
 ];
+
+/// `flags bench compare OLD NEW`.
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Compare two --export-json files cell by cell: ratio of medians, its
+    /// interval, and a verdict.
+    Compare(CompareArgs),
+}
+
+/// Options of `flags bench compare`.
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    /// The earlier export (the baseline).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later export.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Exit 1 when a cell is slower than this with its whole interval.
+    #[arg(long, value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true)]
+    pub max_regression: Option<f64>,
+    /// A change within this of 1 is not called one [default: 2%].
+    #[arg(long, default_value = "2%", value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true)]
+    pub threshold: f64,
+}
 
 /// Options of `flags bench`.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Details and examples: --help", after_long_help = EXAMPLE)]
+#[command(
+    after_help = "Details and examples: --help",
+    after_long_help = EXAMPLE,
+    args_conflicts_with_subcommands = true
+)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     #[command(flatten)]
     pub selection: SelectionArgs,
     /// N downloads per run, cycling through the codes (workloads beyond the data set).
@@ -107,12 +141,34 @@ pub struct BenchArgs {
     /// The table, exports, plot and baseline comparison are made from it.
     #[arg(long, value_name = "FILE", conflicts_with_all = RUN_OPTIONS, help_heading = "Gate")]
     pub from: Option<PathBuf>,
+    /// The order of the runs: round by round, each round shuffled
+    /// (interleaved), or cell by cell (sequential).
+    #[arg(long, value_enum, default_value_t = OrderArg::Interleaved, value_name = "ORDER", help_heading = "Matrix")]
+    pub order: OrderArg,
     /// Where the runs' output folders go [default: /dev/shm if present, so the disk is not what is measured].
     #[arg(long, value_name = "DIR", help_heading = "Matrix")]
     pub workdir: Option<PathBuf>,
     /// Progress display on stderr.
     #[arg(value_name = "WHEN", long, value_enum, default_value_t = ProgressChoice::Auto, help_heading = "Output")]
     pub progress: ProgressChoice,
+}
+
+/// `--order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrderArg {
+    /// Round by round: run 1 of every cell, then run 2, each round shuffled.
+    Interleaved,
+    /// Cell by cell.
+    Sequential,
+}
+
+impl From<OrderArg> for Order {
+    fn from(arg: OrderArg) -> Self {
+        match arg {
+            OrderArg::Interleaved => Order::Interleaved,
+            OrderArg::Sequential => Order::Sequential,
+        }
+    }
 }
 
 /// An `http(s)://` base URL, without a trailing slash.
@@ -172,6 +228,7 @@ impl BenchArgs {
             delays: self.delay.clone(),
             runs: self.runs,
             warmup: self.warmup,
+            order: self.order.into(),
             selection: Selection {
                 codes,
                 count: self.count,
@@ -217,8 +274,98 @@ fn read_export(path: &Path, what: &str) -> anyhow::Result<BenchReport> {
         .with_context(|| format!("{} is not a flags bench JSON export", path.display()))
 }
 
+/// Compares two exports: a table of cells, warnings on the environments,
+/// and exit code 1 for a regression beyond `--max-regression`.
+fn run_compare(args: CompareArgs) -> Result<Finish, Failure> {
+    let old = read_export(&args.old, "export")?;
+    let new = read_export(&args.new, "export")?;
+    let comparison = compare::compare(&old, &new, args.threshold);
+    out!("{}", compare_table(&comparison, args.threshold));
+    for difference in &comparison.differences {
+        errln!(
+            "warning: the runs differ: {}",
+            crate::text::inert(difference)
+        );
+    }
+    for key in &comparison.unmatched {
+        errln!(
+            "not compared (in one export only, or no clean run): {}",
+            crate::text::inert(key)
+        );
+    }
+    match args.max_regression {
+        Some(max) if !comparison.regressions(max).is_empty() => {
+            for r in comparison.regressions(max) {
+                errln!(
+                    "REGRESSION {}: {:+.1}% (interval {:+.1}% to {:+.1}%), allowed {:.1}%",
+                    crate::text::inert(&r.key),
+                    (r.ratio - 1.0) * 100.0,
+                    (r.low - 1.0) * 100.0,
+                    (r.high - 1.0) * 100.0,
+                    max * 100.0
+                );
+            }
+            Ok(Finish::Errors)
+        }
+        _ => Ok(Finish::Done),
+    }
+}
+
+/// The comparison as an aligned table.
+fn compare_table(comparison: &compare::Comparison, threshold: f64) -> String {
+    let secs = crate::duration::human_seconds;
+    let mut rows = vec![[
+        "cell".to_owned(),
+        "old".to_owned(),
+        "new".to_owned(),
+        "new/old".to_owned(),
+        "95% interval".to_owned(),
+        "verdict".to_owned(),
+    ]];
+    for c in &comparison.cells {
+        rows.push([
+            crate::text::untrusted(&c.key, 60),
+            secs(c.old_median),
+            secs(c.new_median),
+            format!("{:.2}×", c.ratio),
+            format!("{:.2} – {:.2}", c.low, c.high),
+            c.verdict.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "Ratio of medians, new over old, with a 95% bootstrap interval from the runs; \
+         a change is called only when the whole interval is more than {:.0}% from 1.\n",
+        threshold * 100.0
+    );
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (text, w))| {
+                let pad = " ".repeat(w - text.chars().count());
+                if i == 0 || i == 5 {
+                    format!("{text}{pad}")
+                } else {
+                    format!("{pad}{text}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// Runs the bench (or reads `--from`), then shows and writes what it found.
 pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
+    let mut args = args;
+    if let Some(BenchCommand::Compare(compare)) = args.command.take() {
+        return run_compare(compare);
+    }
     // Everything that can fail before the first run fails now, not after
     // minutes of measuring: the exports' paths, the baseline, the earlier export.
     let exports = args.exports();
@@ -257,7 +404,7 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
     }
     if let Some(baseline) = baseline {
         let gate = baseline::compare(&report, &baseline, args.max_regression);
-        for line in gate.lines(args.max_regression) {
+        for line in gate.lines() {
             outln!("{line}");
         }
         if !gate.passed() {

@@ -32,7 +32,7 @@ fn markdown(report: &BenchReport) -> String {
         count(report.runs, "run", "runs"),
         count(report.warmup, "warm-up", "warm-ups"),
         markdown_text(&crate::text::inert(&report.machine.cpu)),
-        count(report.machine.cores, "core", "cores")
+        markdown_text(&report.machine.short())
     );
     out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
     out.push_str(&format!("|{}\n", " --- |".repeat(HEADERS.len())));

@@ -2,6 +2,7 @@
 //! columns are shared with the Markdown export.
 
 use crate::bench::schema::{BenchReport, Cell};
+use crate::bench::Order;
 use crate::text::count;
 
 use crate::duration::human_seconds as secs;
@@ -92,11 +93,22 @@ pub(crate) fn terminal(report: &BenchReport) -> String {
     };
     let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
     let mut out = format!(
-        "{} per run, {} per cell (+{}); ideal = ceil(N / C) × delay; efficiency = ideal / median\n",
+        "{} per run, {} per cell (+{}), {}; ideal = ceil(N / C) × delay; efficiency = ideal / median\n",
         count(report.downloads, "download", "downloads"),
         count(report.runs, "run", "runs"),
-        count(report.warmup, "warm-up", "warm-ups")
+        count(report.warmup, "warm-up", "warm-ups"),
+        match report.order {
+            Order::Interleaved => "interleaved",
+            Order::Sequential => "cell by cell",
+        }
     );
+    out.push_str(&format!(
+        "{} ({}), flags {} at {}\n",
+        crate::text::inert(&report.machine.cpu),
+        report.machine.short(),
+        crate::text::inert(&report.flags_version),
+        crate::text::inert(&report.machine.git_commit),
+    ));
     out.push_str(&line(&headers));
     out.push('\n');
     out.push_str(
