@@ -671,3 +671,85 @@ fn bad_output_paths_fail_before_any_run() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
+
+#[test]
+fn bmf_and_github_benchmark_exports_have_their_published_shapes() {
+    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+    let (bmf, github) = (dir.path().join("bmf.json"), dir.path().join("gh.json"));
+    let export = dir.path().join("b.json");
+    small_bench(
+        dir.path(),
+        &export,
+        &[
+            "--export-bmf",
+            bmf.to_str().unwrap(),
+            "--export-github-benchmark",
+            github.to_str().unwrap(),
+        ],
+    );
+    let report = read_json(&export);
+    let keys: Vec<String> = ["sequential c=1 delay=200ms", "async c=2 delay=200ms"]
+        .map(String::from)
+        .to_vec();
+
+    // Bencher Metric Format: { benchmark: { measure: { value, lower_value?, upper_value? } } }.
+    let bmf = read_json(&bmf);
+    let benchmarks = bmf.as_object().expect("BMF is an object of benchmarks");
+    assert_eq!(benchmarks.keys().cloned().collect::<Vec<_>>().len(), 2);
+    for key in &keys {
+        let measures = benchmarks[key]
+            .as_object()
+            .expect("a benchmark is an object of measures");
+        for (name, metric) in measures {
+            let metric = metric.as_object().expect("a measure is an object");
+            assert!(metric["value"].is_f64(), "{key} {name}");
+            for bound in metric.keys() {
+                assert!(
+                    ["value", "lower_value", "upper_value"].contains(&bound.as_str()),
+                    "{key} {name}: {bound}"
+                );
+            }
+        }
+        let latency = &measures["latency"];
+        let (low, value, high) = (
+            latency["lower_value"].as_f64().unwrap(),
+            latency["value"].as_f64().unwrap(),
+            latency["upper_value"].as_f64().unwrap(),
+        );
+        assert!(low <= value && value <= high, "{latency}");
+        // Nanoseconds: a run of a 200 ms server takes at least 0.2 s.
+        assert!(value >= 0.2e9, "{latency}");
+        assert!(measures["cpu-per-download"]["value"].as_f64().unwrap() > 0.0);
+        assert!(measures["peak-rss"]["value"].as_f64().unwrap() > 1e6);
+    }
+    let cell = &report["cells"][0];
+    assert_eq!(
+        bmf[keys[0].as_str()]["latency"]["value"].as_f64().unwrap(),
+        cell["time"]["median"].as_f64().unwrap() * 1e9
+    );
+
+    // customSmallerIsBetter: [{ name, unit, value, range?, extra? }].
+    let github = read_json(&github);
+    let entries = github.as_array().expect("a list");
+    assert_eq!(entries.len(), 3 * keys.len());
+    for entry in entries {
+        let entry = entry.as_object().unwrap();
+        assert!(
+            entry["name"].is_string() && entry["unit"].is_string(),
+            "{entry:?}"
+        );
+        assert!(entry["value"].is_number(), "{entry:?}");
+        for field in entry.keys() {
+            assert!(
+                ["name", "unit", "value", "range", "extra"].contains(&field.as_str()),
+                "{field}"
+            );
+        }
+        if let Some(range) = entry.get("range") {
+            assert!(range.as_str().unwrap().starts_with("± "), "{range}");
+        }
+    }
+    assert!(entries
+        .iter()
+        .any(|e| e["name"] == "async c=2 delay=200ms time" && e["unit"] == "ms"));
+}

@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 use super::download::SelectionArgs;
 use super::values::{self, ModelArg, ProgressChoice};
 use super::{usage, Failure, Finish};
-use crate::bench::export::{csv::Csv, json::Json, markdown::Markdown, svg::Svg, table, Exports};
+use crate::bench::export::{
+    bmf::Bmf, csv::Csv, github::GithubBenchmark, json::Json, markdown::Markdown, svg::Svg, table,
+    Exports,
+};
 use crate::bench::{
     baseline, compare, BenchConfig, BenchReport, Model, Order, OutsideCommand, Selection,
 };
@@ -124,6 +127,13 @@ pub struct BenchArgs {
     /// Write a Markdown table.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub export_markdown: Option<PathBuf>,
+    /// Write the Bencher Metric Format (bencher.dev): latency, CPU per
+    /// download and peak RSS per cell.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub export_bmf: Option<PathBuf>,
+    /// Write github-action-benchmark's customSmallerIsBetter JSON.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub export_github_benchmark: Option<PathBuf>,
     /// Draw time and peak RSS against concurrency as SVG.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub plot: Option<PathBuf>,
@@ -195,6 +205,12 @@ impl BenchArgs {
         }
         if let Some(path) = &self.plot {
             exports.add(Svg, path.clone());
+        }
+        if let Some(path) = &self.export_bmf {
+            exports.add(Bmf, path.clone());
+        }
+        if let Some(path) = &self.export_github_benchmark {
+            exports.add(GithubBenchmark, path.clone());
         }
         exports
     }

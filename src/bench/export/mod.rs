@@ -3,7 +3,9 @@
 //! path is checked before the first run, so a typo fails in a second, not
 //! after minutes of measuring; every file is written atomically.
 
+pub mod bmf;
 pub mod csv;
+pub mod github;
 pub mod json;
 pub mod markdown;
 pub mod svg;
