@@ -206,23 +206,30 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
 
     let svg = std::fs::read_to_string(p("b.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    for series in [
-        "sequential @ 0ms",
-        "threaded @ 10ms",
-        "async @ 10ms",
-        "ideal @ 10ms",
+    // The legend, beside the panels: each model once, each delay once.
+    assert!(svg.contains(">\nserver delay\n<") && svg.contains(">\n10ms\n<"));
+    for entry in [
+        "sequential",
+        "threaded",
+        "async",
+        "async-current",
+        "ideal time",
     ] {
-        // Once in each panel's legend (the ideal only in the time panel).
-        assert!(
-            svg.contains(&format!(">\n{series}\n<")),
-            "{series} not in the plot"
+        assert_eq!(
+            svg.matches(&format!(">\n{entry}\n<")).count(),
+            1,
+            "{entry} in the legend"
         );
     }
-    assert_eq!(
-        svg.matches(">\nasync @ 0ms\n<").count(),
-        2,
-        "one async series per panel"
-    );
+    for panel in [
+        "Median time",
+        "CPU per download",
+        "Peak RSS",
+        "Efficiency (ideal / median)",
+    ] {
+        assert!(svg.contains(&format!(">\n{panel}\n<")), "{panel}");
+    }
+    roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
     // No run leaves its output folder behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -1,27 +1,54 @@
-//! `--plot FILE.svg`: time against concurrency, one line per mode (and delay),
-//! the ideal as a dashed line; below it, peak RSS against concurrency.
+//! `--plot FILE.svg`: four panels against concurrency (median time with the
+//! ideal, CPU per download, peak RSS, efficiency), a model by its colour and
+//! a delay by its line style in every panel, every point marked (so a
+//! sequential cell, one point per delay, shows), round numbers on the axes,
+//! and the legend beside the panels, never over the data.
 
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
 use plotters::coord::combinators::LogCoord;
 use plotters::coord::ranged1d::Ranged;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::Exporter;
-use crate::bench::schema::{BenchReport, CellKind};
+use crate::bench::schema::{BenchReport, Cell, CellKind};
+use crate::duration::human_seconds;
 
-const COLORS: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-];
+/// The colour of a model, the same in every picture and table of a bench
+/// (Okabe and Ito's palette, which colour-blind readers can tell apart).
+pub(crate) fn model_colour(name: &str) -> RGBColor {
+    match name {
+        "sequential" => RGBColor(213, 94, 0),
+        "threaded" => RGBColor(0, 114, 178),
+        "async" => RGBColor(0, 158, 115),
+        "async-current" => RGBColor(230, 159, 0),
+        _ => RGBColor(204, 121, 167),
+    }
+}
 
-/// A series: label -> (concurrency, value) points.
-type Series = BTreeMap<String, Vec<(f64, f64)>>;
+/// `#rrggbb` of [`model_colour`], for HTML.
+pub(crate) fn model_colour_hex(name: &str) -> String {
+    let RGBColor(r, g, b) = model_colour(name);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// How a delay's lines are drawn: solid, dashed, dotted, dash-dot-like.
+#[derive(Debug, Clone, Copy)]
+enum Dash {
+    Solid,
+    Dashed(u32, u32),
+}
+
+fn dash(delay_index: usize) -> Dash {
+    match delay_index % 4 {
+        0 => Dash::Solid,
+        1 => Dash::Dashed(8, 5),
+        2 => Dash::Dashed(2, 4),
+        _ => Dash::Dashed(12, 3),
+    }
+}
 
 /// The plot export: an SVG picture.
 pub(crate) struct Svg;
@@ -36,158 +63,350 @@ impl Exporter for Svg {
     }
 
     fn render(&self, report: &BenchReport) -> Result<String> {
-        let mut svg = String::new();
-        plot(report, &mut svg)?;
-        Ok(svg)
+        plot(report)
     }
 }
 
-/// Draws the two panels as SVG into `svg`.
-fn plot(report: &BenchReport, svg: &mut String) -> Result<()> {
-    let multi_delay = {
-        let mut delays: Vec<u64> = report.cells.iter().map(|c| c.delay_ms as u64).collect();
-        delays.dedup();
-        delays.len() > 1
-    };
-    // Names may come from a hand-edited --from file: no character XML
-    // forbids, none that reorders text (plotters escapes the rest).
-    let label = |name: &str, delay_ms: f64| {
-        let name = crate::text::visible(name, 40);
-        if multi_delay {
-            format!("{name} @ {delay_ms}ms")
-        } else {
-            name
-        }
-    };
-    let (mut times, mut rss, mut ideal): (Series, Series, Series) = Default::default();
-    for cell in report.cells.iter().filter(|c| c.kind == CellKind::Mode) {
-        let (Some(c), Some(t)) = (cell.concurrency, cell.time) else {
+/// One line: a model at one delay.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct LineKey {
+    model: String,
+    delay_index: usize,
+}
+
+/// A panel's lines: (concurrency, value) points per line.
+type Lines = BTreeMap<LineKey, Vec<(f64, f64)>>;
+
+/// What one panel shows.
+struct Panel {
+    title: &'static str,
+    lines: Lines,
+    /// The ideal time, per delay (the time panel only).
+    ideal: BTreeMap<usize, Vec<(f64, f64)>>,
+    log_y: bool,
+    label: fn(f64) -> String,
+}
+
+fn lines_of(cells: &[&Cell], delays: &[f64], value: impl Fn(&Cell) -> Option<f64>) -> Lines {
+    let mut lines = Lines::new();
+    for cell in cells {
+        let (Some(c), Some(v)) = (cell.concurrency, value(cell)) else {
             continue;
         };
-        let x = c as f64;
-        times
-            .entry(label(&cell.name, cell.delay_ms))
+        let delay_index = delays.iter().position(|d| *d == cell.delay_ms).unwrap_or(0);
+        lines
+            .entry(LineKey {
+                // Names may come from a hand-edited --from file: no
+                // character XML forbids (plotters escapes the rest).
+                model: crate::text::visible(&cell.name, 30),
+                delay_index,
+            })
             .or_default()
-            .push((x, t.median));
-        rss.entry(label(&cell.name, cell.delay_ms))
-            .or_default()
-            .push((x, cell.peak_rss_mib));
-        if let Some(i) = cell.ideal_seconds.filter(|i| *i > 0.0) {
-            ideal
-                .entry(label("ideal", cell.delay_ms))
-                .or_default()
-                .push((x, i));
-        }
+            .push((c as f64, v));
     }
-    for series in [&mut times, &mut rss, &mut ideal] {
-        for points in series.values_mut() {
-            points.sort_by(|a, b| a.0.total_cmp(&b.0));
-            points.dedup_by(|a, b| a.0 == b.0);
-        }
+    for points in lines.values_mut() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points.dedup_by(|a, b| a.0 == b.0);
     }
-    let all = |s: &Series| s.values().flatten().copied().collect::<Vec<(f64, f64)>>();
-    let xs: Vec<f64> = all(&times).iter().map(|p| p.0).collect();
-    if xs.is_empty() {
+    lines
+}
+
+/// The four panels and the legend, as SVG text.
+pub(crate) fn plot(report: &BenchReport) -> Result<String> {
+    let cells: Vec<&Cell> = report
+        .cells
+        .iter()
+        .filter(|c| c.kind == CellKind::Mode && c.time.is_some())
+        .collect();
+    if cells.is_empty() {
         return Err(anyhow!("nothing to plot: no mode had a clean run"));
     }
-    let x_max = xs.iter().copied().fold(1.0, f64::max) * 1.5;
-    // Times span orders of magnitude (20 s sequential, 20 ms async): log scale.
-    let time_values: Vec<f64> = all(&times)
-        .iter()
-        .chain(all(&ideal).iter())
-        .map(|p| p.1)
-        .filter(|t| *t > 0.0)
-        .collect();
-    let t_max = time_values.iter().copied().fold(0.0, f64::max).max(1e-3) * 1.5;
-    let t_min = time_values
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
-        .min(t_max / 10.0)
-        / 1.5;
-    let r_max = all(&rss).iter().map(|p| p.1).fold(0.0, f64::max) * 1.15;
-
-    let root = SVGBackend::with_string(svg, (900, 800)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    let (top, bottom) = root.split_vertically(440);
-    let err = |e: DrawingAreaErrorKind<_>| anyhow!("plot: {e}");
-
-    let mut chart = ChartBuilder::on(&top)
-        .caption(
-            format!("Time for {} downloads (median)", report.downloads),
-            ("sans-serif", 20),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d((0.8f64..x_max).log_scale(), (t_min..t_max).log_scale())
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("concurrency")
-        .y_desc("seconds (log scale)")
-        .draw()
-        .map_err(err)?;
-    draw_lines(&mut chart, &times)?;
-    for (name, points) in &ideal {
-        chart
-            .draw_series(DashedLineSeries::new(
-                points.clone(),
-                6,
-                4,
-                BLACK.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label(name.clone())
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    let mut delays: Vec<f64> = cells.iter().map(|c| c.delay_ms).collect();
+    delays.sort_by(f64::total_cmp);
+    delays.dedup();
+    let mut ideal: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
+    for (delay_index, points) in lines_of(&cells, &delays, |c| c.ideal_seconds.filter(|i| *i > 0.0))
+    {
+        ideal
+            .entry(delay_index.delay_index)
+            .or_default()
+            .extend(points);
     }
-    draw_legend(&mut chart)?;
-
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("Peak RSS", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d((0.8f64..x_max).log_scale(), 0f64..r_max.max(1.0))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("concurrency")
-        .y_desc("MiB")
-        .draw()
-        .map_err(err)?;
-    draw_lines(&mut chart, &rss)?;
-    draw_legend(&mut chart)?;
-    root.present().map_err(|e| anyhow!("plot: {e}"))?;
-    Ok(())
+    for points in ideal.values_mut() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points.dedup_by(|a, b| a.0 == b.0);
+    }
+    let panels = [
+        Panel {
+            title: "Median time",
+            lines: lines_of(&cells, &delays, |c| c.time.map(|t| t.median)),
+            ideal,
+            log_y: true,
+            label: |s| round_label(&human_seconds(s)),
+        },
+        Panel {
+            title: "CPU per download",
+            lines: lines_of(&cells, &delays, |c| c.cpu_us_per_download),
+            ideal: BTreeMap::new(),
+            log_y: false,
+            label: |us| round_label(&human_seconds(us / 1e6)),
+        },
+        Panel {
+            title: "Peak RSS",
+            lines: lines_of(&cells, &delays, |c| Some(c.peak_rss_mib)),
+            ideal: BTreeMap::new(),
+            log_y: false,
+            label: |mib| format!("{mib:.0} MiB"),
+        },
+        Panel {
+            title: "Efficiency (ideal / median)",
+            lines: lines_of(&cells, &delays, |c| c.efficiency.map(|e| e * 100.0)),
+            ideal: BTreeMap::new(),
+            log_y: false,
+            label: |p| format!("{p:.0}%"),
+        },
+    ];
+    let x_max = cells
+        .iter()
+        .filter_map(|c| c.concurrency)
+        .max()
+        .unwrap_or(1) as f64
+        * 1.6;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1100, 760)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("plot: {e}"))?;
+        let (grid, legend) = root.split_horizontally(880);
+        let title = format!(
+            "{} per run, median of {} each",
+            crate::text::count(report.downloads, "download", "downloads"),
+            crate::text::count(report.runs, "run", "runs")
+        );
+        let grid = grid
+            .titled(&title, ("sans-serif", 18))
+            .map_err(|e| anyhow!("plot: {e}"))?;
+        for (area, panel) in grid.split_evenly((2, 2)).iter().zip(&panels) {
+            draw_panel(area, panel, x_max)?;
+        }
+        draw_legend(&legend, &cells, &delays)?;
+        root.present().map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    Ok(svg)
 }
 
-/// Draws one solid line per series, each in its own colour, with a legend entry.
-fn draw_lines<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+/// An axis label with no zeros that say nothing: `1.00s` is `1s`, `2.50ms`
+/// is `2.5ms`.
+fn round_label(text: &str) -> String {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number = if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        number
+    };
+    format!("{number}{unit}")
+}
+
+/// A line's style: its model's colour, its delay's dashes.
+fn draw_line<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<LogCoord<f64>, Y>>,
-    series: &Series,
+    points: &[(f64, f64)],
+    colour: RGBColor,
+    dashes: Dash,
+    width: u32,
 ) -> Result<()> {
-    for (i, (name, points)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+    let style = colour.stroke_width(width);
+    let drawn = match dashes {
+        Dash::Solid => chart
+            .draw_series(LineSeries::new(points.to_vec(), style))
+            .map(drop),
+        Dash::Dashed(size, gap) => chart
+            .draw_series(DashedLineSeries::new(points.to_vec(), size, gap, style))
+            .map(drop),
+    };
+    drawn.map_err(|e| anyhow!("plot: {e}"))
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    panel: &Panel,
+    x_max: f64,
+) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot: {e}");
+    let values: Vec<f64> = panel
+        .lines
+        .values()
+        .chain(panel.ideal.values())
+        .flatten()
+        .map(|p| p.1)
+        .filter(|v| v.is_finite())
+        .collect();
+    let top = values.iter().copied().fold(0.0, f64::max);
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(panel.title, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(64);
+    let x_range = (0.8f64..x_max).log_scale();
+    let x_label = |x: &f64| format!("{}", x.round());
+    if panel.log_y {
+        let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
+        let low = positive
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+            .min(top)
+            / 1.6;
+        let mut chart = builder
+            .build_cartesian_2d(x_range, (low.max(1e-9)..(top * 1.6).max(1e-6)).log_scale())
+            .map_err(err)?;
         chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)).point_size(3))
-            .map_err(|e| anyhow!("plot: {e}"))?
-            .label(name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+            .configure_mesh()
+            .x_desc("concurrency (log scale)")
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&|y| (panel.label)(*y))
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(err)?;
+        draw_all(&mut chart, panel)?;
+    } else {
+        let mut chart = builder
+            .build_cartesian_2d(x_range, RangedCoordf64::from(0.0..(top * 1.15).max(1.0)))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("concurrency (log scale)")
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&|y| (panel.label)(*y))
+            .light_line_style(WHITE)
+            .draw()
+            .map_err(err)?;
+        draw_all(&mut chart, panel)?;
     }
     Ok(())
 }
 
-/// Draws the legend box of a panel.
-fn draw_legend<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, Y>>,
+/// The ideal (grey, in its delay's dashes), then every line with its points.
+fn draw_all<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<LogCoord<f64>, Y>>,
+    panel: &Panel,
 ) -> Result<()> {
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| anyhow!("plot: {e}"))
+    for (delay_index, points) in &panel.ideal {
+        draw_line(
+            chart,
+            points,
+            RGBColor(150, 150, 150),
+            dash(*delay_index),
+            1,
+        )?;
+    }
+    // Sequential last, and ringed: its one point per delay sits where the
+    // other models' first points do, at concurrency 1.
+    let mut lines: Vec<(&LineKey, &Vec<(f64, f64)>)> = panel.lines.iter().collect();
+    lines.sort_by_key(|(key, _)| key.model == "sequential");
+    for (key, points) in lines {
+        let colour = model_colour(&key.model);
+        draw_line(chart, points, colour, dash(key.delay_index), 2)?;
+        let drawn = if key.model == "sequential" {
+            chart.draw_series(
+                points
+                    .iter()
+                    .map(|p| Circle::new(*p, 7, colour.stroke_width(3))),
+            )
+        } else {
+            chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, colour.filled())))
+        };
+        drawn.map_err(|e| anyhow!("plot: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The legend beside the panels: a swatch per model, a line style per delay.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    cells: &[&Cell],
+    delays: &[f64],
+) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("plot: {e}");
+    let font = ("sans-serif", 15).into_font();
+    let mut models: Vec<String> = Vec::new();
+    for cell in cells {
+        let name = crate::text::visible(&cell.name, 24);
+        if !models.contains(&name) {
+            models.push(name);
+        }
+    }
+    let mut y = 60;
+    area.draw(&Text::new("model", (10, y), font.clone()))
+        .map_err(err)?;
+    for model in &models {
+        y += 24;
+        let colour = model_colour(model);
+        area.draw(&PathElement::new(
+            vec![(10, y + 8), (40, y + 8)],
+            colour.stroke_width(3),
+        ))
+        .map_err(err)?;
+        if model == "sequential" {
+            area.draw(&Circle::new((25, y + 8), 7, colour.stroke_width(3)))
+        } else {
+            area.draw(&Circle::new((25, y + 8), 4, colour.filled()))
+        }
+        .map_err(err)?;
+        area.draw(&Text::new(model.clone(), (48, y), font.clone()))
+            .map_err(err)?;
+    }
+    y += 40;
+    area.draw(&Text::new("server delay", (10, y), font.clone()))
+        .map_err(err)?;
+    for (i, delay) in delays.iter().enumerate() {
+        y += 24;
+        let points = vec![(10, y + 8), (40, y + 8)];
+        let style = BLACK.stroke_width(2);
+        match dash(i) {
+            Dash::Solid => area.draw(&PathElement::new(points, style)).map_err(err)?,
+            Dash::Dashed(size, gap) => {
+                // A short dashed sample, drawn as segments.
+                let mut x = 10;
+                while x < 40 {
+                    let end = (x + size as i32).min(40);
+                    area.draw(&PathElement::new(vec![(x, y + 8), (end, y + 8)], style))
+                        .map_err(err)?;
+                    x = end + gap as i32;
+                }
+            }
+        }
+        area.draw(&Text::new(
+            human_seconds(delay / 1000.0),
+            (48, y),
+            font.clone(),
+        ))
+        .map_err(err)?;
+    }
+    y += 40;
+    area.draw(&PathElement::new(
+        vec![(10, y + 8), (40, y + 8)],
+        RGBColor(150, 150, 150).stroke_width(1),
+    ))
+    .map_err(err)?;
+    area.draw(&Text::new("ideal time", (48, y), font))
+        .map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_label;
+
+    #[test]
+    fn axis_labels_are_round() {
+        assert_eq!(round_label("1.00s"), "1s");
+        assert_eq!(round_label("10.0s"), "10s");
+        assert_eq!(round_label("100ms"), "100ms");
+        assert_eq!(round_label("2.50ms"), "2.5ms");
+        assert_eq!(round_label("0ms"), "0ms");
+    }
 }
