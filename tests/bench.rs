@@ -760,3 +760,59 @@ fn bmf_and_github_benchmark_exports_have_their_published_shapes() {
         .iter()
         .any(|e| e["name"] == "async c=2 delay=200ms time" && e["unit"] == "ms"));
 }
+
+#[test]
+fn the_html_report_of_the_default_matrix_is_small_fetches_nothing_and_reads_without_javascript() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists()
+            && Path::new("/usr/bin/chromium").exists(),
+        "the browser test needs Debian's chromium and `npm ci` in tests/browser: run scripts/test (or .ci/run)"
+    );
+    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+    let (html, json) = (dir.path().join("report.html"), dir.path().join("b.json"));
+    // The default matrix, two runs per cell.
+    flags()
+        .args([
+            "bench",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--progress",
+            "never",
+        ])
+        .arg("--workdir")
+        .arg(dir.path())
+        .arg("--export-html")
+        .arg(&html)
+        .arg("--export-json")
+        .arg(&json)
+        .assert()
+        .success();
+    let size = std::fs::metadata(&html).unwrap().len();
+    assert!(size < 2 * 1024 * 1024, "the report is {size} bytes");
+    let report = read_json(&json);
+    let cells = report["cells"].as_array().unwrap();
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Content-Security-Policy"));
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-report.png");
+    let output = std::process::Command::new("node")
+        .arg(browser_dir.join("report.mjs"))
+        .arg(&html)
+        .arg(&screenshot)
+        .arg(cells.len().to_string())
+        .arg(cells.len().to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "browser test failed: {stdout}{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(summary["requests"], 0);
+    assert_eq!(summary["waterfalls"], cells.len());
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+}

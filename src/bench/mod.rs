@@ -122,6 +122,8 @@ pub(crate) struct BenchConfig {
     pub warmup: usize,
     /// Cell by cell, or round by round.
     pub order: Order,
+    /// Record every `flags` run's waterfall (for the HTML report).
+    pub waterfalls: bool,
     /// What each run downloads, as the child is told.
     pub selection: Selection,
     /// The codes downloaded by one run, in order (repeated with `--count`).

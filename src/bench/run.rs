@@ -113,10 +113,15 @@ impl Matrix<'_> {
         if self.cancel.is_cancelled() {
             return Ok(None);
         }
-        let run = match planned.job {
+        let mut run = match planned.job {
             Job::Flags { .. } => flags_run(&measured, &out, warmup),
             Job::Outside { .. } => outside_run(&measured, &out, warmup),
         };
+        let waterfall = timeline_path(&out);
+        if !warmup {
+            run.waterfall = std::fs::read_to_string(&waterfall).ok();
+        }
+        let _ = std::fs::remove_file(&waterfall);
         let _ = std::fs::remove_dir_all(&out);
         self.bar.inc(1);
         Ok(Some(run))
@@ -357,6 +362,11 @@ fn total_runs(config: &BenchConfig) -> u64 {
     (mode_cells + config.outside.len()) as u64 * config.delays.len() as u64 * per_cell
 }
 
+/// Where a run writing into `out` draws its waterfall, when asked to.
+fn timeline_path(out: &Path) -> PathBuf {
+    out.with_extension("svg")
+}
+
 /// One run of `flags` itself: JSON out, no retries, no display.
 fn flags_command(
     config: &BenchConfig,
@@ -376,6 +386,9 @@ fn flags_command(
         .args(["-s", base, "-o"])
         .arg(out)
         .args(config.selection.child_args());
+    if config.waterfalls {
+        command.arg("--timeline").arg(timeline_path(out));
+    }
     command
 }
 
@@ -413,6 +426,7 @@ fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> Run {
         errors,
         flagged: counts.is_none() || errors > 0 || m.cost.exit_code != Some(0),
         sequence: None,
+        waterfall: None,
     }
 }
 
@@ -428,5 +442,6 @@ fn outside_run(m: &Measured, out: &Path, warmup: bool) -> Run {
         errors: u64::from(failed),
         flagged: failed,
         sequence: None,
+        waterfall: None,
     }
 }

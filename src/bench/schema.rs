@@ -44,6 +44,10 @@ pub(crate) struct Run {
     /// included): interleaved cells' runs alternate.
     #[serde(default)]
     pub sequence: Option<usize>,
+    /// Its waterfall (SVG), recorded for the HTML report; only the median
+    /// run's is kept, in its cell.
+    #[serde(skip)]
+    pub waterfall: Option<String>,
 }
 
 /// One cell of the matrix: a mode (or outside command) at one concurrency and delay.
@@ -84,6 +88,10 @@ pub(crate) struct Cell {
     pub loop_lag_max_ms: Option<f64>,
     /// Measured runs that had errors or failed.
     pub error_runs: usize,
+    /// The waterfall (SVG) of the clean run nearest the median, when the
+    /// bench recorded them (`--export-html`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waterfall: Option<String>,
     /// Every run, warm-ups included.
     pub runs: Vec<Run>,
 }
@@ -122,6 +130,7 @@ impl Cell {
             loop_lag_p99_ms: None,
             loop_lag_max_ms: None,
             error_runs: 0,
+            waterfall: None,
             runs: Vec::new(),
         }
     }
@@ -176,6 +185,21 @@ impl Cell {
             .max()
             .unwrap_or(0);
         if let Some(time) = self.time {
+            // The median run's waterfall: the clean run nearest the median.
+            let nearest = self
+                .runs
+                .iter_mut()
+                .filter(|r| !r.warmup && !r.flagged && r.waterfall.is_some())
+                .min_by(|a, b| {
+                    let distance = |r: &Run| (r.cost.wall_seconds - time.median).abs();
+                    distance(a).total_cmp(&distance(b))
+                });
+            if let Some(run) = nearest {
+                self.waterfall = run.waterfall.take();
+            }
+            for run in &mut self.runs {
+                run.waterfall = None;
+            }
             self.flags_per_second = Some(self.downloads as f64 / time.median.max(1e-9));
             self.efficiency = self
                 .ideal_seconds

@@ -13,8 +13,8 @@ use super::download::SelectionArgs;
 use super::values::{self, ModelArg, ProgressChoice};
 use super::{usage, Failure, Finish};
 use crate::bench::export::{
-    bmf::Bmf, csv::Csv, github::GithubBenchmark, json::Json, markdown::Markdown, svg::Svg, table,
-    Exports,
+    bmf::Bmf, csv::Csv, github::GithubBenchmark, html::Html, json::Json, markdown::Markdown,
+    svg::Svg, table, Exports,
 };
 use crate::bench::{
     baseline, compare, BenchConfig, BenchReport, Model, Order, OutsideCommand, Selection,
@@ -127,6 +127,13 @@ pub struct BenchArgs {
     /// Write a Markdown table.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub export_markdown: Option<PathBuf>,
+    /// Write one self-contained HTML report: the environment, the table,
+    /// the plots, each cell's median waterfall, the baseline comparison.
+    ///
+    /// Every run then also records its timeline, which costs a little:
+    /// compare runs made the same way.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub export_html: Option<PathBuf>,
     /// Write the Bencher Metric Format (bencher.dev): latency, CPU per
     /// download and peak RSS per cell.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -192,8 +199,15 @@ fn base_url(text: &str) -> Result<String, String> {
 }
 
 impl BenchArgs {
-    fn exports(&self) -> Exports {
+    fn exports(&self, baseline: Option<&BenchReport>) -> Exports {
         let mut exports = Exports::default();
+        if let Some(path) = &self.export_html {
+            let html = Html {
+                baseline: baseline.cloned(),
+                max_regression: self.max_regression,
+            };
+            exports.add(html, path.clone());
+        }
         if let Some(path) = &self.export_json {
             exports.add(Json, path.clone());
         }
@@ -245,6 +259,7 @@ impl BenchArgs {
             runs: self.runs,
             warmup: self.warmup,
             order: self.order.into(),
+            waterfalls: self.export_html.is_some(),
             selection: Selection {
                 codes,
                 count: self.count,
@@ -384,12 +399,12 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
     }
     // Everything that can fail before the first run fails now, not after
     // minutes of measuring: the exports' paths, the baseline, the earlier export.
-    let exports = args.exports();
-    exports.check()?;
     let baseline = match &args.baseline {
         Some(path) => Some(read_export(path, "baseline")?),
         None => None,
     };
+    let exports = args.exports(baseline.as_ref());
+    exports.check()?;
     let report = match &args.from {
         Some(path) => read_export(path, "earlier export")?,
         None => {

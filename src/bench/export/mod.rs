@@ -6,6 +6,7 @@
 pub mod bmf;
 pub mod csv;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod svg;
