@@ -21,8 +21,8 @@ const MESSAGE: &str = "thinking!";
 pub(crate) const ANSWER: u64 = 42;
 
 /// Which version of the demo to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SpinMode {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpinMode {
     /// A spinner thread; the main thread runs the slow function.
     Thread,
     /// A spinner task; the slow function is an async sleep.

@@ -20,14 +20,28 @@ pub(crate) fn raise_open_file_limit() -> io::Result<u64> {
     rlimit::increase_nofile_limit(u64::MAX)
 }
 
+/// Why the open-file limit cannot serve a run.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// The limit could not be read or raised.
+    #[error("cannot raise the open-file limit: {0}")]
+    Raise(#[from] io::Error),
+    /// Even the hard limit is below what the run needs.
+    #[error("the open-file limit is {limit} but {needed} are needed; raise it (ulimit -n) or lower the concurrency")]
+    TooLow {
+        /// The limit, raised as far as it goes.
+        limit: u64,
+        /// What the run needs.
+        needed: u64,
+    },
+}
+
 /// Raises the open-file limit and fails with a clear message when even the
 /// hard limit is below `needed`, before any connection is made.
-pub(crate) fn require_open_files(needed: u64) -> io::Result<u64> {
+pub(crate) fn require_open_files(needed: u64) -> Result<u64, LimitError> {
     let limit = raise_open_file_limit()?;
     if limit < needed {
-        return Err(io::Error::other(format!(
-            "the open-file limit is {limit} but {needed} are needed; raise it (ulimit -n) or lower the concurrency"
-        )));
+        return Err(LimitError::TooLow { limit, needed });
     }
     Ok(limit)
 }
@@ -110,7 +124,7 @@ pub(crate) fn exit_now(code: u8) -> ! {
 pub(crate) fn on_interrupt(
     token: CancellationToken,
     first_message: &'static str,
-) -> io::Result<()> {
+) -> Result<(), ctrlc::Error> {
     ctrlc::set_handler(move || {
         if token.is_cancelled() {
             crate::errln!("\ninterrupted again: exiting now");
@@ -119,7 +133,6 @@ pub(crate) fn on_interrupt(
         token.cancel();
         crate::errln!("\n{first_message}");
     })
-    .map_err(io::Error::other)
 }
 
 // --- output that may be cut off -----------------------------------------------

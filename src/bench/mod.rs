@@ -94,7 +94,17 @@ impl std::str::FromStr for OutsideCommand {
 }
 
 /// The order a bench makes its runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Order {
     /// Round by round: run 1 of every cell, then run 2, each round in a

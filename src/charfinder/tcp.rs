@@ -139,9 +139,14 @@ async fn answer(
     while cursor != usize::MAX {
         let (searcher, search) = (Arc::clone(index), Arc::clone(query));
         let (positions, next) =
-            tokio::task::spawn_blocking(move || searcher.matches_from(&search, cursor, STEP))
+            match tokio::task::spawn_blocking(move || searcher.matches_from(&search, cursor, STEP))
                 .await
-                .map_err(io::Error::other)?;
+            {
+                Ok(step) => step,
+                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                // The runtime is shutting down: so is this connection.
+                Err(_) => return Err(io::ErrorKind::Interrupted.into()),
+            };
         cursor = next;
         found += positions.len();
         text.clear();

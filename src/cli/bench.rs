@@ -160,32 +160,14 @@ pub struct BenchArgs {
     pub from: Option<PathBuf>,
     /// The order of the runs: round by round, each round shuffled
     /// (interleaved), or cell by cell (sequential).
-    #[arg(long, value_enum, default_value_t = OrderArg::Interleaved, value_name = "ORDER", help_heading = "Matrix")]
-    pub order: OrderArg,
+    #[arg(long, value_enum, default_value_t = Order::Interleaved, value_name = "ORDER", help_heading = "Matrix")]
+    pub order: Order,
     /// Where the runs' output folders go [default: /dev/shm if present, so the disk is not what is measured].
     #[arg(long, value_name = "DIR", help_heading = "Matrix")]
     pub workdir: Option<PathBuf>,
     /// Progress display on stderr.
     #[arg(value_name = "WHEN", long, value_enum, default_value_t = ProgressChoice::Auto, help_heading = "Output")]
     pub progress: ProgressChoice,
-}
-
-/// `--order`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OrderArg {
-    /// Round by round: run 1 of every cell, then run 2, each round shuffled.
-    Interleaved,
-    /// Cell by cell.
-    Sequential,
-}
-
-impl From<OrderArg> for Order {
-    fn from(arg: OrderArg) -> Self {
-        match arg {
-            OrderArg::Interleaved => Order::Interleaved,
-            OrderArg::Sequential => Order::Sequential,
-        }
-    }
 }
 
 /// An `http(s)://` base URL, without a trailing slash.
@@ -258,7 +240,7 @@ impl BenchArgs {
             delays: self.delay.clone(),
             runs: self.runs,
             warmup: self.warmup,
-            order: self.order.into(),
+            order: self.order,
             waterfalls: self.export_html.is_some(),
             selection: Selection {
                 codes,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use super::values::{self, ModeArg, ProgressChoice, RuntimeArg, SaveArg};
+use super::values::{self, ProgressChoice, SaveArg};
 use super::{usage, Failure, Finish};
 use crate::download::plan::{self, Mode, Plan, RequestOptions, Runtime, SaveOptions};
 use crate::download::progress::{Lines, Progress};
@@ -61,8 +61,8 @@ pub struct DownloadArgs {
     #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, conflicts_with_all = ["names", "skip_existing"], help_heading = "Selection")]
     pub count: Option<usize>,
     /// How requests are driven.
-    #[arg(long, value_enum, default_value_t = ModeArg::Async, value_name = "MODE", help_heading = "Requests")]
-    pub mode: ModeArg,
+    #[arg(long, value_enum, default_value_t = Mode::Async, value_name = "MODE", help_heading = "Requests")]
+    pub mode: Mode,
     /// Requests in flight at most [default: 30 threaded, 100 async, 5 against remote].
     ///
     /// Never more than the number of downloads; refused in sequential mode,
@@ -151,7 +151,7 @@ pub struct DownloadArgs {
     /// multi: one worker thread per core; current: every task on one thread,
     /// as asyncio does.
     #[arg(long, value_enum, value_name = "RUNTIME", help_heading = "See it")]
-    pub runtime: Option<RuntimeArg>,
+    pub runtime: Option<Runtime>,
     /// Async mode: save on the blocking pool, or inline (the mistake).
     ///
     /// offload: on the runtime's blocking pool; inline: with std::fs in the
@@ -318,7 +318,7 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
     }
     let codes = args.selection.codes()?;
     let embedded_config = args.embedded_config()?;
-    let mode = Mode::from(args.mode);
+    let mode = args.mode;
     if mode == Mode::Sequential && args.concurrency.is_some() {
         return Err(usage(
             "--concurrency does nothing in sequential mode, which makes one request at a time; use --mode threaded or async",
@@ -441,7 +441,7 @@ impl DownloadArgs {
                 "--runtime and --save choose how the async mode runs; use them with --mode async",
             ));
         }
-        let runtime = self.runtime.map_or(Runtime::Multi, Runtime::from);
+        let runtime = self.runtime.unwrap_or_default();
         let save = SaveOptions {
             inline: self.save == Some(SaveArg::Inline),
             delay: self.save_delay,

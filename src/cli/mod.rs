@@ -58,6 +58,18 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+impl From<crate::sys::LimitError> for Failure {
+    fn from(error: crate::sys::LimitError) -> Self {
+        Failure::Runtime(error.into())
+    }
+}
+
+impl From<crate::download::RunError> for Failure {
+    fn from(error: crate::download::RunError) -> Self {
+        Failure::Runtime(error.into())
+    }
+}
+
 impl From<crate::files::PathRefused> for Failure {
     fn from(error: crate::files::PathRefused) -> Self {
         match error {

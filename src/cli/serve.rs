@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::http::StatusCode;
 
-use super::values::{self, PresetArg};
+use super::values;
 use super::{usage, Failure, Finish};
 use crate::listen::{self, Limits};
 use crate::server::config::{DataSource, Preset, ServerConfig};
@@ -58,11 +58,8 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1000, value_name = "BYTES", value_parser = values::count, allow_negative_numbers = true, help_heading = "Simulation")]
     pub drip_speed: usize,
     /// The classic set-up of the book's three servers.
-    ///
-    /// local = port 8000; delay = 8001 with 0.5s..5s; error = 8002 with
-    /// 0.5s..5s and 25% errors.
     #[arg(long, value_enum, value_name = "NAME")]
-    pub preset: Option<PresetArg>,
+    pub preset: Option<Preset>,
     /// Log one line per request.
     #[arg(short, long)]
     pub verbose: bool,
@@ -111,7 +108,7 @@ fn error_status(text: &str) -> Result<u16, String> {
 impl ServeArgs {
     /// The server's configuration: the preset's, with explicit options on top.
     fn config(&self) -> Result<(ServerConfig, u16), Failure> {
-        let preset = self.preset.map_or(Preset::Local, Preset::from);
+        let preset = self.preset.unwrap_or(Preset::Local);
         Fault::check_total(&self.faults).map_err(usage)?;
         let source = match &self.dir {
             None => DataSource::Embedded,

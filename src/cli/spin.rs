@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::values::{self, ProgressChoice, SpinModeArg};
+use super::values::{self, ProgressChoice};
 use super::{Failure, Finish};
-use crate::spin;
+use crate::spin::{self, SpinMode};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -20,8 +20,8 @@ Examples:
 #[command(after_help = "Details and examples: --help", after_long_help = EXAMPLES)]
 pub struct SpinArgs {
     /// thread, async, blocking (async code that blocks: the spinner freezes) or async-offload.
-    #[arg(long, value_enum, default_value_t = SpinModeArg::Thread, value_name = "MODE")]
-    pub mode: SpinModeArg,
+    #[arg(long, value_enum, default_value_t = SpinMode::Thread, value_name = "MODE")]
+    pub mode: SpinMode,
     /// How long the slow function takes.
     #[arg(long, default_value = "3s", value_parser = values::duration, value_name = "DURATION", allow_negative_numbers = true)]
     pub seconds: Duration,
@@ -33,7 +33,6 @@ pub struct SpinArgs {
 /// Runs the demo.
 pub fn run(args: SpinArgs) -> Result<Finish, Failure> {
     let frames = args.frames.show(std::io::stdout().is_terminal());
-    spin::run(args.mode.into(), args.seconds, spin::Display { frames })
-        .context("spinner demo failed")?;
+    spin::run(args.mode, args.seconds, spin::Display { frames }).context("spinner demo failed")?;
     Ok(Finish::Done)
 }

@@ -1,16 +1,14 @@
-//! Value parsers and choices of the command line. Each refusal says what is
-//! wrong in words (`'-1' is negative`, `'5s..1s' starts after it ends`), and
-//! the choices map onto the library's types here, at the edge, so that the
-//! library does not depend on clap.
+//! Value parsers and the choices of the command line that are not the
+//! library's own types (those derive `clap::ValueEnum` where they are
+//! defined). Each refusal says what is wrong in words (`'-1' is negative`,
+//! `'5s..1s' starts after it ends`).
 
 use std::time::Duration;
 
 use crate::bench::Model;
 use crate::download::plan::{Mode, Runtime};
 use crate::duration::parse_duration;
-use crate::server::config::Preset;
 use crate::server::delay::Delay;
-use crate::spin::SpinMode;
 
 /// A whole number from 0 up, with the reason in words when it is not one.
 pub fn whole(text: &str) -> Result<u64, String> {
@@ -135,27 +133,6 @@ pub fn size(text: &str) -> Result<u64, String> {
     }
 }
 
-/// `--mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeArg {
-    /// One blocking client, one request at a time.
-    Sequential,
-    /// N OS threads doing blocking I/O.
-    Threaded,
-    /// Tokio tasks, N requests in flight on one runtime.
-    Async,
-}
-
-impl From<ModeArg> for Mode {
-    fn from(arg: ModeArg) -> Self {
-        match arg {
-            ModeArg::Sequential => Mode::Sequential,
-            ModeArg::Threaded => Mode::Threaded,
-            ModeArg::Async => Mode::Async,
-        }
-    }
-}
-
 /// `flags bench --modes`: the three modes, and async on the one-thread runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelArg {
@@ -178,24 +155,6 @@ impl From<ModelArg> for Model {
             ModelArg::AsyncCurrent => (Mode::Async, Runtime::Current),
         };
         Model { mode, runtime }
-    }
-}
-
-/// `--runtime`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RuntimeArg {
-    /// One worker thread per core.
-    Multi,
-    /// Every task on one thread, as asyncio does.
-    Current,
-}
-
-impl From<RuntimeArg> for Runtime {
-    fn from(arg: RuntimeArg) -> Self {
-        match arg {
-            RuntimeArg::Multi => Runtime::Multi,
-            RuntimeArg::Current => Runtime::Current,
-        }
     }
 }
 
@@ -227,51 +186,6 @@ impl ProgressChoice {
             ProgressChoice::Always => true,
             ProgressChoice::Never => false,
             ProgressChoice::Auto => stream_is_terminal,
-        }
-    }
-}
-
-/// `flags spin --mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SpinModeArg {
-    /// A spinner thread; the main thread runs the slow function.
-    Thread,
-    /// A spinner task; the slow function is an async sleep.
-    Async,
-    /// The async version, but the slow function blocks the runtime: the spinner freezes.
-    Blocking,
-    /// The blocking version with the slow function moved to `spawn_blocking`: the spinner lives.
-    AsyncOffload,
-}
-
-impl From<SpinModeArg> for SpinMode {
-    fn from(arg: SpinModeArg) -> Self {
-        match arg {
-            SpinModeArg::Thread => SpinMode::Thread,
-            SpinModeArg::Async => SpinMode::Async,
-            SpinModeArg::Blocking => SpinMode::Blocking,
-            SpinModeArg::AsyncOffload => SpinMode::AsyncOffload,
-        }
-    }
-}
-
-/// `flags serve --preset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PresetArg {
-    /// Port 8000.
-    Local,
-    /// Port 8001 with 0.5s..5s.
-    Delay,
-    /// Port 8002 with 0.5s..5s and 25% errors.
-    Error,
-}
-
-impl From<PresetArg> for Preset {
-    fn from(arg: PresetArg) -> Self {
-        match arg {
-            PresetArg::Local => Preset::Local,
-            PresetArg::Delay => Preset::Delay,
-            PresetArg::Error => Preset::Error,
         }
     }
 }

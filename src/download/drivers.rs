@@ -16,7 +16,7 @@ use crate::download::fetch::blocking::BlockingClient;
 use crate::download::fetch::nonblocking::AsyncClient;
 use crate::download::plan::{Mode, Runtime};
 use crate::download::status::CodeResult;
-use crate::download::Run;
+use crate::download::{Run, RunError};
 use crate::errln;
 
 /// Sequential: one blocking client, one request at a time.
@@ -150,7 +150,7 @@ const PROBE_EVERY: Duration = Duration::from_millis(1);
 /// the grace period is over; results are in `run.progress`. Meanwhile the
 /// waiting thread samples threads and requests in flight (no thread of its
 /// own, so as not to count itself).
-pub(crate) fn drive(run: Arc<Run>) -> std::io::Result<()> {
+pub(crate) fn drive(run: Arc<Run>) -> Result<(), RunError> {
     match run.plan.mode {
         Mode::Sequential | Mode::Threaded => {
             let (done, finished) = tokio::sync::oneshot::channel::<()>();
@@ -205,7 +205,7 @@ pub(crate) fn drive(run: Arc<Run>) -> std::io::Result<()> {
             // The blocking pool's threads outlive their saves for a while:
             // counting now catches its peak.
             run.sample();
-            result.map_err(std::io::Error::other)?;
+            result?;
             runtime.shutdown_timeout(Duration::from_millis(100));
             return Ok(());
         }

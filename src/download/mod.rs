@@ -29,6 +29,26 @@ use crate::download::status::CodeResult;
 use crate::download::store::OutputDir;
 use crate::download::timeline::{Gauges, Lanes, Recording, Sample, Timeline};
 
+/// Why a run could not be made (a download's failure is not one: it is
+/// that code's ERROR).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The server's base URL does not parse.
+    #[error("bad server URL {url}: {source}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it does not parse.
+        source: url::ParseError,
+    },
+    /// The HTTP client could not be built (its TLS roots, its resolver).
+    #[error("cannot start the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// The runtime or a thread could not be started.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Everything a driver works with: what to fetch, where it goes, where
 /// results are reported, the token that stops it, and what watches it.
 pub(crate) struct Run {
@@ -65,9 +85,11 @@ impl Run {
         progress: Progress,
         cancel: CancellationToken,
         keep_timeline: bool,
-    ) -> std::io::Result<Self> {
-        let base = Url::parse(&plan.base_url)
-            .map_err(|e| std::io::Error::other(format!("bad server URL {}: {e}", plan.base_url)))?;
+    ) -> Result<Self, RunError> {
+        let base = Url::parse(&plan.base_url).map_err(|source| RunError::BadUrl {
+            url: plan.base_url.clone(),
+            source,
+        })?;
         let started = Instant::now();
         Ok(Self {
             base,
@@ -115,7 +137,7 @@ pub(crate) fn run(
     progress: Progress,
     cancel: CancellationToken,
     keep_timeline: bool,
-) -> std::io::Result<(RunReport, Option<Recording>)> {
+) -> Result<(RunReport, Option<Recording>), RunError> {
     let closing = output.clone();
     let _on_early_exit = crate::sys::before_early_exit(move || closing.close(CLOSE_WAIT));
     let plan = skip_existing(plan, &output, &progress);

@@ -2,15 +2,16 @@
 //! server, into which folder, with what limits. Only the driver differs.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use crate::dataset;
 
 /// How requests are driven: the one thing that differs between runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Mode {
+pub enum Mode {
     /// One blocking client, one request at a time.
     Sequential,
     /// N OS threads doing blocking I/O.
@@ -20,9 +21,6 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    /// Every mode, in the order they are compared.
-    pub(crate) const ALL: [Mode; 3] = [Mode::Sequential, Mode::Threaded, Mode::Async];
-
     /// The default concurrency of this mode.
     pub(crate) fn default_concurrency(self) -> usize {
         match self {
@@ -50,17 +48,6 @@ impl Mode {
 
 /// How many requests at once are polite against a public server.
 pub(crate) const POLITE_CONCURRENCY: usize = 5;
-
-impl FromStr for Mode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Mode::ALL
-            .into_iter()
-            .find(|mode| mode.to_string() == s)
-            .ok_or_else(|| format!("unknown mode '{s}': expected sequential, threaded or async"))
-    }
-}
 
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -177,13 +164,13 @@ pub(crate) struct Plan {
 }
 
 /// How the async mode's tokio runtime runs its tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Runtime {
-    /// One worker thread per core (`--runtime multi`, the default).
+    /// One worker thread per core (the default).
     #[default]
     Multi,
-    /// Every task on one thread, as asyncio does (`--runtime current`).
+    /// Every task on one thread, as asyncio does.
     Current,
 }
 

@@ -11,7 +11,7 @@ use crate::text::inert;
 /// The result class of one code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum Status {
+pub enum Status {
     /// Downloaded and saved.
     Ok,
     /// The server answered 404: a normal answer, not an error.

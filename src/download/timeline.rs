@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::download::status::Status;
+
 /// Requests in flight and OS threads, now and at their peak.
 #[derive(Debug, Default)]
 pub(crate) struct Gauges {
@@ -168,6 +170,76 @@ impl Phase {
     }
 }
 
+/// What a request is for: the flag itself, or its `metadata.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// `<cc>.gif`.
+    Flag,
+    /// `metadata.json` (with `--names`).
+    Metadata,
+}
+
+impl Target {
+    /// Both, in the order a `--names` download asks for them.
+    pub const ALL: [Target; 2] = [Target::Flag, Target::Metadata];
+
+    /// Its name in the trace: `flag` or `metadata`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Flag => "flag",
+            Target::Metadata => "metadata",
+        }
+    }
+}
+
+/// How a download ended, as the trace and the picture say it: its status,
+/// or abandoned when an interrupt stopped it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd {
+    /// It got a final status.
+    Finished(Status),
+    /// The run was interrupted before it finished.
+    Abandoned,
+}
+
+impl std::fmt::Display for JobEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobEnd::Finished(status) => status.fmt(f),
+            JobEnd::Abandoned => f.write_str("abandoned"),
+        }
+    }
+}
+
+impl serde::Serialize for JobEnd {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// What a span records: a phase, of a request for a target, at an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Step {
+    /// What the download was doing.
+    pub phase: Phase,
+    /// For which file.
+    pub target: Target,
+    /// Which attempt of its request (0 for the first).
+    pub attempt: u32,
+}
+
+impl Step {
+    /// `phase` of the first attempt at `target`.
+    pub(crate) fn first(phase: Phase, target: Target) -> Self {
+        Self {
+            phase,
+            target,
+            attempt: 0,
+        }
+    }
+}
+
 /// One phase of one download, in time.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Span {
@@ -179,8 +251,8 @@ pub struct Span {
     pub lane: usize,
     /// What it was doing.
     pub phase: Phase,
-    /// `metadata` for the `metadata.json` request of `--names`, else `flag`.
-    pub target: &'static str,
+    /// The flag, or the `metadata.json` of `--names`.
+    pub target: Target,
     /// Which attempt of its request (0 for the first).
     pub attempt: u32,
     /// Since the start of the run.
@@ -209,7 +281,7 @@ pub struct Timeline {
     spans: Mutex<Vec<Span>>,
     samples: Mutex<Vec<Sample>>,
     /// Each job's final status, once known.
-    statuses: Mutex<Vec<(usize, String)>>,
+    statuses: Mutex<Vec<(usize, Status)>>,
 }
 
 impl Timeline {
@@ -240,7 +312,7 @@ impl Timeline {
     }
 
     /// Records a job's final status.
-    pub(crate) fn status(&self, job: usize, status: String) {
+    pub(crate) fn status(&self, job: usize, status: Status) {
         let mut statuses = self.statuses.lock();
         statuses.push((job, status));
     }
@@ -254,19 +326,18 @@ impl Timeline {
     }
 
     /// Every span, in start order, each with its job's final status.
-    fn spans(&self) -> Vec<(Span, String)> {
-        let statuses: std::collections::HashMap<usize, String> =
-            self.statuses.lock().iter().cloned().collect();
+    fn spans(&self) -> Vec<(Span, JobEnd)> {
+        let statuses: std::collections::HashMap<usize, Status> =
+            self.statuses.lock().iter().copied().collect();
         let mut spans = self.spans.lock().clone();
         spans.sort_by_key(|s| (s.start, s.job));
         spans
             .into_iter()
             .map(|s| {
-                let status = statuses
+                let end = statuses
                     .get(&s.job)
-                    .cloned()
-                    .unwrap_or_else(|| "abandoned".into());
-                (s, status)
+                    .map_or(JobEnd::Abandoned, |status| JobEnd::Finished(*status));
+                (s, end)
             })
             .collect()
     }
@@ -280,8 +351,8 @@ impl Timeline {
 /// A run's timeline, as recorded: what `--trace` and `--timeline` draw.
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
-    /// Every span, in start order, with its download's final status.
-    pub spans: Vec<(Span, String)>,
+    /// Every span, in start order, with how its download ended.
+    pub spans: Vec<(Span, JobEnd)>,
     /// Requests in flight and OS threads over time.
     pub samples: Vec<Sample>,
 }
@@ -290,29 +361,53 @@ pub struct Recording {
 /// run's timeline if one is kept.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Recorder<'a> {
-    pub(crate) timeline: Option<&'a Timeline>,
-    pub(crate) job: usize,
-    pub(crate) lane: usize,
+    timeline: Option<&'a Timeline>,
+    job: usize,
+    code: &'a str,
+    lane: usize,
 }
 
-impl Recorder<'_> {
-    /// Records `phase` from `start` until now, on this thread.
-    pub(crate) fn phase(
-        &self,
-        code: &str,
-        phase: Phase,
-        target: &'static str,
-        attempt: u32,
-        start: Instant,
-    ) {
+impl<'a> Recorder<'a> {
+    /// Records job `job` (`code`) in `timeline`, if any, in slot `lane`.
+    pub(crate) fn new(
+        timeline: Option<&'a Timeline>,
+        job: usize,
+        code: &'a str,
+        lane: usize,
+    ) -> Self {
+        Self {
+            timeline,
+            job,
+            code,
+            lane,
+        }
+    }
+
+    /// The timeline it records in, if any.
+    pub(crate) fn timeline(&self) -> Option<&'a Timeline> {
+        self.timeline
+    }
+
+    /// Its job number.
+    pub(crate) fn job(&self) -> usize {
+        self.job
+    }
+
+    /// Its slot.
+    pub(crate) fn lane(&self) -> usize {
+        self.lane
+    }
+
+    /// Records `step` from `start` until now, on this thread.
+    pub(crate) fn record(&self, step: Step, start: Instant) {
         if let Some(timeline) = self.timeline {
             timeline.span(Span {
                 job: self.job,
-                code: code.to_owned(),
+                code: self.code.to_owned(),
                 lane: self.lane,
-                phase,
-                target,
-                attempt,
+                phase: step.phase,
+                target: step.target,
+                attempt: step.attempt,
                 start: timeline.since_start(start),
                 end: timeline.since_start(Instant::now()),
                 thread: thread_id(),

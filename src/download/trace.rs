@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::download::report::RunReport;
-use crate::download::timeline::{Phase, Recording};
+use crate::download::timeline::{Phase, Recording, Target};
 
 /// Microseconds, the unit of the format.
 fn micros(d: std::time::Duration) -> f64 {
@@ -47,7 +47,9 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
             "thread": span.thread,
         });
         let name = match (span.phase, span.target) {
-            (Phase::Request | Phase::Body, "metadata") => format!("metadata {}", span.phase.name()),
+            (Phase::Request | Phase::Body, Target::Metadata) => {
+                format!("metadata {}", span.phase.name())
+            }
             (phase, _) => phase.name().to_owned(),
         };
         if span.phase == Phase::Wait {
@@ -66,7 +68,7 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
         } else {
             events.push(json!({
                 "name": name,
-                "cat": span.target,
+                "cat": span.target.name(),
                 "ph": "X",
                 "ts": micros(span.start),
                 "dur": micros(span.end.saturating_sub(span.start)),

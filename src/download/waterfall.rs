@@ -13,16 +13,16 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::download::report::RunReport;
-use crate::download::timeline::{Phase, Recording};
+use crate::download::timeline::{Phase, Recording, Target};
 
 /// The colour of each phase.
-fn colour(phase: Phase, target: &str) -> RGBColor {
+fn colour(phase: Phase, target: Target) -> RGBColor {
     match (phase, target) {
         (Phase::Wait, _) => RGBColor(222, 222, 222),
-        (Phase::Request, "metadata") => RGBColor(158, 202, 225),
-        (Phase::Request, _) => RGBColor(49, 130, 189),
-        (Phase::Body, "metadata") => RGBColor(161, 217, 155),
-        (Phase::Body, _) => RGBColor(49, 163, 84),
+        (Phase::Request, Target::Metadata) => RGBColor(158, 202, 225),
+        (Phase::Request, Target::Flag) => RGBColor(49, 130, 189),
+        (Phase::Body, Target::Metadata) => RGBColor(161, 217, 155),
+        (Phase::Body, Target::Flag) => RGBColor(49, 163, 84),
         (Phase::Backoff, _) => RGBColor(222, 45, 38),
         (Phase::Save, _) => RGBColor(230, 85, 13),
     }
@@ -135,7 +135,7 @@ fn draw_phases<DB: DrawingBackend>(
 ) -> Result<()> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("timeline: {e}");
     for phase in Phase::ALL {
-        for target in ["flag", "metadata"] {
+        for target in Target::ALL {
             let bars: Vec<Rectangle<(f64, f64)>> = recording
                 .spans
                 .iter()
@@ -153,8 +153,8 @@ fn draw_phases<DB: DrawingBackend>(
                 continue;
             }
             let name = match target {
-                "metadata" => format!("metadata {}", phase.name()),
-                _ => phase.name().to_owned(),
+                Target::Metadata => format!("metadata {}", phase.name()),
+                Target::Flag => phase.name().to_owned(),
             };
             let c = colour(phase, target);
             chart

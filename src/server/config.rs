@@ -63,8 +63,8 @@ impl Default for ServerConfig {
 
 /// The classic set-up of three servers, as in "Fluent Python": a fast one,
 /// a slow one and a slow, flaky one, on ports 8000, 8001 and 8002.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Preset {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
     /// Port 8000, no delay.
     Local,
     /// Port 8001, 0.5 to 5 s per request.

@@ -160,8 +160,13 @@ fn set_reset_on_close(fd: RawFd) {
     }
 }
 
-fn broken(message: &'static str) -> Result<Bytes, std::io::Error> {
-    Err(std::io::Error::other(message))
+/// A body broken on purpose: hyper ends the response there.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Broken(&'static str);
+
+fn broken(message: &'static str) -> Result<Bytes, Broken> {
+    Err(Broken(message))
 }
 
 /// What a fault needs to know of the request it spoils.

@@ -49,7 +49,9 @@ impl RunningServer {
         }
         match tokio::time::timeout(grace, &mut self.task).await {
             Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(io::Error::other(join)),
+            // The serving task panicked: a bug, carried on as one.
+            Ok(Err(join)) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            Ok(Err(_)) => Ok(()),
             Err(_) => {
                 self.task.abort();
                 Ok(())

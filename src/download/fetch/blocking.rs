@@ -12,8 +12,8 @@ use crate::download::status::{CodeResult, FetchError};
 use crate::download::Run;
 use url::Url;
 
-use super::{io_cause, parse_country, save_flag, Attempt, FlagContext, Target};
-use crate::download::timeline::Phase;
+use super::{io_cause, parse_country, save_flag, Attempt, FlagContext, Saved, Target};
+use crate::download::timeline::{Phase, Step};
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
 /// per thread, keeping that thread's one connection (a pool shared by many
@@ -62,11 +62,7 @@ impl BlockingClient {
         ctx.finish(outcome)
     }
 
-    fn try_download_flag(
-        &self,
-        run: &Run,
-        ctx: &mut FlagContext,
-    ) -> Result<(u64, String), FetchError> {
+    fn try_download_flag(&self, run: &Run, ctx: &mut FlagContext) -> Result<Saved, FetchError> {
         if run.plan.request.names {
             let metadata = self.get(run, ctx, Target::Metadata)?;
             ctx.country = Some(parse_country(&metadata)?);
@@ -93,8 +89,12 @@ impl BlockingClient {
                     let wait = self.policy.after(error, &mut attempt, ctx, run)?;
                     let waited = Instant::now();
                     std::thread::sleep(wait);
-                    ctx.recorder
-                        .phase(ctx.code, Phase::Backoff, target.name(), attempt, waited);
+                    let step = Step {
+                        phase: Phase::Backoff,
+                        target,
+                        attempt,
+                    };
+                    ctx.recorder.record(step, waited);
                 }
                 body => return body,
             }

@@ -17,7 +17,8 @@ use url::Url;
 use crate::download::contract::Cause;
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::store::{self, SaveError};
-use crate::download::timeline::{Lanes, Phase, Recorder};
+pub(crate) use crate::download::timeline::Target;
+use crate::download::timeline::{Lanes, Phase, Recorder, Step};
 use crate::download::Run;
 
 /// A code no selection can produce (codes are letters): its download panics,
@@ -48,12 +49,8 @@ impl<'a> FlagContext<'a> {
         } else {
             0
         };
-        let recorder = Recorder {
-            timeline: run.timeline.as_ref(),
-            job,
-            lane,
-        };
-        recorder.phase(code, Phase::Wait, "flag", 0, run.started);
+        let recorder = Recorder::new(run.timeline.as_ref(), job, code, lane);
+        recorder.record(Step::first(Phase::Wait, Target::Flag), run.started);
         let context = Self {
             code,
             number: run.plan.numbered.then_some(job),
@@ -78,14 +75,14 @@ impl<'a> FlagContext<'a> {
         }
     }
 
-    fn finish(mut self, outcome: Result<(u64, String), FetchError>) -> CodeResult {
+    fn finish(mut self, outcome: Result<Saved, FetchError>) -> CodeResult {
         let (code, country, retries) = (self.code, self.country.take(), self.retries);
         let result = match outcome {
-            Ok((bytes, file)) => CodeResult::ok(code, bytes, file, country, retries),
+            Ok(saved) => CodeResult::ok(code, saved.bytes, saved.file, country, retries),
             Err(error) => CodeResult::failed(code, &error, country, retries),
         };
-        if let Some(timeline) = self.recorder.timeline {
-            timeline.status(self.recorder.job, result.status.to_string());
+        if let Some(timeline) = self.recorder.timeline() {
+            timeline.status(self.recorder.job(), result.status);
         }
         result
     }
@@ -94,27 +91,22 @@ impl<'a> FlagContext<'a> {
 impl Drop for FlagContext<'_> {
     /// The slot is free again, however the download ended (even a panic).
     fn drop(&mut self) {
-        if self.recorder.timeline.is_some() {
-            self.lanes.give(self.recorder.lane);
+        if self.recorder.timeline().is_some() {
+            self.lanes.give(self.recorder.lane());
         }
     }
 }
 
-/// What a request is for: the flag itself, or its `metadata.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
-    Flag,
-    Metadata,
+/// A flag saved: how many bytes, under which name in the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Saved {
+    /// Its size.
+    pub bytes: u64,
+    /// Its file name.
+    pub file: String,
 }
 
 impl Target {
-    fn name(self) -> &'static str {
-        match self {
-            Target::Flag => "flag",
-            Target::Metadata => "metadata",
-        }
-    }
-
     /// The URL of this target of `code`: the run's base URL, parsed once,
     /// with its path extended (no parsing per request).
     fn url(self, run: &Run, code: &str) -> Url {
@@ -141,8 +133,12 @@ pub(crate) struct Attempt {
 impl Attempt {
     /// Records `phase` of this attempt, from `start` until now.
     fn record(self, ctx: &FlagContext, phase: Phase, start: Instant) {
-        ctx.recorder
-            .phase(ctx.code, phase, self.target.name(), self.number, start);
+        let step = Step {
+            phase,
+            target: self.target,
+            attempt: self.number,
+        };
+        ctx.recorder.record(step, start);
     }
 }
 
@@ -166,16 +162,19 @@ fn save_flag(
     code: &str,
     label: Option<&str>,
     body: &[u8],
-) -> Result<(u64, String), FetchError> {
+) -> Result<Saved, FetchError> {
     let started = Instant::now();
     if !run.plan.save.delay.is_zero() {
         std::thread::sleep(run.plan.save.delay);
     }
     let name = store::flag_file_name(code, label);
     let saved = run.output.save(&name, body);
-    recorder.phase(code, Phase::Save, "flag", 0, started);
+    recorder.record(Step::first(Phase::Save, Target::Flag), started);
     match saved {
-        Ok(_) => Ok((body.len() as u64, name)),
+        Ok(_) => Ok(Saved {
+            bytes: body.len() as u64,
+            file: name,
+        }),
         Err(SaveError::Closed) => Err(FetchError::Cancelled),
         Err(error) => Err(FetchError::Save(error.to_string())),
     }

@@ -14,8 +14,10 @@ use crate::download::status::{CodeResult, FetchError};
 use crate::download::Run;
 use url::Url;
 
-use super::{io_cause, parse_country, root_message, save_flag, Attempt, FlagContext, Target};
-use crate::download::timeline::{Phase, Recorder};
+use super::{
+    io_cause, parse_country, root_message, save_flag, Attempt, FlagContext, Saved, Target,
+};
+use crate::download::timeline::{Phase, Recorder, Step};
 
 /// The async client of the async mode: one reqwest client, whose pool keeps
 /// idle connections to the server for the downloads still to start. Like
@@ -67,7 +69,7 @@ impl AsyncClient {
         &self,
         run: &Arc<Run>,
         ctx: &mut FlagContext<'_>,
-    ) -> Result<(u64, String), FetchError> {
+    ) -> Result<Saved, FetchError> {
         if run.plan.request.names {
             let metadata = self.get(run, ctx, Target::Metadata).await?;
             ctx.country = Some(parse_country(&metadata)?);
@@ -78,13 +80,9 @@ impl AsyncClient {
             return save_flag(run, ctx.recorder, ctx.code, ctx.label().as_deref(), &gif);
         }
         let (saver, code, label) = (Arc::clone(run), ctx.code.to_owned(), ctx.label());
-        let (job, lane) = (ctx.recorder.job, ctx.recorder.lane);
+        let (job, lane) = (ctx.recorder.job(), ctx.recorder.lane());
         tokio::task::spawn_blocking(move || {
-            let recorder = Recorder {
-                timeline: saver.timeline.as_ref(),
-                job,
-                lane,
-            };
+            let recorder = Recorder::new(saver.timeline.as_ref(), job, &code, lane);
             save_flag(&saver, recorder, &code, label.as_deref(), &gif)
         })
         .await
@@ -117,8 +115,12 @@ impl AsyncClient {
                     let wait = self.policy.after(error, &mut attempt, ctx, run)?;
                     let waited = Instant::now();
                     tokio::time::sleep(wait).await;
-                    ctx.recorder
-                        .phase(ctx.code, Phase::Backoff, target.name(), attempt, waited);
+                    let step = Step {
+                        phase: Phase::Backoff,
+                        target,
+                        attempt,
+                    };
+                    ctx.recorder.record(step, waited);
                 }
                 body => return body,
             }
