@@ -151,6 +151,8 @@ const PROBE_EVERY: Duration = Duration::from_millis(1);
 /// waiting thread samples threads and requests in flight (no thread of its
 /// own, so as not to count itself).
 pub(crate) fn drive(run: Arc<Run>) -> Result<(), RunError> {
+    // The live display has its fields from its first frame.
+    run.sample();
     match run.plan.mode {
         Mode::Sequential | Mode::Threaded => {
             let (done, finished) = tokio::sync::oneshot::channel::<()>();

@@ -13,9 +13,19 @@ use parking_lot::Mutex;
 use crate::download::status::{CodeResult, Counts, FetchError, Status};
 use crate::{errln, outln, text};
 
-/// A progress bar on stderr drawn in `style`, ticking by itself; drawn even
-/// when stderr is not a terminal (the caller decided to show it).
+/// A progress bar on stderr drawn in `style`, ticking by itself from now;
+/// drawn even when stderr is not a terminal (the caller decided to show it).
 pub(crate) fn live_bar(total: u64, style: ProgressStyle) -> ProgressBar {
+    let bar = quiet_bar(total, style);
+    bar.enable_steady_tick(TICK);
+    bar
+}
+
+/// How often a live display redraws itself.
+const TICK: Duration = Duration::from_millis(100);
+
+/// [`live_bar`], drawn only once told to tick.
+fn quiet_bar(total: u64, style: ProgressStyle) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
@@ -23,7 +33,6 @@ pub(crate) fn live_bar(total: u64, style: ProgressStyle) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     bar.set_style(style);
-    bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }
 
@@ -215,7 +224,9 @@ impl Progress {
                     let _ = w.write_str(&live_line(&frame, line_width()));
                 },
             );
-            live_bar(total as u64, style)
+            // Its first frame waits for the first sample of requests in
+            // flight and threads, so that no field appears later.
+            quiet_bar(total as u64, style)
         } else {
             ProgressBar::hidden()
         };
@@ -230,11 +241,19 @@ impl Progress {
 
     /// Shows what is in flight against the limit, and on how many threads.
     pub(crate) fn live(&self, in_flight: usize, limit: usize, threads: usize) {
-        self.shown.lock().live = Some(Live {
-            in_flight,
-            limit,
-            threads,
-        });
+        let first = self
+            .shown
+            .lock()
+            .live
+            .replace(Live {
+                in_flight,
+                limit,
+                threads,
+            })
+            .is_none();
+        if first && !self.bar.is_hidden() {
+            self.bar.enable_steady_tick(TICK);
+        }
     }
 
     /// Prints a line above the progress display (stdout, or stderr with `--json`).
