@@ -26,7 +26,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let t = text.trim();
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return match t.parse::<f64>() {
-            Ok(zero) if zero == 0.0 => Ok(Duration::ZERO),
+            Ok(0.0) => Ok(Duration::ZERO),
             Ok(_) => Err(DurationError::NoUnit(t.to_owned())),
             Err(_) => Err(DurationError::Invalid(text.to_owned())),
         };
