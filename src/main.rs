@@ -97,3 +97,46 @@ fn dispatch(cli: Cli) -> Result<Finish, Failure> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--help` (or `-h` when `short`) of `path` (`[]` for flags itself),
+    /// 100 columns wide whatever the terminal.
+    fn help(path: &[&str], short: bool) -> String {
+        let mut command = Cli::command().term_width(100);
+        command.build();
+        let mut command = &mut command;
+        for name in path {
+            command = command.find_subcommand_mut(name).expect("a subcommand");
+        }
+        let text = if short {
+            command.render_help()
+        } else {
+            command.render_long_help()
+        };
+        text.to_string()
+    }
+
+    #[test]
+    fn help_texts() {
+        let paths: [&[&str]; 5] = [
+            &[],
+            &["serve"],
+            &["bench"],
+            &["spin"],
+            &["bench", "compare"],
+        ];
+        for path in paths {
+            let name = ["flags"]
+                .iter()
+                .chain(path)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("_");
+            insta::assert_snapshot!(format!("{name}_h"), help(path, true));
+            insta::assert_snapshot!(format!("{name}_help"), help(path, false));
+        }
+    }
+}

@@ -52,26 +52,8 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
-    for column in [
-        "mode",
-        "conc",
-        "delay",
-        "median [min – max]",
-        "flags/s",
-        "ideal",
-        "efficiency",
-        "CPU",
-        "CPU/dl",
-        "peak RSS",
-        "threads",
-        "loop lag p99/max",
-        "errors",
-    ] {
-        assert!(
-            stdout.contains(column),
-            "column {column} missing:\n{stdout}"
-        );
-    }
+    // The table's and each export's layout are snapshots
+    // (src/bench/export/tests.rs); here, what this real run put in them.
     // sequential once, threaded, async and async-current at 1 and 2, the
     // outside command: per delay.
     let rows: Vec<&str> = stdout
@@ -183,26 +165,9 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
         .any(|c| c["name"] == "py" && c["kind"] == "command"));
 
     let csv = std::fs::read_to_string(p("b.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 17);
-    assert!(csv.starts_with("name,kind,concurrency,delay_ms,downloads,median_s"));
-    assert!(csv
-        .lines()
-        .next()
-        .unwrap()
-        .contains(",cpu_s,cpu_us_per_download,"));
-    assert!(csv
-        .lines()
-        .next()
-        .unwrap()
-        .contains(",loop_lag_p99_ms,loop_lag_max_ms,"));
+    assert_eq!(csv.lines().count(), 17, "a header and a row per cell");
     let md = std::fs::read_to_string(p("b.md")).unwrap();
-    assert!(
-        md.contains("| mode | conc | delay |")
-            && md.contains("| CPU | CPU/dl |")
-            && md.contains("| async | 2 | 10ms |")
-            && md.contains("| async-current | 2 | 10ms |"),
-        "{md}"
-    );
+    assert!(md.contains("| async-current | 2 | 10ms |"), "{md}");
 
     let svg = std::fs::read_to_string(p("b.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

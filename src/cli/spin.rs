@@ -19,13 +19,14 @@ Examples:
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Details and examples: --help", after_long_help = EXAMPLES)]
 pub struct SpinArgs {
-    /// thread, async, blocking (async code that blocks: the spinner freezes) or async-offload.
+    /// Which version of the demo: a thread, a task, a task that blocks the
+    /// loop, or one that moves the blocking work off it.
     #[arg(long, value_enum, default_value_t = SpinMode::Thread, value_name = "MODE")]
     pub mode: SpinMode,
     /// How long the slow function takes.
     #[arg(long, default_value = "3s", value_parser = values::duration, value_name = "DURATION", allow_negative_numbers = true)]
     pub seconds: Duration,
-    /// Animate frames: auto (only when stdout is a terminal), always, never.
+    /// Animate frames (auto: only when stdout is a terminal).
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto, value_name = "WHEN")]
     pub frames: ProgressChoice,
 }

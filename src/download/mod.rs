@@ -15,6 +15,9 @@ pub mod timeline;
 pub mod trace;
 pub mod waterfall;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

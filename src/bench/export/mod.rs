@@ -12,6 +12,9 @@ pub mod markdown;
 pub mod svg;
 pub mod table;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};

@@ -1,0 +1,175 @@
+//! Snapshots of what a run shows people and machines: the header, the
+//! summary, the `--json` report, the trace and the waterfall, from one
+//! fixed run made in memory.
+
+use std::time::Duration;
+
+use super::plan::{Mode, Plan, RequestOptions, Runtime, SaveOptions};
+use super::report::{self, ErrorGroup, LoopLag, RunReport};
+use super::status::{CodeResult, Counts, FetchError, Status};
+use super::timeline::{JobEnd, Phase, Recording, Sample, Span, Target};
+use super::{trace, waterfall};
+
+fn results() -> Vec<CodeResult> {
+    let mut results = vec![
+        CodeResult::ok("BR", 2_796, "BR.gif".into(), None, 0).took(Duration::from_millis(212)),
+        CodeResult::ok("CN", 1_480, "CN.gif".into(), None, 1).took(Duration::from_millis(305)),
+        CodeResult::failed("US", &FetchError::status(503, None), None, 2)
+            .took(Duration::from_millis(260)),
+        CodeResult::failed("ZZ", &FetchError::NotFound, None, 0).took(Duration::from_millis(101)),
+    ];
+    results.sort_by(|a, b| a.code.cmp(&b.code));
+    results
+}
+
+fn run_report() -> RunReport {
+    let results = results();
+    let mut counts = Counts::default();
+    for result in &results {
+        counts.add(result);
+    }
+    RunReport {
+        mode: Mode::Async,
+        runtime: Some(Runtime::Multi),
+        concurrency: 4,
+        server: "http://127.0.0.1:8001/flags".into(),
+        output: "downloaded".into(),
+        planned: 4,
+        counts,
+        interrupted: false,
+        elapsed_seconds: 0.412,
+        ideal_seconds: Some(0.1),
+        efficiency: None,
+        download_seconds: 0.878,
+        overlap: Some(0.878 / 0.412),
+        errors: report::group_errors(&results),
+        peak_threads: 7,
+        peak_in_flight: 4,
+        loop_lag: Some(LoopLag {
+            max_ms: 2.4,
+            p99_ms: 1.1,
+            samples: 380,
+        }),
+        save_inline: false,
+        save_delay_seconds: 0.0,
+        results,
+    }
+}
+
+fn span(job: usize, code: &str, phase: Phase, start_ms: u64, end_ms: u64) -> Span {
+    Span {
+        job,
+        code: code.into(),
+        lane: job,
+        phase,
+        target: Target::Flag,
+        attempt: 0,
+        start: Duration::from_millis(start_ms),
+        end: Duration::from_millis(end_ms),
+        thread: 4_242 + job as i32,
+    }
+}
+
+fn recording() -> Recording {
+    let ended = |status| JobEnd::Finished(status);
+    Recording {
+        spans: vec![
+            (span(0, "BR", Phase::Wait, 0, 2), ended(Status::Ok)),
+            (span(1, "CN", Phase::Wait, 0, 3), ended(Status::Ok)),
+            (span(0, "BR", Phase::Request, 2, 200), ended(Status::Ok)),
+            (span(1, "CN", Phase::Request, 3, 103), ended(Status::Ok)),
+            (span(1, "CN", Phase::Backoff, 103, 190), ended(Status::Ok)),
+            (span(1, "CN", Phase::Request, 190, 290), ended(Status::Ok)),
+            (span(0, "BR", Phase::Body, 200, 205), ended(Status::Ok)),
+            (span(0, "BR", Phase::Save, 205, 212), ended(Status::Ok)),
+            (span(1, "CN", Phase::Body, 290, 297), ended(Status::Ok)),
+            (span(1, "CN", Phase::Save, 297, 305), ended(Status::Ok)),
+            (span(2, "US", Phase::Wait, 0, 4), JobEnd::Abandoned),
+            (span(2, "US", Phase::Request, 4, 260), JobEnd::Abandoned),
+        ],
+        samples: vec![
+            Sample {
+                at: Duration::ZERO,
+                in_flight: 0,
+                threads: 5,
+            },
+            Sample {
+                at: Duration::from_millis(100),
+                in_flight: 3,
+                threads: 7,
+            },
+        ],
+    }
+}
+
+#[test]
+fn header() {
+    let plan = Plan {
+        codes: ["BR", "CN", "US", "ZZ"].map(String::from).to_vec(),
+        base_url: "http://127.0.0.1:8001/flags".into(),
+        server_delay: None,
+        concurrency: 4,
+        mode: Mode::Async,
+        request: RequestOptions {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            retries: 2,
+            max_size: 4 << 20,
+            names: false,
+        },
+        skip_existing: false,
+        numbered: false,
+        runtime: Runtime::Multi,
+        save: SaveOptions {
+            inline: false,
+            delay: Duration::ZERO,
+        },
+    };
+    let notes = ["Concurrency: 50 requested, 4 used: only 4 flags.".to_owned()];
+    insta::assert_snapshot!(report::header(
+        "EMBEDDED",
+        "http://127.0.0.1:8001/flags (simulating a distant site: 100ms..300ms per request)",
+        &plan,
+        &notes
+    ));
+}
+
+#[test]
+fn summary() {
+    insta::assert_snapshot!(report::summary(&run_report()));
+}
+
+#[test]
+fn json_report() {
+    insta::assert_snapshot!(crate::text::json_pretty(&run_report()).unwrap());
+}
+
+#[test]
+fn chrome_trace() {
+    let trace = trace::chrome_trace(&recording(), &run_report());
+    insta::assert_snapshot!(crate::text::json_pretty(&trace).unwrap());
+}
+
+#[test]
+fn waterfall_svg() {
+    let svg = waterfall::svg(
+        &recording(),
+        &run_report(),
+        Some(Duration::from_millis(100)),
+    )
+    .unwrap();
+    insta::assert_snapshot!(svg);
+}
+
+#[test]
+fn grouped_errors_are_named_types() {
+    let groups = report::group_errors(&results());
+    assert_eq!(
+        groups,
+        [ErrorGroup {
+            reason: "HTTP 503 Service Unavailable".into(),
+            count: 1,
+            codes: vec!["US".into()],
+        }]
+    );
+}
