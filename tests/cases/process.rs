@@ -1,9 +1,9 @@
 //! How the binaries behave as processes: interrupts (one and two), output
 //! cut off by `| head`, and the mode of the files they save.
 
-mod common;
+use crate::common;
 
-use common::MODES;
+use crate::common::MODES;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -1,10 +1,10 @@
 //! `--names`: metadata first, then the flag, saved under the country's name.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{run_json, server, MODES};
+use crate::common::{run_json, server, MODES};
 use flags::server::{DataSource, ServerConfig};
 
 #[test]

@@ -2,9 +2,9 @@
 //! used or refused (never ignored), output that reads right, and the
 //! conveniences (`--quiet`, `--version` everywhere, a man page).
 
-mod common;
+use crate::common;
 
-use common::{flags, server};
+use crate::common::{flags, server};
 use flags::server::ServerConfig;
 
 /// Runs `flags args`, expects exit code 2 and one line on stderr holding `needle`.

@@ -1,11 +1,9 @@
 //! `flags bench` on a tiny matrix: the table, every export, the plot, outside
 //! commands, flagged runs and the baseline gate.
 
-mod common;
-
 use std::path::Path;
 
-use common::{flags, server};
+use crate::common::{flags, server};
 use flags::server::ServerConfig;
 
 fn read_json(path: &Path) -> serde_json::Value {

@@ -1,12 +1,12 @@
 //! The flags server: in-process and as `flags serve`, on 127.0.0.1 only.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::server;
+use crate::common::server;
 use flags::server::delay::Delay;
 use flags::server::{DataSource, ServerConfig};
 

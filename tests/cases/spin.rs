@@ -1,6 +1,6 @@
 //! `flags spin`: frames, erase, answer, and the frozen spinner of blocking code.
 
-mod common;
+use crate::common;
 
 fn run(mode: &str, seconds: &str, frames: &str) -> String {
     let assert = common::flags()

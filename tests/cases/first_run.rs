@@ -2,11 +2,11 @@
 //! run fails, and when an option would do nothing. Exact words, as a user
 //! reads them.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
-use common::{flags, json, run_json, server, MODES};
+use crate::common::{flags, json, run_json, server, MODES};
 use flags::server::ServerConfig;
 
 fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {

@@ -1,12 +1,12 @@
 //! When things go wrong: every fault of the server, in all three modes, gives
 //! the right status and reason, the right exit code, and no partial file.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{flags, json, run_json, server, MODES};
+use crate::common::{flags, json, run_json, server, MODES};
 use flags::server::delay::Delay;
 use flags::server::faults::Fault;
 use flags::server::ServerConfig;

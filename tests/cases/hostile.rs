@@ -3,7 +3,7 @@
 //! every mode and every output; hostile paths sent to the servers; hostile
 //! cell names in every bench export.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{flags, json, MODES};
+use crate::common::{flags, json, MODES};
 
 /// Country names a hostile `metadata.json` holds, by variant.
 const NAMES: [(&str, &str); 8] = [

@@ -1,7 +1,7 @@
 //! charfinder end to end: the CLI, the TCP service and the HTTP API, on
 //! 127.0.0.1 only; and the search page in headless Chromium.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

@@ -1,11 +1,11 @@
 //! The downloader end to end: the real binary against a real server on
 //! 127.0.0.1, in each of the three modes.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{assert_saved_exactly, flags, run_json, server, MODES};
+use crate::common::{assert_saved_exactly, flags, run_json, server, MODES};
 use flags::server::delay::Delay;
 use flags::server::ServerConfig;
 

@@ -3,13 +3,13 @@
 //! status, the same reason, the same exit code and the same file in every
 //! mode. This is the proof that the modes differ only in how they wait.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Mutex;
 
-use common::liar::{Expect, Liar, Saved, Scenario, GZIP_BODY, SCENARIOS};
-use common::{flags, json, MODES};
+use crate::common::liar::{Expect, Liar, Saved, Scenario, GZIP_BODY, SCENARIOS};
+use crate::common::{flags, json, MODES};
 
 /// What one run concluded, in the terms of [`Expect`].
 fn verdict(scenario: &Scenario, mode: &str, liar: &Liar) -> Result<(), String> {

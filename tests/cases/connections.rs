@@ -2,7 +2,7 @@
 //! the client and the server: reused while downloads remain, never more
 //! than the concurrency, and not kept open once no download can take them.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{flags, server, MODES};
+use crate::common::{flags, server, MODES};
 use flags::server::delay::Delay;
 use flags::server::ServerConfig;
 

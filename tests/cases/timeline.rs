@@ -1,13 +1,13 @@
 //! Seeing the models work: the trace and the waterfall of a run, in every
 //! mode; the event loop's lag, blocked and freed; one thread or many.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{flags, json, run_json, server, MODES};
+use crate::common::{flags, json, run_json, server, MODES};
 use flags::server::delay::Delay;
 use flags::server::ServerConfig;
 use serde_json::Value;

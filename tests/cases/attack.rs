@@ -2,15 +2,13 @@
 //! hold resources, races on the file system, and queries that cost more to
 //! answer than to ask.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{spawn_server, spawn_server_logging, ChildServer};
+use crate::common::{spawn_server, spawn_server_logging, ChildServer};
 
 /// The `host:port` of a server's URL.
 fn addr_of(server: &ChildServer) -> String {
@@ -157,7 +155,18 @@ fn beyond_the_connection_cap_a_client_waits_and_is_served_once_one_closes() {
     let mut idle: Vec<TcpStream> = (0..50)
         .map(|_| TcpStream::connect(&addr).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // The server says when it holds all it may.
+    let waited = std::time::Instant::now();
+    while !std::fs::read_to_string(log.path())
+        .unwrap()
+        .contains("50 connections open, the most allowed")
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the cap was never reached"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let served = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let waiting = scope.spawn(|| {
