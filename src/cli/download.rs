@@ -331,11 +331,43 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         None => codes,
     };
     let output = OutputDir::prepare(&args.output).map_err(anyhow::Error::from)?;
-    let mut plan = Plan {
-        concurrency: mode.concurrency(args.concurrency, args.server.is_remote(), jobs.len()),
+    let concurrency = mode.concurrency(args.concurrency, args.server.is_remote(), jobs.len());
+    sys::require_open_files(plan::open_files_needed(
+        concurrency,
+        embedded_config.is_some(),
+    ))?;
+    let mut notes = Vec::new();
+    if let Some(asked) = args.concurrency.filter(|asked| *asked > concurrency) {
+        notes.push(format!(
+            "Concurrency: {asked} requested, {concurrency} used: only {}.",
+            crate::text::count(jobs.len(), "flag", "flags")
+        ));
+    }
+    let site = embedded_config.as_ref().map(simulated);
+    // The server first: the plan is made once, with its URL and latency.
+    let (embedded, base_url, server_delay) = match embedded_config {
+        Some(config) => {
+            // The ideal is known when we set the server's latency.
+            let delay = match config.delay {
+                Delay::None => Some(Duration::ZERO),
+                Delay::Fixed(d) => Some(d),
+                Delay::Range(..) => None,
+            };
+            let server = BackgroundServer::start(config)
+                .context("cannot start the embedded flags server")?;
+            let url = server.base_url().to_owned();
+            (Some(server), url, delay)
+        }
+        None => match &args.server {
+            ServerChoice::Url { url, .. } => (None, url.clone(), None),
+            ServerChoice::Embedded => unreachable!("the embedded server has a configuration"),
+        },
+    };
+    let plan = Plan {
+        concurrency,
         codes: jobs,
-        base_url: String::new(),
-        server_delay: None,
+        base_url,
+        server_delay,
         mode,
         request: RequestOptions {
             timeout: args.timeout,
@@ -348,36 +380,6 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         numbered: args.count.is_some(),
         runtime,
         save,
-    };
-    sys::require_open_files(plan.open_files_needed(embedded_config.is_some()))?;
-    let mut notes = Vec::new();
-    if let Some(asked) = args.concurrency.filter(|asked| *asked > plan.concurrency) {
-        notes.push(format!(
-            "Concurrency: {asked} requested, {} used: only {}.",
-            plan.concurrency,
-            crate::text::count(plan.codes.len(), "flag", "flags")
-        ));
-    }
-    let site = embedded_config.as_ref().map(simulated);
-    let embedded = match embedded_config {
-        Some(config) => {
-            // The ideal is known when we set the server's latency.
-            plan.server_delay = match config.delay {
-                Delay::None => Some(Duration::ZERO),
-                Delay::Fixed(d) => Some(d),
-                Delay::Range(..) => None,
-            };
-            let server = BackgroundServer::start(config)
-                .context("cannot start the embedded flags server")?;
-            plan.base_url = server.base_url().to_owned();
-            Some(server)
-        }
-        None => {
-            if let ServerChoice::Url { url, .. } = &args.server {
-                plan.base_url = url.clone();
-            }
-            None
-        }
     };
     if !args.json && !args.quiet {
         let site = match site {

@@ -154,65 +154,70 @@ pub(crate) fn drive(run: Arc<Run>) -> Result<(), RunError> {
     // The live display has its fields from its first frame.
     run.sample();
     match run.plan.mode {
-        Mode::Sequential | Mode::Threaded => {
-            let (done, finished) = tokio::sync::oneshot::channel::<()>();
-            let driver = Arc::clone(&run);
-            thread::Builder::new()
-                .name("flags-driver".into())
-                .spawn(move || {
-                    match driver.plan.mode {
-                        Mode::Sequential => run_sequential(&driver),
-                        _ => run_threaded(&driver),
-                    }
-                    let _ = done.send(());
-                })?;
-            // Waiting needs a timer for the grace period, not another thread.
-            let waiter = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()?;
-            waiter.block_on(async {
-                tokio::select! {
-                    _ = finished => {}
-                    () = cancelled_then_grace(&run.cancel) => {}
-                    () = watch(&run) => {}
-                }
-            });
-        }
-        Mode::Async => {
-            let runtime = async_runtime(run.plan.runtime)?;
-            let result = runtime.block_on(async {
-                let probe = tokio::spawn(probe_loop_lag(Arc::clone(&run)));
-                // Let the probe take its first nap before any download can
-                // block the loop (on the one-thread runtime, it runs now).
-                tokio::task::yield_now().await;
-                // The stream that starts downloads runs as a task, on a
-                // worker: a download that ends wakes it there, and the one
-                // it starts is queued there, not on this thread (a wake-up
-                // across threads each time: 10 % of the CPU at C=1,000).
-                let mut driver = tokio::spawn(run_async(Arc::clone(&run)));
-                let result = tokio::select! {
-                    joined = &mut driver => match joined {
-                        Ok(result) => result,
-                        Err(error) if error.is_panic() => panic::resume_unwind(error.into_panic()),
-                        Err(_) => Ok(()),
-                    },
-                    () = cancelled_then_grace(&run.cancel) => Ok(()),
-                    () = watch(&run) => Ok(()),
-                };
-                driver.abort();
-                probe.abort();
-                close_probe(&run);
-                result
-            });
-            // The blocking pool's threads outlive their saves for a while:
-            // counting now catches its peak.
-            run.sample();
-            result?;
-            runtime.shutdown_timeout(Duration::from_millis(100));
-            return Ok(());
-        }
+        Mode::Sequential => drive_blocking(run, run_sequential),
+        Mode::Threaded => drive_blocking(run, run_threaded),
+        Mode::Async => drive_async(run),
     }
+}
+
+/// Runs a blocking driver on a thread of its own while this thread waits
+/// for it, for the grace period after an interrupt, and samples.
+fn drive_blocking(run: Arc<Run>, driver: fn(&Run)) -> Result<(), RunError> {
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let driven = Arc::clone(&run);
+    thread::Builder::new()
+        .name("flags-driver".into())
+        .spawn(move || {
+            driver(&driven);
+            let _ = done.send(());
+        })?;
+    // Waiting needs a timer for the grace period, not another thread.
+    let waiter = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    waiter.block_on(async {
+        tokio::select! {
+            _ = finished => {}
+            () = cancelled_then_grace(&run.cancel) => {}
+            () = watch(&run) => {}
+        }
+    });
     run.sample();
+    Ok(())
+}
+
+/// Runs the async driver on its runtime, with the loop-lag probe beside it.
+fn drive_async(run: Arc<Run>) -> Result<(), RunError> {
+    let runtime = async_runtime(run.plan.runtime)?;
+    let result = runtime.block_on(async {
+        let probe = tokio::spawn(probe_loop_lag(Arc::clone(&run)));
+        // Let the probe take its first nap before any download can block
+        // the loop (on the one-thread runtime, it runs now).
+        tokio::task::yield_now().await;
+        // The stream that starts downloads runs as a task, on a worker: a
+        // download that ends wakes it there, and the one it starts is
+        // queued there, not on this thread (a wake-up across threads each
+        // time).
+        let mut driver = tokio::spawn(run_async(Arc::clone(&run)));
+        let result = tokio::select! {
+            joined = &mut driver => match joined {
+                Ok(result) => result,
+                Err(error) if error.is_panic() => panic::resume_unwind(error.into_panic()),
+                Err(_) => Ok(()),
+            },
+            () = cancelled_then_grace(&run.cancel) => Ok(()),
+            () = watch(&run) => Ok(()),
+        };
+        driver.abort();
+        probe.abort();
+        close_probe(&run);
+        result
+    });
+    // The blocking pool's threads outlive their saves for a while: counting
+    // now catches its peak.
+    run.sample();
+    result?;
+    runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(())
 }
 

@@ -199,13 +199,14 @@ impl Plan {
     pub(crate) fn repeat_codes(codes: &[String], count: usize) -> Vec<String> {
         codes.iter().cycle().take(count).cloned().collect()
     }
+}
 
-    /// File descriptors the run needs: a socket per connection, twice when
-    /// the server runs in the same process, and a margin for the rest.
-    pub(crate) fn open_files_needed(&self, server_in_process: bool) -> u64 {
-        let sockets = if server_in_process { 2 } else { 1 };
-        self.concurrency as u64 * sockets + 64
-    }
+/// File descriptors a run at `concurrency` needs: a socket per connection,
+/// twice when the server runs in the same process, and a margin for the
+/// rest.
+pub(crate) fn open_files_needed(concurrency: usize, server_in_process: bool) -> u64 {
+    let sockets = if server_in_process { 2 } else { 1 };
+    concurrency as u64 * sockets + 64
 }
 
 /// The URL of a code's GIF on the server at `base`: `{base}/br/br.gif`.

@@ -5,9 +5,21 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::download::fetch::FlagContext;
 use crate::download::status::FetchError;
-use crate::download::Run;
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Wait this long, then try again; the error is why.
+    Retry {
+        /// The wait before the next attempt.
+        wait: Duration,
+        /// What went wrong this time.
+        error: FetchError,
+    },
+    /// Stop: this is the request's error.
+    GiveUp(FetchError),
+}
 
 /// Backoff with jitter between attempts, honouring `Retry-After`.
 #[derive(Debug, Clone, Copy)]
@@ -35,27 +47,19 @@ impl RetryPolicy {
         attempt < self.retries && error.is_retryable()
     }
 
-    /// After a failed attempt of one request (`attempt` retries made so far):
-    /// the wait before the next attempt, counted and shown, or the error to
-    /// give up with. A run being interrupted gives up on what it would retry.
-    pub(crate) fn after(
-        &self,
-        error: FetchError,
-        attempt: &mut u32,
-        ctx: &mut FlagContext,
-        run: &Run,
-    ) -> Result<Duration, FetchError> {
-        if run.cancel.is_cancelled() && error.is_retryable() {
-            return Err(FetchError::Cancelled);
+    /// After a failed attempt of one request (`attempt` retries made so
+    /// far): try again after a wait, or give up with the error. A run being
+    /// interrupted gives up on what it would retry. The caller counts and
+    /// shows the retry.
+    pub(crate) fn decide(&self, error: FetchError, attempt: u32, cancelled: bool) -> Decision {
+        if cancelled && error.is_retryable() {
+            return Decision::GiveUp(FetchError::Cancelled);
         }
-        if !self.should_retry(&error, *attempt) {
-            return Err(error);
+        if !self.should_retry(&error, attempt) {
+            return Decision::GiveUp(error);
         }
-        let wait = self.backoff(*attempt, error.retry_after());
-        *attempt += 1;
-        ctx.retries += 1;
-        run.progress.retrying(ctx.code, *attempt, &error, wait);
-        Ok(wait)
+        let wait = self.backoff(attempt, error.retry_after());
+        Decision::Retry { wait, error }
     }
 
     /// How long to wait before retry number `attempt + 1`: exponential with
@@ -85,6 +89,28 @@ mod tests {
         assert_eq!(
             policy.backoff(0, Some(Duration::from_secs(3))),
             Duration::from_secs(3)
+        );
+    }
+
+    #[test]
+    fn decisions() {
+        let policy = RetryPolicy::new(1);
+        let busy = || FetchError::status(503, Some(Duration::from_secs(1)));
+        assert_eq!(
+            policy.decide(busy(), 0, false),
+            Decision::Retry {
+                wait: Duration::from_secs(1),
+                error: busy()
+            }
+        );
+        assert_eq!(policy.decide(busy(), 1, false), Decision::GiveUp(busy()));
+        assert_eq!(
+            policy.decide(busy(), 0, true),
+            Decision::GiveUp(FetchError::Cancelled)
+        );
+        assert_eq!(
+            policy.decide(FetchError::NotFound, 0, false),
+            Decision::GiveUp(FetchError::NotFound)
         );
     }
 }

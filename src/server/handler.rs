@@ -17,9 +17,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::config::ServerConfig;
+use super::connection::Connection;
 use super::faults::{self, FaultKind, FaultyRequest};
 use super::folder::Folder;
-use super::listener::Connection;
 use crate::{dataset, errln};
 
 /// Shared state of a running server.

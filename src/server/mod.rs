@@ -7,11 +7,11 @@
 //! handler, so nothing lower-level is warranted.
 
 pub mod config;
+mod connection;
 pub mod delay;
 pub mod faults;
 mod folder;
 mod handler;
-mod listener;
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,9 +22,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use config::{DataSource, ServerConfig};
+use connection::connection;
 use folder::Folder;
 use handler::{router, ServerState};
-use listener::connection;
 
 use crate::listen::{self, Listener};
 

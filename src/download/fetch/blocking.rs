@@ -86,7 +86,7 @@ impl BlockingClient {
                 },
             ) {
                 Err(error) => {
-                    let wait = self.policy.after(error, &mut attempt, ctx, run)?;
+                    let wait = ctx.retry_or_give_up(&self.policy, error, &mut attempt, run)?;
                     let waited = Instant::now();
                     std::thread::sleep(wait);
                     let step = Step {

@@ -10,11 +10,12 @@ pub mod nonblocking;
 
 use std::error::Error as StdError;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use url::Url;
 
 use crate::download::contract::Cause;
+use crate::download::retry::{Decision, RetryPolicy};
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::store::{self, SaveError};
 pub(crate) use crate::download::timeline::Target;
@@ -64,6 +65,26 @@ impl<'a> FlagContext<'a> {
             panic!("a panic injected by a test");
         }
         context
+    }
+
+    /// After a failed attempt of its request: the wait before the next,
+    /// counted and shown, or the error to give up with.
+    fn retry_or_give_up(
+        &mut self,
+        policy: &RetryPolicy,
+        error: FetchError,
+        attempt: &mut u32,
+        run: &Run,
+    ) -> Result<Duration, FetchError> {
+        match policy.decide(error, *attempt, run.cancel.is_cancelled()) {
+            Decision::GiveUp(error) => Err(error),
+            Decision::Retry { wait, error } => {
+                *attempt += 1;
+                self.retries += 1;
+                run.progress.retrying(self.code, *attempt, &error, wait);
+                Ok(wait)
+            }
+        }
     }
 
     /// The name to save under: the country's, or the job number's.

@@ -112,7 +112,7 @@ impl AsyncClient {
                 .await
             {
                 Err(error) => {
-                    let wait = self.policy.after(error, &mut attempt, ctx, run)?;
+                    let wait = ctx.retry_or_give_up(&self.policy, error, &mut attempt, run)?;
                     let waited = Instant::now();
                     tokio::time::sleep(wait).await;
                     let step = Step {
