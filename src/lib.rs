@@ -4,7 +4,7 @@
 //!
 //! The folders draw the design: [`download`] is the main job (a plan, three
 //! drivers, one fetch over one client contract, one reporting path);
-//! [`server`] the flags server it downloads from; [`bench`] runs the modes
+//! [`server`] the flags server it downloads from; [`bench`](mod@bench) runs the modes
 //! side by side; [`cli`] is the face of both binaries; [`sys`] the process
 //! utilities all of them use. [`dataset`] is the bundled flags, [`spin`] and
 //! [`charfinder`] the chapter's two other programs.

@@ -5,7 +5,7 @@
 //!
 //! - Interim `1xx` answers are skipped by both clients (RFC 9110); a `101`
 //!   that reaches us is an ERROR.
-//! - Redirects (301, 302, 303, 307, 308; at most [`MAX_REDIRECTS`]) are
+//! - Redirects (301, 302, 303, 307, 308; at most `MAX_REDIRECTS`) are
 //!   followed here, not by the libraries, and only to `http`/`https` URLs
 //!   with a host; any other target is ERROR `bad redirect: <target>`.
 //! - Only `200` with a correctly framed body is OK; `404` is NOT_FOUND; every

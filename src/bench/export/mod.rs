@@ -1,5 +1,5 @@
 //! The benchmark's outputs: the terminal table ([`table`]), and the files
-//! people and CI ask for, each format behind one [`Exporter`] trait. Every
+//! people and CI ask for, each format behind one `Exporter` trait. Every
 //! path is checked before the first run, so a typo fails in a second, not
 //! after minutes of measuring; every file is written atomically.
 
