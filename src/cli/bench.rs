@@ -66,8 +66,8 @@ pub struct CompareArgs {
     /// Exit 1 when a cell is slower than this with its whole interval.
     #[arg(long, value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true)]
     pub max_regression: Option<f64>,
-    /// A change within this of 1 is not called one [default: 2%].
-    #[arg(long, default_value = "2%", value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true)]
+    /// A change within this of 1 is not called one.
+    #[arg(long, default_value = "5%", value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true)]
     pub threshold: f64,
 }
 
