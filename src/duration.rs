@@ -37,8 +37,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 }
 
 /// A duration the way people read it, with three significant figures at
-/// most and a unit that fits: `350µs`, `2.4ms`, `312ms`, `1.25s`, `12.5s`,
-/// `2m05s`. Never `0.00s` for something that took time.
+/// most, no zeros that say nothing, and a unit that fits: `350µs`, `2.4ms`,
+/// `312ms`, `1.25s`, `1s`, `12.5s`, `2m05s`, `1m`. Never `0.00s` for
+/// something that took time.
 pub fn human(d: Duration) -> String {
     let ns = d.as_nanos();
     if ns == 0 {
@@ -47,22 +48,31 @@ pub fn human(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
     let ms = us / 1e3;
     let s = ms / 1e3;
-    if ns < 1_000 {
-        format!("{ns}ns")
+    let (number, unit) = if ns < 1_000 {
+        (format!("{ns}"), "ns")
     } else if us.round() < 1000.0 {
-        format!("{us:.0}µs")
+        (format!("{us:.0}"), "µs")
     } else if (ms * 10.0).round() < 100.0 {
-        format!("{ms:.1}ms")
+        (format!("{ms:.1}"), "ms")
     } else if ms.round() < 1000.0 {
-        format!("{ms:.0}ms")
+        (format!("{ms:.0}"), "ms")
     } else if (s * 100.0).round() < 1000.0 {
-        format!("{s:.2}s")
+        (format!("{s:.2}"), "s")
     } else if (s * 10.0).round() < 600.0 {
-        format!("{s:.1}s")
+        (format!("{s:.1}"), "s")
     } else {
         let whole = s.round() as u64;
-        format!("{}m{:02}s", whole / 60, whole % 60)
-    }
+        return match whole % 60 {
+            0 => format!("{}m", whole / 60),
+            seconds => format!("{}m{seconds:02}s", whole / 60),
+        };
+    };
+    let number = if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &number
+    };
+    format!("{number}{unit}")
 }
 
 /// [`human`] of a number of seconds (as reports keep them).
@@ -119,11 +129,14 @@ mod tests {
             (Duration::ZERO, "0ms"),
             (Duration::from_nanos(40), "40ns"),
             (Duration::from_micros(350), "350µs"),
-            (Duration::from_nanos(999_700), "1.0ms"),
+            (Duration::from_nanos(999_700), "1ms"),
             (Duration::from_micros(2_440), "2.4ms"),
             (Duration::from_micros(9_960), "10ms"),
             (Duration::from_millis(312), "312ms"),
-            (Duration::from_micros(999_600), "1.00s"),
+            (Duration::from_micros(999_600), "1s"),
+            (Duration::from_millis(2_500), "2.5s"),
+            (Duration::from_secs(10), "10s"),
+            (Duration::from_secs(60), "1m"),
             (Duration::from_millis(1_254), "1.25s"),
             (Duration::from_millis(12_540), "12.5s"),
             (Duration::from_secs(125), "2m05s"),

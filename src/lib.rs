@@ -17,6 +17,7 @@ pub mod download;
 pub mod duration;
 pub mod files;
 pub mod listen;
+pub mod logs;
 pub mod server;
 pub mod spin;
 pub mod sys;

@@ -29,7 +29,9 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
-use crate::errln;
+/// How long a server gives the requests in flight after Ctrl-C or SIGTERM
+/// before it stops without them: one grace period for every server.
+pub const GRACE: Duration = Duration::from_secs(2);
 
 /// The listen backlog: deep, so that bursts of connects are queued rather
 /// than refused (the kernel caps it at `net.core.somaxconn`).
@@ -134,7 +136,10 @@ impl Listener {
             Err(_) => {
                 if due(&mut self.warned_full) {
                     let cap = self.limits.max_connections;
-                    errln!("{}: {cap} connections open, the most allowed; new ones wait until one closes", self.name);
+                    tracing::warn!(
+                        "{}: {cap} connections open, the most allowed; new ones wait until one closes",
+                        self.name
+                    );
                 }
                 match Arc::clone(&self.permits).acquire_owned().await {
                     Ok(permit) => permit,
@@ -153,7 +158,7 @@ impl Listener {
                     // Out of file descriptors and the like: wait for some to
                     // close, backing off, and say so once in a while.
                     if due(&mut self.warned_errors) {
-                        errln!(
+                        tracing::warn!(
                             "{}: accept failed: {error} (retrying; this is said once every {}s)",
                             self.name,
                             WARN_EVERY.as_secs()

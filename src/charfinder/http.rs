@@ -11,7 +11,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::{Index, Query as SearchQuery, MAX_PAGE, MAX_QUERY_BYTES};
-use crate::errln;
 
 /// The search page: HTML, CSS and JS in one file, embedded in the binary.
 pub(crate) const PAGE: &str = include_str!("page.html");
@@ -20,11 +19,11 @@ pub(crate) const PAGE: &str = include_str!("page.html");
 const DEFAULT_PAGE: usize = 20;
 
 /// The router of the HTTP service.
-pub(crate) fn router(index: Arc<Index>, verbose: bool) -> Router {
+pub(crate) fn router(index: Arc<Index>) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/search", get(search))
-        .with_state((index, verbose))
+        .with_state(index)
 }
 
 fn bad_request(message: String) -> Response {
@@ -50,7 +49,7 @@ fn number(params: &HashMap<String, String>, key: &str) -> Result<Option<usize>, 
 
 /// `GET /api/search?q=cat+face&start=0&stop=20`.
 async fn search(
-    State((index, verbose)): State<(Arc<Index>, bool)>,
+    State(index): State<Arc<Index>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let text = params.get("q").map(String::as_str).unwrap_or("").trim();
@@ -81,13 +80,11 @@ async fn search(
     else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "search failed").into_response();
     };
-    if verbose {
-        errln!(
-            "GET /api/search \"{}\" {start}..{stop} -> {} of {}",
-            crate::text::inert(text),
-            page.chars.len(),
-            page.total
-        );
-    }
+    tracing::info!(
+        "GET /api/search \"{}\" {start}..{stop} -> {} of {}",
+        crate::text::inert(text),
+        page.chars.len(),
+        page.total
+    );
     Json(page).into_response()
 }

@@ -15,7 +15,6 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufR
 use crate::listen::{Guarded, Listener};
 
 use super::{count_line, result_line, Index, Query, MAX_QUERY_BYTES};
-use crate::errln;
 
 /// The prompt sent before each query.
 pub(crate) const PROMPT: &[u8] = b"?> ";
@@ -74,7 +73,6 @@ async fn serve_client(
     index: Arc<Index>,
     stream: Guarded,
     peer: SocketAddr,
-    verbose: bool,
     line_timeout: Duration,
 ) -> io::Result<()> {
     let (read, mut write) = tokio::io::split(stream);
@@ -116,10 +114,11 @@ async fn serve_client(
             }
         };
         let found = answer(&index, &query, &mut write).await?;
-        if verbose {
-            let found = crate::text::count(found, "result", "results");
-            errln!("{peer} \"{}\" -> {found}", crate::text::inert(&query.text));
-        }
+        tracing::info!(
+            "{peer} \"{}\" -> {}",
+            crate::text::inert(&query.text),
+            crate::text::count(found, "result", "results")
+        );
     }
     write.shutdown().await
 }
@@ -163,16 +162,14 @@ async fn answer(
 
 /// Accepts clients until the task is dropped, each on its own task, within
 /// the listener's limits.
-pub(crate) async fn serve(index: Arc<Index>, mut listener: Listener, verbose: bool) {
+pub(crate) async fn serve(index: Arc<Index>, mut listener: Listener) {
     let line_timeout = listener.limits().header_timeout;
     loop {
         let (stream, peer) = listener.accept().await;
         let index = Arc::clone(&index);
         tokio::spawn(async move {
-            if let Err(error) = serve_client(index, stream, peer, verbose, line_timeout).await {
-                if verbose {
-                    errln!("{peer}: {error}");
-                }
+            if let Err(error) = serve_client(index, stream, peer, line_timeout).await {
+                tracing::info!("{peer}: {error}");
             }
         });
     }

@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -114,6 +114,7 @@ fn serve(
     verbose: bool,
     service: Service,
 ) -> Result<Finish, Failure> {
+    crate::logs::init(verbose);
     let started = Instant::now();
     let index = Arc::new(Index::build());
     let built = started.elapsed();
@@ -130,7 +131,10 @@ fn serve(
             Service::Tcp => format!("tcp://{local}"),
             Service::Http => format!("http://{local}/"),
         };
-        out!("Serving {chars} characters ({words} words, index built in {built:.0?}) on {url} ({limits})\n");
+        out!(
+            "Serving {chars} characters ({words} words, index built in {}) on {url} ({limits})\n",
+            crate::duration::human(built)
+        );
         let stopped = async {
             let why = stop.recv().await;
             errln!("{why}: stopping");
@@ -138,14 +142,14 @@ fn serve(
         match service {
             Service::Tcp => {
                 tokio::select! {
-                    () = tcp::serve(index, listener, verbose) => {}
+                    () = tcp::serve(index, listener) => {}
                     () = stopped => {}
                 }
             }
             Service::Http => {
-                let router = http::router(index, verbose);
+                let router = http::router(index);
                 let peer = |_: &listen::Guarded, peer: SocketAddr| peer;
-                listen::serve_http(listener, router, peer, stopped, Duration::from_secs(2)).await;
+                listen::serve_http(listener, router, peer, stopped, listen::GRACE).await;
             }
         }
         Ok(Finish::Done)

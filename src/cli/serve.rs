@@ -131,7 +131,6 @@ impl ServeArgs {
             seed: self.seed,
             faults: self.faults.clone(),
             drip_speed: self.drip_speed as u64,
-            verbose: self.verbose,
             limits: self
                 .limits
                 .limits(sys::raise_open_file_limit().unwrap_or(1024)),
@@ -151,6 +150,7 @@ impl ServeArgs {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
+    crate::logs::init(args.verbose);
     let (config, port) = args.config()?;
     let addr = args.address(port)?;
     // A server with a low limit still serves; it says how many it can hold.
@@ -187,7 +187,7 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
         let why = stop.recv().await;
         errln!("{why}: stopping");
         running
-            .shutdown(Duration::from_secs(2))
+            .shutdown(listen::GRACE)
             .await
             .context("server error")?;
         Ok(Finish::Done)

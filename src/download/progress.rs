@@ -349,7 +349,7 @@ mod tests {
             " 1.23s  97/194 · ok  94 · not found 1 · errors 2 · in flight 50/50"
         );
         let widest = live_line(&frame(97), 200);
-        assert!(widest.contains(" ·  97.3 flags/s · ETA  1.10s"), "{widest}");
+        assert!(widest.contains(" ·  97.3 flags/s · ETA   1.1s"), "{widest}");
         assert!(
             widest.contains(&format!("[{}>{}]", "=".repeat(15), " ".repeat(14))),
             "{widest}"

@@ -403,7 +403,7 @@ mod tests {
     fn an_interrupted_run_claims_no_efficiency() {
         let whole = summary(&report(false));
         assert!(
-            whole.contains("Ideal time: 10.0s (efficiency 80%)"),
+            whole.contains("Ideal time: 10s (efficiency 80%)"),
             "{whole}"
         );
         let cut = summary(&report(true));

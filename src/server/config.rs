@@ -37,8 +37,6 @@ pub struct ServerConfig {
     pub faults: Vec<Fault>,
     /// Speed of the `drip` fault, in bytes per second.
     pub drip_speed: u64,
-    /// Log one line per request to stderr.
-    pub verbose: bool,
     /// Timeouts and the connection cap.
     pub limits: Limits,
 }
@@ -53,7 +51,6 @@ impl Default for ServerConfig {
             seed: None,
             faults: Vec::new(),
             drip_speed: 1000,
-            verbose: false,
             limits: Limits::with_open_files(
                 rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
             ),

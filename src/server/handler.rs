@@ -20,7 +20,8 @@ use super::config::ServerConfig;
 use super::connection::Connection;
 use super::faults::{self, FaultKind, FaultyRequest};
 use super::folder::Folder;
-use crate::{dataset, errln};
+use crate::dataset;
+use crate::text::inert;
 
 /// Shared state of a running server.
 pub(crate) struct ServerState {
@@ -75,11 +76,8 @@ pub(crate) fn router(state: Arc<ServerState>) -> Router {
         .with_state(state)
 }
 
-async fn not_found(method: Method, uri: Uri, State(state): State<Arc<ServerState>>) -> Response {
-    if state.config.verbose {
-        let uri = crate::text::inert(&uri.to_string());
-        errln!("{method} {uri} -> 404 Not Found");
-    }
+async fn not_found(method: Method, uri: Uri) -> Response {
+    tracing::info!("{method} {} -> 404 Not Found", inert(&uri.to_string()));
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
@@ -98,14 +96,14 @@ async fn serve_flag_file(
     method: Method,
 ) -> Response {
     let path = format!("/flags/{cc}/{file}");
+    // The path as the client sent it, decoded: outside text.
     let log = |status: &dyn std::fmt::Display, delay: Duration| {
-        if state.config.verbose {
-            // The path as the client sent it, decoded: outside text.
-            let path = crate::text::inert(&path);
-            let code = crate::text::inert(&cc.to_ascii_uppercase());
-            let delay = crate::duration::human(delay);
-            errln!("{method} {path} {code} -> {status} (delay {delay})");
-        }
+        tracing::info!(
+            "{method} {} {} -> {status} (delay {})",
+            inert(&path),
+            inert(&cc.to_ascii_uppercase()),
+            crate::duration::human(delay)
+        );
     };
     if !is_valid_request(&cc, &file) {
         log(&StatusCode::NOT_FOUND, Duration::ZERO);

@@ -142,14 +142,14 @@ pub(crate) fn plot(report: &BenchReport) -> Result<String> {
             lines: lines_of(&cells, &delays, |c| c.time.map(|t| t.median)),
             ideal,
             log_y: true,
-            label: |s| round_label(&human_seconds(s)),
+            label: human_seconds,
         },
         Panel {
             title: "CPU per download",
             lines: lines_of(&cells, &delays, |c| c.cpu_us_per_download),
             ideal: BTreeMap::new(),
             log_y: false,
-            label: |us| round_label(&human_seconds(us / 1e6)),
+            label: |us| human_seconds(us / 1e6),
         },
         Panel {
             title: "Peak RSS",
@@ -192,21 +192,6 @@ pub(crate) fn plot(report: &BenchReport) -> Result<String> {
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
     Ok(svg)
-}
-
-/// An axis label with no zeros that say nothing: `1.00s` is `1s`, `2.50ms`
-/// is `2.5ms`.
-fn round_label(text: &str) -> String {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number = if number.contains('.') {
-        number.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        number
-    };
-    format!("{number}{unit}")
 }
 
 /// A line's style: its model's colour, its delay's dashes.
@@ -395,18 +380,4 @@ fn draw_legend<DB: DrawingBackend>(
     area.draw(&Text::new("ideal time", (48, y), font))
         .map_err(err)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::round_label;
-
-    #[test]
-    fn axis_labels_are_round() {
-        assert_eq!(round_label("1.00s"), "1s");
-        assert_eq!(round_label("10.0s"), "10s");
-        assert_eq!(round_label("100ms"), "100ms");
-        assert_eq!(round_label("2.50ms"), "2.5ms");
-        assert_eq!(round_label("0ms"), "0ms");
-    }
 }
