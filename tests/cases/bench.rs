@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{flags, server};
+use crate::common::{self, flags, server};
 use flags::server::ServerConfig;
 
 fn read_json(path: &Path) -> serde_json::Value {
@@ -729,12 +729,6 @@ fn bmf_and_github_benchmark_exports_have_their_published_shapes() {
 
 #[test]
 fn the_html_report_of_the_default_matrix_is_small_fetches_nothing_and_reads_without_javascript() {
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").exists()
-            && Path::new("/usr/bin/chromium").exists(),
-        "the browser test needs Debian's chromium and `npm ci` in tests/browser: run scripts/test (or .ci/run)"
-    );
     let dir = tempfile::tempdir_in("/dev/shm").unwrap();
     let (html, json) = (dir.path().join("report.html"), dir.path().join("b.json"));
     // The default matrix, two runs per cell.
@@ -763,21 +757,16 @@ fn the_html_report_of_the_default_matrix_is_small_fetches_nothing_and_reads_with
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("Content-Security-Policy"));
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-report.png");
-    let output = std::process::Command::new("node")
-        .arg(browser_dir.join("report.mjs"))
-        .arg(&html)
-        .arg(&screenshot)
-        .arg(cells.len().to_string())
-        .arg(cells.len().to_string())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "browser test failed: {stdout}{stderr}"
+    let cells_count = cells.len().to_string();
+    let summary = common::browser(
+        "report.mjs",
+        &[
+            html.as_os_str(),
+            screenshot.as_os_str(),
+            cells_count.as_ref(),
+            cells_count.as_ref(),
+        ],
     );
-    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(summary["requests"], 0);
     assert_eq!(summary["waterfalls"], cells.len());
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);

@@ -6,7 +6,6 @@ use crate::common;
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 fn charfinder() -> assert_cmd::Command {
@@ -257,26 +256,10 @@ fn http_bad_parameters_are_400_with_a_json_error() {
 
 #[test]
 fn the_page_fetches_in_pages_as_the_user_scrolls_in_headless_chromium() {
-    let browser_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        browser_dir.join("node_modules/playwright-core").exists() && std::path::Path::new("/usr/bin/chromium").exists(),
-        "the browser test needs Debian's chromium and `npm ci` in tests/browser: run scripts/test (or .ci/run)"
-    );
     let (_server, addr) = start("http");
     let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("charfinder-page.png");
-    let output = Command::new("node")
-        .arg(browser_dir.join("charfinder.mjs"))
-        .arg(format!("http://{}/", addr))
-        .arg(&screenshot)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "browser test failed: {stdout}{stderr}"
-    );
-    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let url = format!("http://{addr}/");
+    let summary = common::browser("charfinder.mjs", &[url.as_ref(), screenshot.as_os_str()]);
     assert_eq!(summary["rows"], summary["total"]);
     assert!(summary["scrolls"].as_u64().unwrap() > 0);
     assert!(

@@ -234,3 +234,23 @@ pub fn mode_args<'a>(mode: &'a str, concurrency: &'a str) -> Vec<&'a str> {
         vec!["--mode", mode, "-m", concurrency]
     }
 }
+
+/// Runs `node tests/browser/SCRIPT ARGS...` (a Playwright script driving
+/// Debian's headless Chromium) and returns the JSON line it prints. Without
+/// chromium or `npm ci`, one line says how to get them.
+pub fn browser(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists() && Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Debian's chromium and `npm ci` in tests/browser: run scripts/test (or .ci/run)"
+    );
+    let output = std::process::Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{script} failed: {stdout}{stderr}");
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{script} said {stdout:?}: {e}"))
+}
