@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use include_dir::{include_dir, Dir, DirEntry};
+use include_dir::{Dir, DirEntry, include_dir};
 
 static FLAGS_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/flags");
 

@@ -4,7 +4,7 @@
 //! only when the whole interval of its ratio is beyond the allowed
 //! slowdown, so noise alone cannot fail a build.
 
-use super::compare::{compare as compare_reports, Comparison};
+use super::compare::{Comparison, compare as compare_reports};
 use super::schema::BenchReport;
 use crate::duration::human_seconds;
 use crate::text::inert;

@@ -10,17 +10,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use super::measure::{measure, Children, Measured};
+use super::measure::{Children, Measured, measure};
 use super::schema::{BenchReport, Cell, CellKind, Machine, Run, SCHEMA};
 use super::{BenchConfig, Model, Order, OutsideCommand};
-use crate::download::plan::{gif_url, Mode};
+use crate::download::plan::{Mode, gif_url};
 use crate::download::progress::{live_bar, live_style};
-use crate::download::report::{ideal_time, LoopLag};
+use crate::download::report::{LoopLag, ideal_time};
 use crate::download::status::Counts;
 use crate::duration::exact;
 
@@ -174,8 +174,8 @@ impl Job {
 /// round (the same every time: the seed is fixed), so that a shared
 /// machine's slow drift spreads over every cell instead of landing on one.
 fn schedule(cells: usize, warmup: usize, runs: usize, order: Order) -> Vec<(usize, bool)> {
-    use rand::seq::SliceRandom;
     use rand::SeedableRng;
+    use rand::seq::SliceRandom;
     let mut plan = Vec::with_capacity(cells * (warmup + runs));
     match order {
         Order::Sequential => {

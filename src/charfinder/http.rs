@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::{Index, Query as SearchQuery, MAX_PAGE, MAX_QUERY_BYTES};
+use super::{Index, MAX_PAGE, MAX_QUERY_BYTES, Query as SearchQuery};
 
 /// The search page: HTML, CSS and JS in one file, embedded in the binary.
 pub(crate) const PAGE: &str = include_str!("page.html");

@@ -178,15 +178,15 @@ impl Index {
     pub(crate) fn page(&self, query: &Query, start: usize, stop: usize) -> Page {
         let mut total = 0;
         let mut chars = Vec::new();
-        if let Some(lists) = self.plan(query) {
-            if let Some((shortest, rest)) = lists.split_first() {
-                for p in shortest.iter() {
-                    if rest.iter().all(|list| list.binary_search(p).is_ok()) {
-                        if (start..stop).contains(&total) {
-                            chars.push(self.info(*p));
-                        }
-                        total += 1;
+        if let Some(lists) = self.plan(query)
+            && let Some((shortest, rest)) = lists.split_first()
+        {
+            for p in shortest.iter() {
+                if rest.iter().all(|list| list.binary_search(p).is_ok()) {
+                    if (start..stop).contains(&total) {
+                        chars.push(self.info(*p));
                     }
+                    total += 1;
                 }
             }
         }
@@ -252,15 +252,21 @@ mod tests {
     fn cat_face_is_the_and_of_its_words_sorted_by_code_point() {
         let found = index().search(&q("cat face"));
         assert!(found.len() >= 10, "{found:?}");
-        assert!(found
-            .iter()
-            .all(|c| c.name.contains("CAT") && c.name.contains("FACE")));
-        assert!(found
-            .iter()
-            .any(|c| c.cp == "U+1F431" && c.name == "CAT FACE" && c.character == "🐱"));
-        assert!(found
-            .iter()
-            .any(|c| c.name == "GRINNING CAT FACE WITH SMILING EYES"));
+        assert!(
+            found
+                .iter()
+                .all(|c| c.name.contains("CAT") && c.name.contains("FACE"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|c| c.cp == "U+1F431" && c.name == "CAT FACE" && c.character == "🐱")
+        );
+        assert!(
+            found
+                .iter()
+                .any(|c| c.name == "GRINNING CAT FACE WITH SMILING EYES")
+        );
         let mut sorted = found.clone();
         sorted.sort_by_key(|c| u32::from_str_radix(&c.cp[2..], 16).unwrap());
         assert_eq!(found, sorted);

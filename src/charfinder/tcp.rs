@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufR
 
 use crate::listen::{Guarded, Listener};
 
-use super::{count_line, result_line, Index, Query, MAX_QUERY_BYTES};
+use super::{Index, MAX_QUERY_BYTES, Query, count_line, result_line};
 
 /// The prompt sent before each query.
 pub(crate) const PROMPT: &[u8] = b"?> ";

@@ -11,13 +11,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::download::SelectionArgs;
 use super::values::{self, ModelArg, ProgressChoice};
-use super::{usage, Failure, Finish};
+use super::{Failure, Finish, usage};
 use crate::bench::export::{
-    bmf::Bmf, csv::Csv, github::GithubBenchmark, html::Html, json::Json, markdown::Markdown,
-    svg::Svg, table, Exports,
+    Exports, bmf::Bmf, csv::Csv, github::GithubBenchmark, html::Html, json::Json,
+    markdown::Markdown, svg::Svg, table,
 };
 use crate::bench::{
-    baseline, compare, BenchConfig, BenchReport, Model, Order, OutsideCommand, Selection,
+    BenchConfig, BenchReport, Model, Order, OutsideCommand, Selection, baseline, compare,
 };
 use crate::download::plan::Plan;
 use crate::{errln, out, outln, sys};

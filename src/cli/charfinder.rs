@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 
 use super::serve::LimitArgs;
 use super::values;
-use super::{usage, Failure, Finish};
-use crate::charfinder::{count_line, http, result_line, tcp, Index, Query};
+use super::{Failure, Finish, usage};
+use crate::charfinder::{Index, Query, count_line, http, result_line, tcp};
 use crate::listen::{self, Listener};
 use crate::{errln, out, outln, sys};
 

@@ -10,17 +10,17 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::values::{self, ProgressChoice, SaveArg};
-use super::{usage, Failure, Finish};
+use super::{Failure, Finish, usage};
 use crate::download::plan::{self, Mode, Plan, RequestOptions, Runtime, SaveOptions};
 use crate::download::progress::{Lines, Progress};
 use crate::download::report::{self, Ending};
 use crate::download::store::OutputDir;
 use crate::download::{trace, waterfall};
 use crate::files::{check_writable, write_atomic};
+use crate::server::BackgroundServer;
 use crate::server::config::{Preset, ServerConfig};
 use crate::server::delay::Delay;
 use crate::server::faults::Fault;
-use crate::server::BackgroundServer;
 use crate::{outln, sys};
 
 /// Which countries, shared by downloading and benchmarking.

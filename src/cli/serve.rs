@@ -9,7 +9,7 @@ use anyhow::Context;
 use axum::http::StatusCode;
 
 use super::values;
-use super::{usage, Failure, Finish};
+use super::{Failure, Finish, usage};
 use crate::listen::{self, Limits};
 use crate::server::config::{DataSource, Preset, ServerConfig};
 use crate::server::delay::Delay;

@@ -203,9 +203,11 @@ mod tests {
         );
         assert_eq!(whole("abc"), Err("'abc' is not a whole number".into()));
         assert_eq!(whole("1.5"), Err("'1.5' is not a whole number".into()));
-        assert!(whole("99999999999999999999")
-            .unwrap_err()
-            .contains("too large"));
+        assert!(
+            whole("99999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
         assert_eq!(
             port("70000"),
             Err("'70000' is too large (at most 65535)".into())
@@ -213,12 +215,16 @@ mod tests {
         assert_eq!(count("0"), Err("must be at least 1".into()));
         assert_eq!(rate("-0.1"), Err("'-0.1' is outside 0.0 to 1.0".into()));
         assert!(duration("-5s").unwrap_err().contains("negative"));
-        assert!(delay("5s..1s")
-            .unwrap_err()
-            .contains("starts after it ends"));
+        assert!(
+            delay("5s..1s")
+                .unwrap_err()
+                .contains("starts after it ends")
+        );
         assert_eq!(size("4M"), Ok(4 * 1024 * 1024));
-        assert!(size("99999999999999999M")
-            .unwrap_err()
-            .contains("too large"));
+        assert!(
+            size("99999999999999999M")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 }

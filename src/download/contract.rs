@@ -252,11 +252,7 @@ pub(crate) fn redirect_target(
     let target = current.join(text.trim()).map_err(|_| bad())?;
     let usable = matches!(target.scheme(), "http" | "https")
         && target.host_str().is_some_and(|h| !h.is_empty());
-    if usable {
-        Ok(Some(target))
-    } else {
-        Err(bad())
-    }
+    if usable { Ok(Some(target)) } else { Err(bad()) }
 }
 
 #[cfg(test)]

@@ -4,12 +4,12 @@
 //! shared.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use futures::{stream, StreamExt};
+use futures::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
 
 use crate::download::fetch::blocking::BlockingClient;

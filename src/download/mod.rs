@@ -27,7 +27,7 @@ use url::Url;
 
 use crate::download::plan::{Mode, Plan};
 use crate::download::progress::Progress;
-use crate::download::report::{ideal_time, LoopLag, RunReport};
+use crate::download::report::{LoopLag, RunReport, ideal_time};
 use crate::download::status::CodeResult;
 use crate::download::store::OutputDir;
 use crate::download::timeline::{Gauges, Lanes, Recording, Sample, Timeline};

@@ -151,11 +151,11 @@ pub(crate) fn live_line(frame: &Frame, width: usize) -> String {
                 bar_width = BAR_MIN;
                 used += 3 + BAR_MIN;
             }
-        } else if let Some(field) = field {
-            if used + fixed(field) <= width {
-                keep[i] = true;
-                used += fixed(field);
-            }
+        } else if let Some(field) = field
+            && used + fixed(field) <= width
+        {
+            keep[i] = true;
+            used += fixed(field);
         }
     }
     if keep[BAR] {

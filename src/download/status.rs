@@ -241,10 +241,10 @@ impl CodeResult {
             line.push_str(": ");
             line.push_str(&inert(reason));
         }
-        if let (Status::Ok, Some(file)) = (self.status, &self.file) {
-            if let Some(country) = &self.country {
-                line.push_str(&format!(" {} -> {}", inert(country), inert(file)));
-            }
+        if let (Status::Ok, Some(file)) = (self.status, &self.file)
+            && let Some(country) = &self.country
+        {
+            line.push_str(&format!(" {} -> {}", inert(country), inert(file)));
         }
         line
     }

@@ -5,7 +5,7 @@
 //! overlaps the slot's earlier downloads); counters show the requests in
 //! flight and the OS threads over time.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::download::report::RunReport;
 use crate::download::timeline::{Phase, Recording, Target};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::duration::{exact, parse_duration, DurationError};
+use crate::duration::{DurationError, exact, parse_duration};
 
 /// Simulated per-request latency of the flags server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -8,9 +8,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::{stream, StreamExt};
+use futures::{StreamExt, stream};
 
 /// One kind of misbehaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,7 +76,9 @@ pub struct Fault {
 
 /// Why a `--fault` value was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid fault '{0}': expected KIND=RATE, KIND one of reset, reset-body, truncate, drip, redirect-loop, huge, bad-json, hostile-name and RATE from 0.0 to 1.0")]
+#[error(
+    "invalid fault '{0}': expected KIND=RATE, KIND one of reset, reset-body, truncate, drip, redirect-loop, huge, bad-json, hostile-name and RATE from 0.0 to 1.0"
+)]
 pub struct FaultError(String);
 
 impl FromStr for Fault {

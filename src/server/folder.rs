@@ -74,10 +74,10 @@ impl Folder {
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
         };
-        if let Some((kept, bytes)) = self.kept.lock().get(relative) {
-            if *kept == identity {
-                return Some(bytes.clone());
-            }
+        if let Some((kept, bytes)) = self.kept.lock().get(relative)
+            && *kept == identity
+        {
+            return Some(bytes.clone());
         }
         // Reading may take long (a slow disk): on the blocking pool.
         let bytes = tokio::task::spawn_blocking(move || {

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 pub use config::{DataSource, ServerConfig};
 use connection::connection;
 use folder::Folder;
-use handler::{router, ServerState};
+use handler::{ServerState, router};
 
 use crate::listen::{self, Listener};
 

@@ -16,7 +16,9 @@ pub enum LimitError {
     #[error("cannot raise the open-file limit: {0}")]
     Raise(#[from] io::Error),
     /// Even the hard limit is below what the run needs.
-    #[error("the open-file limit is {limit} but {needed} are needed; raise it (ulimit -n) or lower the concurrency")]
+    #[error(
+        "the open-file limit is {limit} but {needed} are needed; raise it (ulimit -n) or lower the concurrency"
+    )]
     TooLow {
         /// The limit, raised as far as it goes.
         limit: u64,

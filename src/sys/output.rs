@@ -26,10 +26,10 @@ pub fn write(stream: Stream, args: fmt::Arguments<'_>) {
         }
         Stream::Err => io::stderr().lock().write_fmt(args),
     };
-    if let Err(error) = result {
-        if error.kind() == io::ErrorKind::BrokenPipe {
-            exit_now(0);
-        }
+    if let Err(error) = result
+        && error.kind() == io::ErrorKind::BrokenPipe
+    {
+        exit_now(0);
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) struct StopSignals {
 impl StopSignals {
     /// Starts listening; must be called inside a tokio runtime.
     pub(crate) fn listen() -> io::Result<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         Ok(Self {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,

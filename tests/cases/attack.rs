@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{spawn_server, spawn_server_logging, ChildServer};
+use crate::common::{ChildServer, spawn_server, spawn_server_logging};
 
 /// The `host:port` of a server's URL.
 fn addr_of(server: &ChildServer) -> String {

@@ -158,9 +158,11 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
         "{threaded2} {sequential}"
     );
     assert!(threaded2["peak_threads"].as_u64().unwrap() >= 5);
-    assert!(cells
-        .iter()
-        .any(|c| c["name"] == "py" && c["kind"] == "command"));
+    assert!(
+        cells
+            .iter()
+            .any(|c| c["name"] == "py" && c["kind"] == "command")
+    );
 
     let csv = std::fs::read_to_string(p("b.csv")).unwrap();
     assert_eq!(csv.lines().count(), 17, "a header and a row per cell");
@@ -722,9 +724,11 @@ fn bmf_and_github_benchmark_exports_have_their_published_shapes() {
             assert!(range.as_str().unwrap().starts_with("± "), "{range}");
         }
     }
-    assert!(entries
-        .iter()
-        .any(|e| e["name"] == "async c=2 delay=200ms time" && e["unit"] == "ms"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["name"] == "async c=2 delay=200ms time" && e["unit"] == "ms")
+    );
 }
 
 #[test]

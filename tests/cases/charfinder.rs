@@ -20,9 +20,11 @@ fn cli_prints_results_and_the_count() {
     assert_eq!(lines[0], "U+1F431\t🐱\tCAT FACE");
     assert_eq!(*lines.last().unwrap(), "10 matches for 'cat face'");
     assert_eq!(lines.len(), 11);
-    assert!(lines[..10]
-        .iter()
-        .all(|l| l.contains("CAT") && l.contains("FACE")));
+    assert!(
+        lines[..10]
+            .iter()
+            .all(|l| l.contains("CAT") && l.contains("FACE"))
+    );
 
     let assert = charfinder()
         .args(["LATIN", "capital", "letter", "a", "with", "ring", "above"])
@@ -246,9 +248,10 @@ fn http_bad_parameters_are_400_with_a_json_error() {
         );
     }
     let page = common::http("GET", &format!("http://{}/", addr));
-    assert!(page
-        .header("Content-Type")
-        .is_some_and(|t| t.starts_with("text/html")));
+    assert!(
+        page.header("Content-Type")
+            .is_some_and(|t| t.starts_with("text/html"))
+    );
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains("<input id=\"q\"") && html.contains("/api/search"));
     assert!(!html.contains("innerHTML"), "results must go in as text");

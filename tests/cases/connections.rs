@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{flags, server, MODES};
-use flags::server::delay::Delay;
+use crate::common::{MODES, flags, server};
 use flags::server::ServerConfig;
+use flags::server::delay::Delay;
 
 /// What the proxy saw.
 #[derive(Default)]

@@ -8,8 +8,8 @@ use crate::common;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::common::liar::{Expect, Liar, Saved, Scenario, GZIP_BODY, SCENARIOS};
-use crate::common::{flags, json, MODES};
+use crate::common::liar::{Expect, GZIP_BODY, Liar, SCENARIOS, Saved, Scenario};
+use crate::common::{MODES, flags, json};
 
 /// What one run concluded, in the terms of [`Expect`].
 fn verdict(scenario: &Scenario, mode: &str, liar: &Liar) -> Result<(), String> {
@@ -100,14 +100,16 @@ fn every_mode_reaches_the_same_verdict_on_every_lie() {
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..8 {
-            scope.spawn(|| loop {
-                let job = next.lock().unwrap().next();
-                let Some((scenario, mode)) = job else { break };
-                if let Err(why) = verdict(scenario, mode, &liar) {
-                    failures
-                        .lock()
-                        .unwrap()
-                        .push(format!("{} / {mode}: {why}", scenario.name));
+            scope.spawn(|| {
+                loop {
+                    let job = next.lock().unwrap().next();
+                    let Some((scenario, mode)) = job else { break };
+                    if let Err(why) = verdict(scenario, mode, &liar) {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{} / {mode}: {why}", scenario.name));
+                    }
                 }
             });
         }

@@ -371,15 +371,17 @@ fn every_command_in_the_readme_and_in_every_help_text_runs_as_documented() {
     let failures = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..4 {
-            scope.spawn(|| loop {
-                let Some(example) = next.lock().unwrap().next() else {
-                    break;
-                };
-                if let Err(why) = run_example(example, site.base_url()) {
-                    failures
-                        .lock()
-                        .unwrap()
-                        .push(format!("{}: {why}", example.source));
+            scope.spawn(|| {
+                loop {
+                    let Some(example) = next.lock().unwrap().next() else {
+                        break;
+                    };
+                    if let Err(why) = run_example(example, site.base_url()) {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{}: {why}", example.source));
+                    }
                 }
             });
         }

@@ -5,9 +5,9 @@ use crate::common;
 
 use std::time::Duration;
 
-use crate::common::{assert_saved_exactly, flags, run_json, server, MODES};
-use flags::server::delay::Delay;
+use crate::common::{MODES, assert_saved_exactly, flags, run_json, server};
 use flags::server::ServerConfig;
+use flags::server::delay::Delay;
 
 #[test]
 fn all_saves_194_flags_identical_to_the_data_set_in_every_mode() {

@@ -6,10 +6,10 @@ use crate::common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::{flags, json, run_json, server, MODES};
+use crate::common::{MODES, flags, json, run_json, server};
+use flags::server::ServerConfig;
 use flags::server::delay::Delay;
 use flags::server::faults::Fault;
-use flags::server::ServerConfig;
 use proptest::prelude::*;
 
 /// Asserts that `dir` holds only complete flags: no temporary files, and every
@@ -123,10 +123,12 @@ fn bad_json_metadata_is_an_error() {
         let out = tempfile::tempdir().unwrap();
         let args = ["BR", "--names", "--mode", mode, "-s", site.base_url()];
         let report = run_json(&args, out.path(), 1);
-        assert!(report["results"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("invalid metadata: not JSON"));
+        assert!(
+            report["results"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid metadata: not JSON")
+        );
         assert!(common::files(out.path()).is_empty());
     }
 }
@@ -215,7 +217,7 @@ fn not_found_is_never_retried_and_retry_after_is_honoured() {
         .code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     assert!(
-        stdout.contains("BR retry 1 in 1.00s after: HTTP 503 Service Unavailable"),
+        stdout.contains("BR retry 1 in 1s after: HTTP 503 Service Unavailable"),
         "{stdout}"
     );
     assert!(stdout.contains("  1 retry."), "{stdout}");

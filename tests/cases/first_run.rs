@@ -6,7 +6,7 @@ use crate::common;
 
 use std::process::Command;
 
-use crate::common::{flags, json, run_json, server, MODES};
+use crate::common::{MODES, flags, json, run_json, server};
 use flags::server::ServerConfig;
 
 fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {

@@ -8,12 +8,12 @@ use crate::common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use crate::common::{flags, json, MODES};
+use crate::common::{MODES, flags, json};
 
 /// Country names a hostile `metadata.json` holds, by variant.
 const NAMES: [(&str, &str); 8] = [

@@ -4,7 +4,7 @@ use crate::common;
 
 use std::path::Path;
 
-use crate::common::{run_json, server, MODES};
+use crate::common::{MODES, run_json, server};
 use flags::server::{DataSource, ServerConfig};
 
 #[test]

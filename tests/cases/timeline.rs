@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{flags, json, run_json, server, MODES};
-use flags::server::delay::Delay;
+use crate::common::{MODES, flags, json, run_json, server};
 use flags::server::ServerConfig;
+use flags::server::delay::Delay;
 use serde_json::Value;
 
 /// The spans of one download in a trace: (name, start, end, lane, attempt).

@@ -241,7 +241,8 @@ pub fn mode_args<'a>(mode: &'a str, concurrency: &'a str) -> Vec<&'a str> {
 pub fn browser(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
-        dir.join("node_modules/playwright-core").exists() && Path::new("/usr/bin/chromium").exists(),
+        dir.join("node_modules/playwright-core").exists()
+            && Path::new("/usr/bin/chromium").exists(),
         "the browser tests need Debian's chromium and `npm ci` in tests/browser: run scripts/test (or .ci/run)"
     );
     let output = std::process::Command::new("node")

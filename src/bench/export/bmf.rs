@@ -4,7 +4,7 @@
 //! bytes, each a measure of its own.
 
 use anyhow::Result;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::Exporter;
 use crate::bench::schema::BenchReport;

@@ -4,7 +4,7 @@
 //! peak RSS in MiB), every one of them better when smaller.
 
 use anyhow::Result;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::Exporter;
 use crate::bench::schema::BenchReport;

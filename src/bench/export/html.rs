@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
-use super::svg::{model_colour_hex, plot};
-use super::table::{columns, HEADERS};
 use super::Exporter;
-use crate::bench::compare::{compare, Comparison};
+use super::svg::{model_colour_hex, plot};
+use super::table::{HEADERS, columns};
+use crate::bench::compare::{Comparison, compare};
 use crate::bench::schema::{BenchReport, CellKind};
 use crate::text::inert;
 
@@ -238,7 +238,9 @@ fn page(report: &BenchReport, comparison: Option<&Comparison>) -> String {
 /// The comparison with the baseline as a table.
 fn comparison_section(comparison: &Comparison) -> String {
     let secs = crate::duration::human_seconds;
-    let mut html = String::from("<h2>Against the baseline</h2>\n<p>Ratio of medians, this run over the baseline, with a 95% bootstrap interval from the runs.</p>\n<table>\n<thead><tr><th>cell</th><th>baseline</th><th>now</th><th>now / baseline</th><th>95% interval</th><th>verdict</th></tr></thead>\n<tbody>\n");
+    let mut html = String::from(
+        "<h2>Against the baseline</h2>\n<p>Ratio of medians, this run over the baseline, with a 95% bootstrap interval from the runs.</p>\n<table>\n<thead><tr><th>cell</th><th>baseline</th><th>now</th><th>now / baseline</th><th>95% interval</th><th>verdict</th></tr></thead>\n<tbody>\n",
+    );
     for c in &comparison.cells {
         let class = match c.verdict {
             crate::bench::compare::Verdict::Slower => "slower",

@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use super::table::{columns, HEADERS};
 use super::Exporter;
+use super::table::{HEADERS, columns};
 use crate::bench::schema::BenchReport;
 use crate::text::count;
 

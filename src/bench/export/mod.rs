@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::schema::BenchReport;
-use crate::files::{check_writable, write_atomic, PathRefused};
+use crate::files::{PathRefused, check_writable, write_atomic};
 
 /// One output format.
 pub(crate) trait Exporter {

@@ -1,8 +1,8 @@
 //! The table people read: one row per cell, aligned for the terminal; its
 //! columns are shared with the Markdown export.
 
-use crate::bench::schema::{BenchReport, Cell};
 use crate::bench::Order;
+use crate::bench::schema::{BenchReport, Cell};
 use crate::text::count;
 
 use crate::duration::human_seconds as secs;

@@ -8,10 +8,10 @@ use super::github::GithubBenchmark;
 use super::json::Json;
 use super::markdown::Markdown;
 use super::svg::Svg;
-use super::{table, Exporter};
+use super::{Exporter, table};
+use crate::bench::Order;
 use crate::bench::measure::Cost;
 use crate::bench::schema::{BenchReport, Cell, CellKind, Machine, Run};
-use crate::bench::Order;
 use crate::download::report::LoopLag;
 
 fn run(wall: f64, warmup: bool, sequence: usize) -> Run {

@@ -5,14 +5,14 @@ use std::io::{self, Read};
 
 use std::time::Instant;
 
+use crate::download::Run;
 use crate::download::contract::{self, Cause, Next, Stage};
 use crate::download::plan::RequestOptions;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
-use crate::download::Run;
 use url::Url;
 
-use super::{io_cause, parse_country, save_flag, Attempt, FlagContext, Saved, Target};
+use super::{Attempt, FlagContext, Saved, Target, io_cause, parse_country, save_flag};
 use crate::download::timeline::{Phase, Step};
 
 /// The blocking client of the sequential and threaded modes: one ureq agent

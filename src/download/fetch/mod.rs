@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
+use crate::download::Run;
 use crate::download::contract::Cause;
 use crate::download::retry::{Decision, RetryPolicy};
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::store::{self, SaveError};
 pub(crate) use crate::download::timeline::Target;
 use crate::download::timeline::{Lanes, Phase, Recorder, Step};
-use crate::download::Run;
 
 /// A code no selection can produce (codes are letters): its download panics,
 /// so that tests can check a panic is counted and the run goes on.

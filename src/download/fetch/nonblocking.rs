@@ -7,15 +7,15 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::download::Run;
 use crate::download::contract::{self, Cause, Framing, Next, Stage};
 use crate::download::plan::RequestOptions;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
-use crate::download::Run;
 use url::Url;
 
 use super::{
-    io_cause, parse_country, root_message, save_flag, Attempt, FlagContext, Saved, Target,
+    Attempt, FlagContext, Saved, Target, io_cause, parse_country, root_message, save_flag,
 };
 use crate::download::timeline::{Phase, Recorder, Step};
 
