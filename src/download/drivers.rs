@@ -113,12 +113,11 @@ fn guarded(run: &Run, job: usize, download: impl FnOnce() -> CodeResult) -> Code
 
 /// Threads of the async runtime's blocking pool, where files are saved: one
 /// per core (two at least). Creating, writing and renaming a file is work
-/// the kernel does on the calling thread's CPU, on tmpfs and on this
-/// machine's disk alike, so threads beyond the cores only take turns and
-/// wake each other: 8 threads on 2 cores cost 10 % more CPU per download
-/// than 2 (10,000 downloads at C=1,000) and 13 % more time (194 flags, no
-/// delay, C=50). The price is paid where a save waits rather than works
-/// (`--save-delay`, a network disk): fewer saves overlap.
+/// the kernel does on the calling thread's CPU, on tmpfs and on a disk
+/// alike, so threads beyond the cores only take turns and wake each other
+/// (docs/performance.md has the measurement). The price is paid where a
+/// save waits rather than works (`--save-delay`, a network disk): fewer
+/// saves overlap.
 fn save_threads() -> usize {
     thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
 }

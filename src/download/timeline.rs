@@ -71,8 +71,8 @@ impl Drop for InFlight<'_> {
 
 /// Counts this process's OS threads from `/proc/self/stat`, kept open: a
 /// sample is one `pread` of a few hundred bytes, not a path walk, an open
-/// and the longer `status` file (a quarter of a sequential run's CPU, at
-/// one sample every 10 ms, before).
+/// and the longer `status` file (which cost a sequential run a measurable
+/// share of its CPU: docs/design.md, section 8).
 #[derive(Debug)]
 struct ThreadCounter(Option<File>);
 
