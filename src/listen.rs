@@ -204,7 +204,8 @@ impl Guarded {
         }
     }
 
-    /// The stream.
+    /// The socket underneath, for what hyper does not expose (the `reset`
+    /// faults set `SO_LINGER` on it).
     pub fn stream(&self) -> &TcpStream {
         &self.stream
     }

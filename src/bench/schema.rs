@@ -33,7 +33,8 @@ pub(crate) struct Run {
     pub ok: u64,
     /// 404s.
     pub not_found: u64,
-    /// Errors.
+    /// Codes that ended in ERROR (for an outside command: 1 when it
+    /// failed).
     pub errors: u64,
     /// The run had errors or failed: left out of the statistics.
     pub flagged: bool,

@@ -121,9 +121,9 @@ impl Drop for FlagContext<'_> {
 /// A flag saved: how many bytes, under which name in the output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Saved {
-    /// Its size.
+    /// Bytes written, as the server sent them.
     pub bytes: u64,
-    /// Its file name.
+    /// The name inside the output folder (safe, whatever the server said).
     pub file: String,
 }
 
