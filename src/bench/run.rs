@@ -227,7 +227,7 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
     let bar = if config.progress {
         live_bar(
             total_runs(config),
-            live_style("{spinner} {took} [{bar:30}] {pos}/{len} runs  {msg}"),
+            live_style("{spinner} {took} [{bar:20}] {pos}/{len} runs  {wide_msg}"),
         )
     } else {
         ProgressBar::hidden()
