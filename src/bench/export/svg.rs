@@ -236,7 +236,6 @@ fn draw_panel<DB: DrawingBackend>(
         .x_label_area_size(36)
         .y_label_area_size(64);
     let x_range = (0.8f64..x_max).log_scale();
-    let x_label = |x: &f64| format!("{}", x.round());
     if panel.log_y {
         let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
         let low = positive
@@ -248,30 +247,33 @@ fn draw_panel<DB: DrawingBackend>(
         let mut chart = builder
             .build_cartesian_2d(x_range, (low.max(1e-9)..(top * 1.6).max(1e-6)).log_scale())
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("concurrency (log scale)")
-            .x_label_formatter(&x_label)
-            .y_label_formatter(&|y| (panel.label)(*y))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(err)?;
-        draw_all(&mut chart, panel)?;
+        draw_grid_and_lines(&mut chart, panel)
     } else {
         let mut chart = builder
             .build_cartesian_2d(x_range, RangedCoordf64::from(0.0..(top * 1.15).max(1.0)))
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("concurrency (log scale)")
-            .x_label_formatter(&x_label)
-            .y_label_formatter(&|y| (panel.label)(*y))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(err)?;
-        draw_all(&mut chart, panel)?;
+        draw_grid_and_lines(&mut chart, panel)
     }
-    Ok(())
+}
+
+/// The axes with round labels, then the panel's lines: the same on a log
+/// or a linear y axis.
+fn draw_grid_and_lines<DB: DrawingBackend, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<LogCoord<f64>, Y>>,
+    panel: &Panel,
+) -> Result<()>
+where
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc("concurrency (log scale)")
+        .x_label_formatter(&|x: &f64| format!("{}", x.round()))
+        .y_label_formatter(&|y| (panel.label)(*y))
+        .light_line_style(WHITE)
+        .draw()
+        .map_err(|e| anyhow!("plot: {e}"))?;
+    draw_all(chart, panel)
 }
 
 /// The ideal (grey, in its delay's dashes), then every line with its points.
