@@ -14,6 +14,17 @@
 //! - an idle timeout: a connection that moves no byte either way for that
 //!   long while the server is not working on its request (a client that
 //!   stopped reading) is closed.
+//!
+//! The HTTP servers speak HTTP/1.1 and cleartext HTTP/2 (prior knowledge)
+//! on the same port: [`serve_http`] tells them apart by the first bytes.
+//! HTTP/2's own limits are set here on purpose, not left to the library:
+//! [`Limits::max_streams`] streams at once per connection (more wait in the
+//! client, as the protocol says), 1 MiB flow-control windows per stream and
+//! per connection, request header lists of at most [`H2_MAX_HEADER_LIST`],
+//! at most [`H2_MAX_PENDING_RESETS`] streams reset by the client before the
+//! server took them up (the "rapid reset" attack, CVE-2023-44487), and no
+//! keep-alive pings: a connection silent for the idle timeout is closed,
+//! whichever protocol it speaks.
 
 use std::future::Future;
 use std::io;
@@ -47,7 +58,25 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Open connections at most; more wait in the backlog.
     pub max_connections: usize,
+    /// HTTP/2 streams (requests) in flight at once on one connection: the
+    /// server's `SETTINGS_MAX_CONCURRENT_STREAMS`.
+    pub max_streams: u32,
 }
+
+/// The HTTP/2 streams a connection may have in flight by default: 128, as
+/// nginx has it (`http2_max_concurrent_streams`).
+pub const DEFAULT_MAX_STREAMS: u32 = 128;
+
+/// The HTTP/2 flow-control window of a stream and of a connection: 1 MiB,
+/// sixty of the largest flags.
+pub const H2_WINDOW: u32 = 1024 * 1024;
+
+/// The largest request header list an HTTP/2 client may send, in bytes as
+/// HTTP/2 counts them (`SETTINGS_MAX_HEADER_LIST_SIZE`).
+pub const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
+
+/// Streams a client may open and reset before the server took them up.
+pub const H2_MAX_PENDING_RESETS: usize = 20;
 
 impl Limits {
     /// Defaults: 10 s for a request head, 60 s idle, and as many
@@ -57,6 +86,7 @@ impl Limits {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: default_max_connections(open_files),
+            max_streams: DEFAULT_MAX_STREAMS,
         }
     }
 }
@@ -65,8 +95,9 @@ impl std::fmt::Display for Limits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "at most {} connections, header timeout {}, idle timeout {}",
+            "at most {} connections ({} HTTP/2 streams each), header timeout {}, idle timeout {}",
             self.max_connections,
+            self.max_streams,
             crate::duration::human(self.header_timeout),
             crate::duration::human(self.idle_timeout)
         )
@@ -324,12 +355,13 @@ impl AsyncWrite for Guarded {
     }
 }
 
-/// Serves `router` over HTTP/1.1 on `listener` until `stop` completes, then
-/// gives the requests in flight `grace` to finish. Each request carries
-/// `ConnectInfo(info(connection, peer))` in its extensions; a request's
-/// head must arrive within the header timeout (hyper's own, which also
-/// closes a kept-alive connection idle that long), and a request being
-/// handled stops the idle clock.
+/// Serves `router` over HTTP/1.1 and HTTP/2 (cleartext, prior knowledge)
+/// on `listener` until `stop` completes, then gives the requests in flight
+/// `grace` to finish. Each request carries `ConnectInfo(info(connection,
+/// peer))` in its extensions; an HTTP/1.1 request's head must arrive within
+/// the header timeout (hyper's own, which also closes a kept-alive
+/// connection idle that long), and a request being handled stops the idle
+/// clock.
 pub async fn serve_http<T>(
     mut listener: Listener,
     router: axum::Router,
@@ -339,11 +371,11 @@ pub async fn serve_http<T>(
 ) where
     T: Clone + Send + Sync + 'static,
 {
-    use hyper_util::rt::{TokioIo, TokioTimer};
     use tower_service::Service;
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let header_timeout = listener.limits().header_timeout;
+    let limits = listener.limits();
+    let builder = Arc::new(http_builder(limits));
     let mut stop = std::pin::pin!(stop);
     loop {
         let (io, peer) = tokio::select! {
@@ -361,17 +393,17 @@ pub async fn serve_http<T>(
                 let working = busy.enter();
                 let mut router = router.clone();
                 async move {
-                    let response = router.call(request).await;
+                    let Ok(response) = router.call(request).await;
                     drop(working);
-                    response
+                    match response.extensions().get::<ResetStream>() {
+                        Some(reset) => Err(*reset),
+                        None => Ok(response),
+                    }
                 }
             },
         );
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout);
         let watcher = graceful.watcher();
+        let builder = Arc::clone(&builder);
         tokio::spawn(async move {
             // hyper gives a connection its buffers (about 11 KB) at once; a
             // connection that has sent nothing yet waits without them, so
@@ -379,15 +411,47 @@ pub async fn serve_http<T>(
             // within the header timeout.
             let mut byte = [0u8; 1];
             let first_byte =
-                tokio::time::timeout(header_timeout, io.stream().peek(&mut byte)).await;
+                tokio::time::timeout(limits.header_timeout, io.stream().peek(&mut byte)).await;
             if !matches!(first_byte, Ok(Ok(1))) {
                 return;
             }
-            let _ = watcher
-                .watch(builder.serve_connection(TokioIo::new(io), service))
-                .await;
+            let io = hyper_util::rt::TokioIo::new(io);
+            let _ = watcher.watch(builder.serve_connection(io, service)).await;
         });
     }
     drop(listener);
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+}
+
+/// A response that carries this extension is not sent: over HTTP/2 its
+/// stream is reset (`RST_STREAM`) before any header, the others on the
+/// connection going on; over HTTP/1.1 the connection closes. The `reset`
+/// fault uses it over HTTP/2, where resetting the socket would take every
+/// stream of the connection with it.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the stream is reset on purpose")]
+pub struct ResetStream;
+
+/// The connection builder of the HTTP servers: HTTP/1.1 or HTTP/2, told
+/// apart by the connection's first bytes, each held to `limits`.
+fn http_builder(
+    limits: Limits,
+) -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
+    use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_streams)
+        .initial_stream_window_size(H2_WINDOW)
+        .initial_connection_window_size(H2_WINDOW)
+        .max_header_list_size(H2_MAX_HEADER_LIST)
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
+        .keep_alive_interval(None);
+    builder
 }

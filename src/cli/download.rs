@@ -78,6 +78,15 @@ pub struct DownloadArgs {
     /// Extra attempts after a timeout, a reset, a 5xx, 418 or 429.
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = values::retries, allow_negative_numbers = true, help_heading = "Requests")]
     pub retries: u32,
+    /// Async mode: every request an HTTP/2 stream.
+    ///
+    /// Prior knowledge over http://, ALPN over https://. Without it every
+    /// mode speaks HTTP/1.1, even to an https:// server that offers h2.
+    #[arg(long, help_heading = "Requests")]
+    pub http2: bool,
+    /// With --http2: spread the streams over N connections [default: 1].
+    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, requires = "http2", help_heading = "Requests")]
+    pub connections: Option<usize>,
     /// Largest body accepted (suffixes K and M).
     #[arg(long, default_value = "4M", value_parser = values::size, value_name = "BYTES", allow_negative_numbers = true, help_heading = "Requests")]
     pub max_size: u64,
@@ -324,6 +333,11 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             "--concurrency does nothing in sequential mode, which makes one request at a time; use --mode threaded or async",
         ));
     }
+    if args.http2 && mode != Mode::Async {
+        return Err(usage(format!(
+            "--http2 needs --mode async: the {mode} mode's client (ureq) speaks HTTP/1.1 only"
+        )));
+    }
     let (runtime, save) = args.runtime_and_save(mode)?;
     args.check_outputs()?;
     let jobs = match args.count {
@@ -343,6 +357,15 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             crate::text::count(jobs.len(), "flag", "flags")
         ));
     }
+    let http2 = args.http2.then(|| {
+        let asked = args.connections.unwrap_or(1);
+        if asked > concurrency {
+            notes.push(format!(
+                "Connections: {asked} requested, {concurrency} used: one per request in flight at most."
+            ));
+        }
+        asked.min(concurrency)
+    });
     let site = embedded_config.as_ref().map(simulated);
     // The server first: the plan is made once, with its URL and latency.
     let (embedded, base_url, server_delay) = match embedded_config {
@@ -375,6 +398,7 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             retries: args.retries,
             max_size: args.max_size,
             names: args.names,
+            http2,
         },
         skip_existing: args.skip_existing,
         numbered: args.count.is_some(),

@@ -78,12 +78,17 @@ pub(crate) enum Cause {
     Timeout,
     /// The connection could not be made.
     Connect(String),
-    /// The connection was reset.
+    /// The connection was reset (or, over HTTP/2, the stream).
     Reset,
+    /// HTTP/2: the server refused the stream before processing it.
+    Refused,
     /// The server closed the connection before the answer was complete.
     Eof,
     /// The bytes received break HTTP.
     Invalid(String),
+    /// HTTP/2: our library refused a stream that broke the protocol; in
+    /// the body, DATA that disagree with `Content-Length`.
+    Malformed(String),
     /// Anything else.
     Other(String),
 }
@@ -104,10 +109,13 @@ pub(crate) enum Stage {
 pub(crate) fn verdict(cause: Cause, stage: Stage) -> FetchError {
     match (cause, stage) {
         (Cause::Timeout, _) => FetchError::Timeout,
+        (Cause::Refused, _) => FetchError::Refused,
         (Cause::Connect(why), _) => FetchError::Connect(why),
         (Cause::Reset | Cause::Eof, Stage::Head) => FetchError::Reset,
         (Cause::Reset | Cause::Eof, Stage::Body) => FetchError::Truncated,
-        (Cause::Invalid(why), _) => FetchError::Invalid(why),
+        (Cause::Invalid(why) | Cause::Malformed(why), Stage::Head) => FetchError::Invalid(why),
+        (Cause::Malformed(_), Stage::Body) => FetchError::Truncated,
+        (Cause::Invalid(why), Stage::Body) => FetchError::Invalid(why),
         (Cause::Other(why), _) => FetchError::Other(why),
     }
 }

@@ -73,11 +73,7 @@ pub(crate) fn run_threaded(run: &Run) {
 /// `spawn_blocking` inside `download_flag`, so the runtime never waits on the
 /// disk.
 pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), reqwest::Error> {
-    let client = Arc::new(AsyncClient::new(
-        &run.plan.request,
-        run.plan.concurrency,
-        run.plan.codes.len(),
-    )?);
+    let client = Arc::new(AsyncClient::new(&run)?);
     stream::iter(0..run.plan.codes.len())
         .take_until(run.cancel.clone().cancelled_owned())
         .map(|job| spawn_download(&client, &run, job))

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::download::plan::{Mode, Plan};
-use crate::download::progress::Progress;
+use crate::download::progress::{Live, Progress};
 use crate::download::report::{LoopLag, RunReport, ideal_time};
 use crate::download::status::CodeResult;
 use crate::download::store::OutputDir;
@@ -121,8 +121,12 @@ impl Run {
                 threads,
             });
         }
-        self.progress
-            .live(in_flight, self.plan.concurrency, threads);
+        self.progress.live(Live {
+            in_flight,
+            limit: self.plan.concurrency,
+            threads,
+            connections: self.plan.request.http2.map(|_| self.gauges.connections()),
+        });
     }
 }
 
@@ -158,10 +162,22 @@ pub(crate) fn run(
         .map(|d| ideal_time(plan.codes.len(), plan.concurrency, d).as_secs_f64());
     let elapsed_seconds = elapsed.as_secs_f64();
     let download_seconds: f64 = results.iter().map(|r| r.seconds).sum();
+    let requests = run.gauges.sent();
+    let connections = (plan.mode == Mode::Async).then(|| run.gauges.connections());
     let report = RunReport {
         mode: plan.mode,
         runtime: (plan.mode == Mode::Async).then_some(plan.runtime),
         concurrency: plan.concurrency,
+        http: if plan.request.http2.is_some() {
+            "2"
+        } else {
+            "1.1"
+        },
+        connections,
+        requests,
+        requests_per_connection: connections
+            .filter(|opened| *opened > 0)
+            .map(|opened| requests as f64 / opened as f64),
         server: plan.base_url.clone(),
         output: run.output.path().display().to_string(),
         planned: plan.codes.len() + counts.skipped,

@@ -122,6 +122,9 @@ pub(crate) struct RequestOptions {
     pub max_size: u64,
     /// Fetch `metadata.json` first and save as `<CC>-<Country>.gif`.
     pub names: bool,
+    /// Async mode: every request an HTTP/2 stream, spread over this many
+    /// connections (`--http2 --connections N`); `None` is HTTP/1.1.
+    pub http2: Option<usize>,
 }
 
 impl Default for RequestOptions {
@@ -132,6 +135,7 @@ impl Default for RequestOptions {
             retries: 2,
             max_size: 4 * 1024 * 1024,
             names: false,
+            http2: None,
         }
     }
 }

@@ -69,6 +69,8 @@ pub(crate) struct Live {
     pub limit: usize,
     /// OS threads of the process.
     pub threads: usize,
+    /// Over HTTP/2, the connections opened so far.
+    pub connections: Option<usize>,
 }
 
 /// What the live line shows besides indicatif's own state.
@@ -125,7 +127,15 @@ pub(crate) fn live_line(frame: &Frame, width: usize) -> String {
     let optional = [
         frame.live.map(|l| {
             let w = l.limit.max(1).ilog10() as usize + 1;
-            format!(" · in flight {:>w$}/{}", l.in_flight, l.limit)
+            match l.connections {
+                Some(n) => format!(
+                    " · in flight {:>w$}/{} over {}",
+                    l.in_flight,
+                    l.limit,
+                    text::count(n, "connection", "connections")
+                ),
+                None => format!(" · in flight {:>w$}/{}", l.in_flight, l.limit),
+            }
         }),
         frame.live.map(|l| format!(" · {:>4} threads", l.threads)),
         None, // the bar's place
@@ -240,17 +250,8 @@ impl Progress {
     }
 
     /// Shows what is in flight against the limit, and on how many threads.
-    pub(crate) fn live(&self, in_flight: usize, limit: usize, threads: usize) {
-        let first = self
-            .shown
-            .lock()
-            .live
-            .replace(Live {
-                in_flight,
-                limit,
-                threads,
-            })
-            .is_none();
+    pub(crate) fn live(&self, live: Live) {
+        let first = self.shown.lock().live.replace(live).is_none();
         if first && !self.bar.is_hidden() {
             self.bar.enable_steady_tick(TICK);
         }
@@ -332,6 +333,7 @@ mod tests {
                 in_flight: 50,
                 limit: 50,
                 threads: 1017,
+                connections: None,
             }),
             per_second: 97.3,
             eta: Duration::from_millis(1_100),

@@ -20,6 +20,15 @@ pub(crate) struct RunReport {
     pub runtime: Option<Runtime>,
     /// Effective concurrency.
     pub concurrency: usize,
+    /// The HTTP version spoken: `"1.1"`, or `"2"` with `--http2`.
+    pub http: &'static str,
+    /// Async mode: connections opened (`null` in the other modes, whose
+    /// client does not tell).
+    pub connections: Option<usize>,
+    /// Requests sent (every attempt and redirect).
+    pub requests: usize,
+    /// Async mode: requests per connection opened; over HTTP/2, streams.
+    pub requests_per_connection: Option<f64>,
     /// Base URL the flags came from.
     pub server: String,
     /// Output folder.
@@ -212,11 +221,20 @@ pub(crate) fn header(label: &str, site: &str, plan: &Plan, notes: &[String]) -> 
         text.push_str(&format!("Searching for {flags}: {codes}\n"));
     }
     let c = plan.concurrency;
-    text.push_str(&match (plan.mode, c) {
-        (Mode::Sequential, _) | (_, 1) => format!("1 connection will be used ({}).", plan.mode),
-        (Mode::Threaded, _) => format!("{c} concurrent connections will be used ({c} threads)."),
-        (Mode::Async, _) => format!("{c} concurrent connections will be used (async)."),
-    });
+    if let Some(connections) = plan.request.http2 {
+        text.push_str(&format!(
+            "{c} requests at once as HTTP/2 streams over {} (async).",
+            count(connections, "connection", "connections")
+        ));
+    } else {
+        text.push_str(&match (plan.mode, c) {
+            (Mode::Sequential, _) | (_, 1) => format!("1 connection will be used ({}).", plan.mode),
+            (Mode::Threaded, _) => {
+                format!("{c} concurrent connections will be used ({c} threads).")
+            }
+            (Mode::Async, _) => format!("{c} concurrent connections will be used (async)."),
+        });
+    }
     for note in notes {
         text.push('\n');
         text.push_str(note);
@@ -308,6 +326,17 @@ pub(crate) fn summary(report: &RunReport) -> String {
             100.0 * efficiency
         ));
     }
+    if let (Some(opened), Some(each)) = (report.connections, report.requests_per_connection) {
+        let streams = if report.http == "2" {
+            "HTTP/2 streams"
+        } else {
+            "requests"
+        };
+        text.push_str(&format!(
+            "\nConnections: {} opened for {} {streams}: {each:.1} per connection.",
+            opened, report.requests
+        ));
+    }
     text.push_str(&format!(
         "\nAt the peak: {} in flight, {}.",
         count(report.peak_in_flight, "request", "requests"),
@@ -379,6 +408,10 @@ mod tests {
             mode: Mode::Async,
             runtime: Some(Runtime::Multi),
             concurrency: 1000,
+            http: "1.1",
+            connections: Some(1000),
+            requests: 5000,
+            requests_per_connection: Some(5.0),
             server: "http://127.0.0.1:1/flags".into(),
             output: "downloads".into(),
             planned: 5000,

@@ -21,6 +21,9 @@ pub(crate) enum Decision {
     GiveUp(FetchError),
 }
 
+/// Retries of a request refused before processing, whatever `--retries` says.
+pub(crate) const REFUSED_RETRIES: u32 = 3;
+
 /// Backoff with jitter between attempts, honouring `Retry-After`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RetryPolicy {
@@ -42,9 +45,17 @@ impl RetryPolicy {
         }
     }
 
-    /// Whether `error`, after `attempt` retries already made, gets another try.
+    /// Whether `error`, after `attempt` retries already made, gets another
+    /// try. A request an HTTP/2 server refused before processing it is
+    /// sent again even with `--retries 0`, up to [`REFUSED_RETRIES`] times:
+    /// the server did none of it (RFC 9113, section 8.7), as when a
+    /// connection is refused before a byte of the request was sent.
     pub(crate) fn should_retry(&self, error: &FetchError, attempt: u32) -> bool {
-        attempt < self.retries && error.is_retryable()
+        let allowed = match error {
+            FetchError::Refused => self.retries.max(REFUSED_RETRIES),
+            _ => self.retries,
+        };
+        attempt < allowed && error.is_retryable()
     }
 
     /// After a failed attempt of one request (`attempt` retries made so
@@ -112,5 +123,14 @@ mod tests {
             policy.decide(FetchError::NotFound, 0, false),
             Decision::GiveUp(FetchError::NotFound)
         );
+    }
+
+    #[test]
+    fn a_refused_stream_is_retried_even_without_retries_but_not_forever() {
+        let policy = RetryPolicy::new(0);
+        assert!(policy.should_retry(&FetchError::Refused, 0));
+        assert!(policy.should_retry(&FetchError::Refused, REFUSED_RETRIES - 1));
+        assert!(!policy.should_retry(&FetchError::Refused, REFUSED_RETRIES));
+        assert!(!policy.should_retry(&FetchError::Reset, 0));
     }
 }

@@ -59,6 +59,11 @@ pub(crate) enum FetchError {
     /// The server reset or closed the connection before the answer was complete.
     #[error("connection reset")]
     Reset,
+    /// HTTP/2: the server refused the request before working on it (a
+    /// `GOAWAY` whose last stream is below it, or `REFUSED_STREAM`), so it
+    /// is safe to send again (RFC 9113, section 8.7).
+    #[error("refused before processing")]
+    Refused,
     /// Fewer body bytes arrived than `Content-Length` announced.
     #[error("truncated body")]
     Truncated,
@@ -126,6 +131,7 @@ impl FetchError {
             FetchError::Timeout
             | FetchError::Connect(_)
             | FetchError::Reset
+            | FetchError::Refused
             | FetchError::Truncated => true,
             _ => false,
         }

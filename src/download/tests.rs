@@ -32,6 +32,10 @@ fn run_report() -> RunReport {
         mode: Mode::Async,
         runtime: Some(Runtime::Multi),
         concurrency: 4,
+        http: "1.1",
+        connections: Some(4),
+        requests: 5,
+        requests_per_connection: Some(1.25),
         server: "http://127.0.0.1:8001/flags".into(),
         output: "downloaded".into(),
         planned: 4,
@@ -58,6 +62,7 @@ fn run_report() -> RunReport {
 
 fn span(job: usize, code: &str, phase: Phase, start_ms: u64, end_ms: u64) -> Span {
     Span {
+        connection: None,
         job,
         code: code.into(),
         lane: job,
@@ -87,6 +92,7 @@ fn recording() -> Recording {
             (span(2, "US", Phase::Wait, 0, 4), JobEnd::Abandoned),
             (span(2, "US", Phase::Request, 4, 260), JobEnd::Abandoned),
         ],
+        connections: Vec::new(),
         samples: vec![
             Sample {
                 at: Duration::ZERO,
@@ -116,6 +122,7 @@ fn header() {
             retries: 2,
             max_size: 4 << 20,
             names: false,
+            http2: None,
         },
         skip_existing: false,
         numbered: false,

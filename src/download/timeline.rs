@@ -25,6 +25,10 @@ use crate::download::status::Status;
 pub(crate) struct Gauges {
     in_flight: AtomicUsize,
     peak_in_flight: AtomicUsize,
+    /// Requests sent, every attempt and redirect counted.
+    sent: AtomicUsize,
+    /// Connections the async client opened (its connector counts them).
+    connections: AtomicUsize,
     peak_threads: AtomicUsize,
     threads: ThreadCounter,
 }
@@ -32,6 +36,7 @@ pub(crate) struct Gauges {
 impl Gauges {
     /// A request starts; it is in flight until the returned guard drops.
     pub(crate) fn request(&self) -> InFlight<'_> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak_in_flight.fetch_max(now, Ordering::Relaxed);
         InFlight(self)
@@ -52,6 +57,21 @@ impl Gauges {
     /// The most requests in flight at once.
     pub(crate) fn peak_in_flight(&self) -> usize {
         self.peak_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent so far.
+    pub(crate) fn sent(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// A connection was opened.
+    pub(crate) fn connected(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections opened so far.
+    pub(crate) fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// The most OS threads seen at once.
@@ -249,6 +269,8 @@ pub struct Span {
     pub code: String,
     /// The slot it held.
     pub lane: usize,
+    /// Over HTTP/2, the connection its requests rode (0 for the first).
+    pub connection: Option<usize>,
     /// What it was doing.
     pub phase: Phase,
     /// The flag, or the `metadata.json` of `--names`.
@@ -261,6 +283,39 @@ pub struct Span {
     pub end: Duration,
     /// The OS thread it ran on.
     pub thread: i32,
+}
+
+/// What an HTTP/2 connection did, as the client sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStep {
+    /// From asking for the connection until TCP (and TLS) stood.
+    Connect,
+    /// The server sent `GOAWAY`: a stream above its last one was refused.
+    GoAway,
+}
+
+impl ConnectionStep {
+    /// Its name in the trace.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionStep::Connect => "connect",
+            ConnectionStep::GoAway => "GOAWAY",
+        }
+    }
+}
+
+/// One step in the life of one connection.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ConnectionSpan {
+    /// Which connection (0 for the first).
+    pub connection: usize,
+    /// What happened.
+    pub step: ConnectionStep,
+    /// Since the start of the run.
+    pub start: Duration,
+    /// Since the start of the run.
+    pub end: Duration,
 }
 
 /// Requests in flight and OS threads at one moment.
@@ -279,6 +334,7 @@ pub struct Sample {
 pub struct Timeline {
     start: Instant,
     spans: Mutex<Vec<Span>>,
+    connections: Mutex<Vec<ConnectionSpan>>,
     samples: Mutex<Vec<Sample>>,
     /// Each job's final status, once known.
     statuses: Mutex<Vec<(usize, Status)>>,
@@ -290,6 +346,7 @@ impl Timeline {
         Self {
             start,
             spans: Mutex::new(Vec::new()),
+            connections: Mutex::new(Vec::new()),
             samples: Mutex::new(Vec::new()),
             statuses: Mutex::new(Vec::new()),
         }
@@ -303,6 +360,17 @@ impl Timeline {
     /// Records a span.
     pub(crate) fn span(&self, span: Span) {
         self.spans.lock().push(span);
+    }
+
+    /// Records `step` of `connection`, from `start` until now.
+    pub(crate) fn connection(&self, connection: usize, step: ConnectionStep, start: Instant) {
+        let span = ConnectionSpan {
+            connection,
+            step,
+            start: self.since_start(start),
+            end: self.since_start(Instant::now()),
+        };
+        self.connections.lock().push(span);
     }
 
     /// Records a sample.
@@ -319,8 +387,11 @@ impl Timeline {
 
     /// What was recorded so far.
     pub(crate) fn recording(&self) -> Recording {
+        let mut connections = self.connections.lock().clone();
+        connections.sort_by_key(|c| (c.start, c.connection));
         Recording {
             spans: self.spans(),
+            connections,
             samples: self.samples(),
         }
     }
@@ -353,6 +424,8 @@ impl Timeline {
 pub struct Recording {
     /// Every span, in start order, with how its download ended.
     pub spans: Vec<(Span, JobEnd)>,
+    /// Over HTTP/2, each connection's own life, in start order.
+    pub connections: Vec<ConnectionSpan>,
     /// Requests in flight and OS threads over time.
     pub samples: Vec<Sample>,
 }
@@ -365,6 +438,7 @@ pub(crate) struct Recorder<'a> {
     job: usize,
     code: &'a str,
     lane: usize,
+    connection: Option<usize>,
 }
 
 impl<'a> Recorder<'a> {
@@ -380,7 +454,18 @@ impl<'a> Recorder<'a> {
             job,
             code,
             lane,
+            connection: None,
         }
+    }
+
+    /// The same, its requests riding HTTP/2 connection `connection`.
+    pub(crate) fn on_connection(self, connection: Option<usize>) -> Self {
+        Self { connection, ..self }
+    }
+
+    /// The HTTP/2 connection its requests ride, if any.
+    pub(crate) fn connection(&self) -> Option<usize> {
+        self.connection
     }
 
     /// The timeline it records in, if any.
@@ -398,6 +483,14 @@ impl<'a> Recorder<'a> {
         self.lane
     }
 
+    /// Notes, on its HTTP/2 connection's track, that the server's `GOAWAY`
+    /// refused a stream of this download.
+    pub(crate) fn goaway(&self) {
+        if let (Some(timeline), Some(c)) = (self.timeline, self.connection) {
+            timeline.connection(c, ConnectionStep::GoAway, Instant::now());
+        }
+    }
+
     /// Records `step` from `start` until now, on this thread.
     pub(crate) fn record(&self, step: Step, start: Instant) {
         if let Some(timeline) = self.timeline {
@@ -405,6 +498,7 @@ impl<'a> Recorder<'a> {
                 job: self.job,
                 code: self.code.to_owned(),
                 lane: self.lane,
+                connection: self.connection,
                 phase: step.phase,
                 target: step.target,
                 attempt: step.attempt,

@@ -180,7 +180,8 @@ pub(crate) struct FaultyRequest<'a> {
     pub path: &'a str,
     /// How many redirects of the loop came before this request.
     pub hop: u32,
-    /// The connection's socket, to reset it.
+    /// The connection's socket, to reset it; `None` over HTTP/2, where a
+    /// fault resets its own stream, not the connection every stream rides.
     pub fd: Option<RawFd>,
     /// Bytes per second of `drip`.
     pub drip_speed: u64,
@@ -211,9 +212,13 @@ pub(crate) fn respond(
     };
     match kind {
         FaultKind::Reset => {
-            if let Some(fd) = fd {
-                set_reset_on_close(fd);
-            }
+            let Some(fd) = fd else {
+                // HTTP/2: RST_STREAM before any header.
+                let mut response = Response::new(Body::empty());
+                response.extensions_mut().insert(crate::listen::ResetStream);
+                return response;
+            };
+            set_reset_on_close(fd);
             with_length(
                 Body::from_stream(stream::once(async { broken("reset") })),
                 full_length,
@@ -224,6 +229,10 @@ pub(crate) fn respond(
                 set_reset_on_close(fd);
             }
             let half = file.slice(..full_length / 2);
+            if kind == FaultKind::Truncate && fd.is_none() {
+                // HTTP/2: a stream that ends (END_STREAM) short of its length.
+                return with_length(Body::from(half), full_length);
+            }
             let chunks = stream::iter([Ok(half)]).chain(stream::once(async {
                 // Let the first half reach the client before the connection goes.
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use parking_lot::Mutex;
@@ -94,6 +94,7 @@ async fn serve_flag_file(
     Path((cc, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     method: Method,
+    version: Version,
 ) -> Response {
     let path = format!("/flags/{cc}/{file}");
     // The path as the client sent it, decoded: outside text.
@@ -155,7 +156,7 @@ async fn serve_flag_file(
             code: &cc,
             path: &path,
             hop: hop.unwrap_or(0),
-            fd: conn.fd,
+            fd: conn.fd.filter(|_| version < Version::HTTP_2),
             drip_speed: state.config.drip_speed,
         };
         return faults::respond(kind, bytes, content_type, request);

@@ -9,10 +9,17 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use crate::common::liar::{Expect, GZIP_BODY, Liar, SCENARIOS, Saved, Scenario};
+use crate::common::liar_h2::{H2_SCENARIOS, H2Liar};
 use crate::common::{MODES, flags, json};
 
 /// What one run concluded, in the terms of [`Expect`].
 fn verdict(scenario: &Scenario, mode: &str, liar: &Liar) -> Result<(), String> {
+    let args = ["--mode", mode];
+    judge(scenario.expect, &args, &liar.base(scenario.name))
+}
+
+/// Whether one download of BR from `base`, with `args`, concludes `expect`.
+fn judge(expect: Expect, args: &[&str], base: &str) -> Result<(), String> {
     let out = tempfile::tempdir().map_err(|e| e.to_string())?;
     let output = flags()
         .args([
@@ -24,8 +31,10 @@ fn verdict(scenario: &Scenario, mode: &str, liar: &Liar) -> Result<(), String> {
             "--connect-timeout",
             "1s",
         ])
-        .args(["--progress", "never", "--json", "--mode", mode, "-s"])
-        .arg(liar.base(scenario.name))
+        .args(["--progress", "never", "--json"])
+        .args(args)
+        .arg("-s")
+        .arg(base)
         .arg("-o")
         .arg(out.path())
         .output()
@@ -42,13 +51,13 @@ fn verdict(scenario: &Scenario, mode: &str, liar: &Liar) -> Result<(), String> {
     );
     let got = format!("{status} {reason:?}, exit {:?}", output.status.code());
     let files = common::files(out.path());
-    let (want_status, want_exit) = match scenario.expect {
+    let (want_status, want_exit) = match expect {
         Expect::Ok(_) => ("ok", 0),
         Expect::NotFound => ("not_found", 0),
         Expect::Error(_) => ("error", 1),
     };
     if status != want_status || output.status.code() != Some(want_exit) {
-        return Err(format!("expected {:?}, got {got}", scenario.expect));
+        return Err(format!("expected {expect:?}, got {got}"));
     }
     if report["counts"]["ok"].as_u64().unwrap_or(0)
         + report["counts"]["not_found"].as_u64().unwrap_or(0)
@@ -57,7 +66,7 @@ fn verdict(scenario: &Scenario, mode: &str, liar: &Liar) -> Result<(), String> {
     {
         return Err(format!("counts do not add up to 1: {}", report["counts"]));
     }
-    match scenario.expect {
+    match expect {
         Expect::Error(prefix) if !reason.starts_with(prefix) => {
             Err(format!("expected a reason starting {prefix:?}, got {got}"))
         }
@@ -164,5 +173,123 @@ fn the_reliability_page_shows_the_matrix_as_tested() {
     assert!(
         page.contains(&table),
         "docs/reliability.md must hold the conformance matrix exactly as tested:\n\n{table}"
+    );
+}
+
+#[test]
+fn every_http2_lie_gets_the_verdict_of_its_http1_twin() {
+    let liar = H2Liar::start();
+    let failures = Mutex::new(Vec::new());
+    let single: Vec<_> = H2_SCENARIOS
+        .iter()
+        .filter_map(|s| s.expect.map(|expect| (s, expect)))
+        .collect();
+    std::thread::scope(|scope| {
+        for chunk in single.chunks(single.len().div_ceil(6)) {
+            let (liar, failures) = (&liar, &failures);
+            scope.spawn(move || {
+                for (scenario, expect) in chunk {
+                    let twin = scenario
+                        .twin
+                        .map(|name| SCENARIOS.iter().find(|s| s.name == name));
+                    let why = match twin {
+                        Some(None) => Err(format!("no HTTP/1.1 scenario {:?}", scenario.twin)),
+                        Some(Some(twin)) if twin.expect != *expect => Err(format!(
+                            "expects {expect:?}, its twin {} {:?}",
+                            twin.name, twin.expect
+                        )),
+                        _ => judge(*expect, &["--http2"], &liar.base(scenario.name)),
+                    };
+                    if let Err(why) = why {
+                        failures.lock().unwrap().push(format!("{}: {why}", scenario.name));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs `flags` against an HTTP/2 scenario with `args`; its JSON report.
+fn run_h2(liar: &H2Liar, scenario: &str, args: &[&str]) -> serde_json::Value {
+    let out = tempfile::tempdir().unwrap();
+    let output = flags()
+        .args(["--http2", "--progress", "never", "--json", "--retries", "0"])
+        .args(args)
+        .arg("-s")
+        .arg(liar.base(scenario))
+        .arg("-o")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let report = json(&output.stdout);
+    let saved = common::files(out.path()).len() as u64;
+    assert_eq!(report["counts"]["ok"].as_u64(), Some(saved), "{report}");
+    report
+}
+
+#[test]
+fn a_goaway_fails_the_streams_it_processed_and_retries_those_above_its_last() {
+    let liar = H2Liar::start();
+    let report = run_h2(
+        &liar,
+        "h2-goaway-midway",
+        &["BR", "CN", "IN", "US", "-m", "4", "--timeout", "3s"],
+    );
+    // Stream 1 answered; stream 3 (the last the GOAWAY names) cut; streams
+    // 5 and 7 refused, sent again on a second connection, answered. The
+    // pool under reqwest sends them again itself (nothing of them was
+    // processed), even with --retries 0: no retry of flags' own.
+    assert_eq!(report["counts"]["ok"], 3, "{report}");
+    assert_eq!(report["counts"]["error"], 1, "{report}");
+    assert_eq!(report["counts"]["retries"], 0, "{report}");
+    assert_eq!(report["requests"], 4, "{report}");
+    assert_eq!(report["errors"][0]["reason"], "connection reset", "{report}");
+    // The first, and one or two for the streams sent again (the pool may
+    // open one for each before either stands).
+    let connections = report["connections"].as_u64().unwrap_or(0);
+    assert!((2..=3).contains(&connections), "{report}");
+}
+
+#[test]
+fn streams_beyond_the_servers_settings_wait_and_are_never_errors() {
+    let liar = H2Liar::start();
+    let report = run_h2(
+        &liar,
+        "h2-one-stream-at-a-time",
+        &["-a", "-l", "20", "-m", "20", "--timeout", "5s"],
+    );
+    assert_eq!(report["counts"]["ok"], 20, "{report}");
+    assert_eq!(report["counts"]["error"], 0, "{report}");
+    assert_eq!(report["connections"], 1, "{report}");
+}
+
+/// The HTTP/2 matrix table of docs/reliability.md, as the scenarios define it.
+fn h2_matrix_table() -> String {
+    let mut table = String::from(
+        "| scenario | what the HTTP/2 server does | HTTP/1.1 twin | verdict |\n| --- | --- | --- | --- |\n",
+    );
+    for s in H2_SCENARIOS {
+        let verdict = match s.expect {
+            Some(Expect::Ok(_)) => "OK, the flag saved".to_owned(),
+            Some(Expect::NotFound) => "NOT_FOUND".to_owned(),
+            Some(Expect::Error(reason)) => format!("ERROR `{reason}...`"),
+            None => "a test of its own (below)".to_owned(),
+        };
+        let twin = s.twin.map_or("none".to_owned(), |t| format!("`{t}`"));
+        table.push_str(&format!("| `{}` | {} | {twin} | {verdict} |\n", s.name, s.what));
+    }
+    table
+}
+
+#[test]
+fn the_reliability_page_shows_the_http2_matrix_as_tested() {
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reliability.md");
+    let page = std::fs::read_to_string(page).expect("docs/reliability.md");
+    let table = h2_matrix_table();
+    assert!(
+        page.contains(&table),
+        "docs/reliability.md must hold the HTTP/2 matrix exactly as tested:\n\n{table}"
     );
 }

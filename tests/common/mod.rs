@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod liar;
+pub mod liar_h2;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

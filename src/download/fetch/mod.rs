@@ -50,7 +50,9 @@ impl<'a> FlagContext<'a> {
         } else {
             0
         };
-        let recorder = Recorder::new(run.timeline.as_ref(), job, code, lane);
+        let connection = run.plan.request.http2.map(|connections| job % connections);
+        let recorder =
+            Recorder::new(run.timeline.as_ref(), job, code, lane).on_connection(connection);
         recorder.record(Step::first(Phase::Wait, Target::Flag), run.started);
         let context = Self {
             code,

@@ -17,44 +17,80 @@ use url::Url;
 use super::{
     Attempt, FlagContext, Saved, Target, io_cause, parse_country, root_message, save_flag,
 };
-use crate::download::timeline::{Phase, Recorder, Step};
+use crate::download::timeline::{ConnectionStep, Phase, Recorder, Step};
 
-/// The async client of the async mode: one reqwest client, whose pool keeps
-/// idle connections to the server for the downloads still to start. Like
-/// the blocking client, it follows no redirects itself: the contract decides.
+/// The async client of the async mode: reqwest (over hyper). Over HTTP/1.1
+/// it is one client, whose pool keeps idle connections to the server for
+/// the downloads still to start; over HTTP/2 it is one client per
+/// connection (`--connections N`), each holding one connection that
+/// carries its downloads' requests as streams: job `j` rides connection
+/// `j % N`. Like the blocking client, it follows no redirects itself: the
+/// contract decides.
 pub(crate) struct AsyncClient {
-    client: reqwest::Client,
+    clients: Vec<reqwest::Client>,
     policy: RetryPolicy,
     max_size: u64,
 }
 
 impl AsyncClient {
-    /// A client for `concurrency` downloads in flight, `downloads` in all.
-    pub(crate) fn new(
-        options: &RequestOptions,
-        concurrency: usize,
-        downloads: usize,
-    ) -> Result<Self, reqwest::Error> {
+    /// The client of `run`: `concurrency` downloads in flight,
+    /// `downloads` in all.
+    pub(crate) fn new(run: &Arc<Run>) -> Result<Self, reqwest::Error> {
+        let options = &run.plan.request;
         // HTTPS (the remote server) with rustls over ring and the bundled
         // Mozilla roots, as ureq has it: the same trust in every mode, and
         // no reading of the system's certificate folder at every start
         // (reqwest's default, which took 40 ms of the runtime's thread).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-        let client = reqwest::Client::builder()
-            .tls_certs_only(roots)
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            .pool_max_idle_per_host(idle_connections(options, concurrency, downloads))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let build = |connection: Option<usize>| {
+            let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+            let builder = reqwest::Client::builder()
+                .tls_certs_only(roots)
+                .timeout(options.timeout)
+                .connect_timeout(options.connect_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .connector_layer(Connects {
+                    run: Arc::clone(run),
+                    connection,
+                });
+            match connection {
+                // HTTP/1.1 only, even where TLS offers h2, so that the
+                // models stay comparable.
+                None => builder
+                    .http1_only()
+                    .pool_max_idle_per_host(idle_connections(
+                        options,
+                        run.plan.concurrency,
+                        run.plan.codes.len(),
+                    )),
+                // Prior knowledge over http://, ALPN offering h2 alone
+                // over https://; a response head as large as the contract
+                // allows.
+                Some(_) => builder
+                    .http2_prior_knowledge()
+                    .http2_max_header_list_size(contract::MAX_HEAD as u32)
+                    .pool_max_idle_per_host(1),
+            }
+            .build()
+        };
+        let clients = match options.http2 {
+            None => vec![build(None)?],
+            Some(connections) => (0..connections.max(1))
+                .map(|c| build(Some(c)))
+                .collect::<Result<_, _>>()?,
+        };
         Ok(Self {
-            client,
+            clients,
             policy: RetryPolicy::new(options.retries),
             max_size: options.max_size,
         })
+    }
+
+    /// The client of job `job`'s connection.
+    fn client(&self, job: usize) -> &reqwest::Client {
+        &self.clients[job % self.clients.len()]
     }
 
     /// Downloads job `job` of the run (metadata first with `--names`) and
@@ -81,8 +117,10 @@ impl AsyncClient {
         }
         let (saver, code, label) = (Arc::clone(run), ctx.code.to_owned(), ctx.label());
         let (job, lane) = (ctx.recorder.job(), ctx.recorder.lane());
+        let connection = ctx.recorder.connection();
         tokio::task::spawn_blocking(move || {
-            let recorder = Recorder::new(saver.timeline.as_ref(), job, &code, lane);
+            let recorder =
+                Recorder::new(saver.timeline.as_ref(), job, &code, lane).on_connection(connection);
             save_flag(&saver, recorder, &code, label.as_deref(), &gif)
         })
         .await
@@ -140,10 +178,16 @@ impl AsyncClient {
         loop {
             let _in_flight = run.gauges.request();
             let sent = Instant::now();
-            let response = self.client.get(request.url().clone()).send().await;
+            let client = self.client(ctx.recorder.job());
+            let response = client.get(request.url().clone()).send().await;
             attempt.record(ctx, Phase::Request, sent);
-            let mut response =
-                response.map_err(|e| contract::verdict(reqwest_cause(&e), Stage::Head))?;
+            let mut response = response.map_err(|e| {
+                let cause = reqwest_cause(&e);
+                if cause == Cause::Refused {
+                    ctx.recorder.goaway();
+                }
+                contract::verdict(cause, Stage::Head)
+            })?;
             let Next::Read(framing) = request.judge(response.status(), response.headers())? else {
                 continue;
             };
@@ -218,12 +262,108 @@ fn reqwest_cause(error: &reqwest::Error) -> Cause {
             if hyper.is_incomplete_message() {
                 return Cause::Eof;
             }
+        } else if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2_cause(h2);
         } else if let Some(io) = e.downcast_ref::<io::Error>() {
             return io_cause(io);
         }
         current = e.source();
     }
     Cause::Other(root_message(error))
+}
+
+/// What an HTTP/2 error means, in the contract's terms, so that each lie
+/// gets the verdict of its HTTP/1.1 twin:
+///
+/// - a stream above the last one of the server's `GOAWAY`, or reset with
+///   `REFUSED_STREAM`, was refused before processing: safe to send again;
+/// - any other reset by the server (`RST_STREAM`) is a reset: before the
+///   headers, "connection reset"; in the body, a truncated body;
+/// - a stream our h2 library reset is a malformed one: in the body, DATA
+///   that disagree with `Content-Length` (h2 refuses DATA that fall short
+///   of it or overshoot it alike, and says which only in its debug log), so
+///   a truncated body; before the headers, an invalid response;
+/// - a connection our library gave up on (a `GOAWAY` it sent) did not speak
+///   HTTP/2, such as a server that answers the preface in HTTP/1.1;
+/// - the connection's own I/O errors are read as the blocking client reads
+///   them.
+fn h2_cause(error: &h2::Error) -> Cause {
+    if let Some(io) = error.get_io() {
+        return io_cause(io);
+    }
+    let reason = error.reason().unwrap_or(h2::Reason::INTERNAL_ERROR);
+    if error.is_remote() {
+        if error.is_go_away() || reason == h2::Reason::REFUSED_STREAM {
+            return Cause::Refused;
+        }
+        return Cause::Reset;
+    }
+    if error.is_reset() && reason == h2::Reason::PROTOCOL_ERROR {
+        return Cause::Malformed(format!("HTTP/2 stream error ({reason:?})"));
+    }
+    if error.is_go_away() && error.is_library() {
+        return Cause::Invalid(format!("not HTTP/2 ({reason:?})"));
+    }
+    Cause::Other(error.to_string())
+}
+
+/// A layer on a client's connector that counts the connections it opens
+/// and, over HTTP/2, records each connect as a step of its connection.
+#[derive(Clone)]
+struct Connects {
+    run: Arc<Run>,
+    /// The HTTP/2 connection this client holds, if it holds one.
+    connection: Option<usize>,
+}
+
+impl<S> tower_layer::Layer<S> for Connects {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Counted<S> {
+        Counted {
+            inner,
+            connects: self.clone(),
+        }
+    }
+}
+
+/// A connector whose connections are counted.
+#[derive(Clone)]
+struct Counted<S> {
+    inner: S,
+    connects: Connects,
+}
+
+impl<S, R> tower_service::Service<R> for Counted<S>
+where
+    S: tower_service::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let started = Instant::now();
+        let connecting = self.inner.call(request);
+        let connects = self.connects.clone();
+        Box::pin(async move {
+            let connection = connecting.await?;
+            connects.run.gauges.connected();
+            if let (Some(timeline), Some(c)) = (&connects.run.timeline, connects.connection) {
+                timeline.connection(c, ConnectionStep::Connect, started);
+            }
+            Ok(connection)
+        })
+    }
 }
 
 #[cfg(test)]
