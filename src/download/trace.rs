@@ -4,6 +4,11 @@
 //! retries and saves; the wait for a slot is an async slice of its own (it
 //! overlaps the slot's earlier downloads); counters show the requests in
 //! flight and the OS threads over time.
+//!
+//! Over HTTP/2 the tracks are grouped by connection: each connection is a
+//! process of the trace, its first track the connection's own life
+//! (connect, a `GOAWAY` received), the others the slots whose downloads'
+//! streams rode it.
 
 use serde_json::{Value, json};
 
@@ -28,13 +33,58 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
     let mut events = vec![json!({
         "name": "process_name", "ph": "M", "pid": 1, "args": { "name": title }
     })];
-    let mut lanes: Vec<usize> = recording.spans.iter().map(|(s, _)| s.lane).collect();
+    // Over HTTP/2, connection c is process c + 2, its own life track 0
+    // and each slot track `lane + 1`; otherwise slots are tracks of process 1.
+    let place = |connection: Option<usize>, lane: usize| match connection {
+        Some(c) => (c + 2, lane + 1),
+        None => (1, lane),
+    };
+    let mut connections: Vec<usize> = recording
+        .spans
+        .iter()
+        .filter_map(|(s, _)| s.connection)
+        .chain(recording.connections.iter().map(|c| c.connection))
+        .collect();
+    connections.sort_unstable();
+    connections.dedup();
+    for c in connections {
+        let pid = c + 2;
+        events.push(json!({
+            "name": "process_name", "ph": "M", "pid": pid,
+            "args": { "name": format!("HTTP/2 connection {c}") }
+        }));
+        events.push(json!({
+            "name": "process_sort_index", "ph": "M", "pid": pid, "args": { "sort_index": pid }
+        }));
+        events.push(json!({
+            "name": "thread_name", "ph": "M", "pid": pid, "tid": 0,
+            "args": { "name": "connection" }
+        }));
+    }
+    let mut lanes: Vec<(usize, usize)> = recording
+        .spans
+        .iter()
+        .map(|(s, _)| place(s.connection, s.lane))
+        .collect();
     lanes.sort_unstable();
     lanes.dedup();
-    for lane in lanes {
+    for (pid, tid) in lanes {
+        let lane = if pid == 1 { tid } else { tid - 1 };
         events.push(json!({
-            "name": "thread_name", "ph": "M", "pid": 1, "tid": lane,
+            "name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
             "args": { "name": format!("slot {lane}") }
+        }));
+    }
+    for span in &recording.connections {
+        events.push(json!({
+            "name": span.step.name(),
+            "cat": "connection",
+            "ph": "X",
+            "ts": micros(span.start),
+            "dur": micros(span.end.saturating_sub(span.start)),
+            "pid": span.connection + 2,
+            "tid": 0,
+            "args": { "connection": span.connection },
         }));
     }
     for (span, status) in &recording.spans {
@@ -45,7 +95,9 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
             "attempt": span.attempt,
             "target": span.target,
             "thread": span.thread,
+            "connection": span.connection,
         });
+        let (pid, tid) = place(span.connection, span.lane);
         let name = match (span.phase, span.target) {
             (Phase::Request | Phase::Body, Target::Metadata) => {
                 format!("metadata {}", span.phase.name())
@@ -55,7 +107,7 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
         if span.phase == Phase::Wait {
             // An async slice: waits overlap the slot's earlier downloads.
             let common =
-                json!({ "name": name, "cat": "wait", "id": span.job, "pid": 1, "tid": span.lane });
+                json!({ "name": name, "cat": "wait", "id": span.job, "pid": pid, "tid": tid });
             let mut begin = common.clone();
             begin["ph"] = json!("b");
             begin["ts"] = json!(micros(span.start));
@@ -72,8 +124,8 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
                 "ph": "X",
                 "ts": micros(span.start),
                 "dur": micros(span.end.saturating_sub(span.start)),
-                "pid": 1,
-                "tid": span.lane,
+                "pid": pid,
+                "tid": tid,
                 "args": args,
             }));
         }

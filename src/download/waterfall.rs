@@ -3,7 +3,9 @@
 //! a bar per phase (the wait for a slot, requests, bodies, waits before
 //! retries, saves), and the ideal's rounds marked: `ceil(N / C)` steps of the
 //! server's delay, when it is known. Sequential is a staircase; threads and
-//! async at the same concurrency are the same columns of bars.
+//! async at the same concurrency are the same columns of bars. Over
+//! HTTP/2 the rows are grouped by the connection their streams rode, a
+//! line and a label between groups.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -43,8 +45,28 @@ pub(crate) fn svg(
             started.insert(span.job, span.end.as_secs_f64());
         }
     }
+    let connection_of: BTreeMap<usize, usize> = recording
+        .spans
+        .iter()
+        .filter_map(|(s, _)| Some((s.job, s.connection?)))
+        .collect();
+    let group = |job: &usize| connection_of.get(job).copied().unwrap_or(0);
     let mut order: Vec<(usize, f64)> = started.into_iter().collect();
-    order.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    order.sort_by(|a, b| {
+        (group(&a.0).cmp(&group(&b.0)))
+            .then(a.1.total_cmp(&b.1))
+            .then(a.0.cmp(&b.0))
+    });
+    // The first row of each HTTP/2 connection's group.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    if !connection_of.is_empty() {
+        for (row, (job, _)) in order.iter().enumerate() {
+            let c = group(job);
+            if groups.last().is_none_or(|(last, _)| *last != c) {
+                groups.push((c, row));
+            }
+        }
+    }
     let row_of: BTreeMap<usize, usize> = order
         .iter()
         .enumerate()
@@ -94,13 +116,32 @@ pub(crate) fn svg(
         chart
             .configure_mesh()
             .x_desc("seconds since the start")
-            .y_desc("downloads, in start order")
+            .y_desc(if groups.is_empty() {
+                "downloads, in start order"
+            } else {
+                "downloads by HTTP/2 connection, in start order"
+            })
             .disable_y_mesh()
             .disable_x_mesh()
             .y_label_formatter(&|y| format!("{:.0}", y))
             .draw()
             .map_err(err)?;
         draw_phases(&mut chart, recording, &row_of, end)?;
+        chart
+            .draw_series(groups.iter().map(|(_, row)| {
+                let y = *row as f64;
+                PathElement::new(vec![(0.0, y), (end * 1.02, y)], BLACK.mix(0.5))
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(groups.iter().map(|(c, row)| {
+                Text::new(
+                    format!("connection {c}"),
+                    (end * 0.005, *row as f64 + 0.1),
+                    ("sans-serif", 11).into_font().color(&BLACK),
+                )
+            }))
+            .map_err(err)?;
         // The ideal's rounds: each ends a multiple of the delay after the start.
         if let Some(delay) = delay.filter(|d| !d.is_zero()) {
             let rounds = order.len().div_ceil(report.concurrency.max(1));

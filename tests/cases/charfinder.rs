@@ -281,3 +281,15 @@ fn ctrl_c_and_sigterm_stop_both_services_cleanly() {
         }
     }
 }
+
+#[test]
+fn http_answers_http1_and_http2_on_one_port_with_the_same_json() {
+    let (_server, addr) = start("http");
+    let answers = common::get_both_protocols(&format!("http://{addr}/api/search?q=cat%20face"));
+    let versions: Vec<&str> = answers.iter().map(|(v, ..)| v.as_str()).collect();
+    assert_eq!(versions, ["HTTP/1.1", "HTTP/2.0"]);
+    assert_eq!(answers[0].1, 200);
+    assert_eq!(answers[0].1, answers[1].1);
+    assert_eq!(answers[0].2, answers[1].2);
+    assert!(String::from_utf8_lossy(&answers[0].2).contains("CAT FACE"));
+}

@@ -31,6 +31,23 @@ fn typos_keep_claps_suggestion_on_the_one_line() {
 }
 
 #[test]
+fn http2_is_for_the_async_mode_only() {
+    for mode in ["sequential", "threaded"] {
+        usage_error(
+            &["BR", "--http2", "--mode", mode],
+            &format!(
+                "--http2 needs --mode async: the {mode} mode's client (ureq) speaks HTTP/1.1 only"
+            ),
+        );
+    }
+    usage_error(&["BR", "--connections", "2"], "--http2");
+    usage_error(
+        &["BR", "--http2", "--connections", "0"],
+        "must be at least 1",
+    );
+}
+
+#[test]
 fn numbers_say_what_is_wrong_in_words() {
     usage_error(&["--retries", "-1"], "'-1' is negative");
     usage_error(&["--retries", "abc"], "'abc' is not a whole number");

@@ -135,3 +135,29 @@ fn async_closes_connections_no_download_can_take_up() {
         closed.len()
     );
 }
+
+#[test]
+fn http2_rides_exactly_the_connections_asked_for() {
+    // 60 downloads, 50 in flight: one connection carries them all as
+    // streams; four carry them at most four ways.
+    for (connections, most) in [("1", 1), ("4", 4)] {
+        let delay = Delay::Fixed(Duration::from_millis(20));
+        let seen = run_through_proxy(
+            delay,
+            &["-a", "--count", "60", "-m", "50", "--http2"][..]
+                .iter()
+                .chain(&["--connections", connections])
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        let opened = seen.opened.load(Ordering::SeqCst);
+        if most == 1 {
+            assert_eq!(opened, 1, "--connections 1");
+        } else {
+            assert!(
+                (1..=most).contains(&opened),
+                "--connections {connections}: {opened}"
+            );
+        }
+    }
+}

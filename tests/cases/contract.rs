@@ -201,7 +201,10 @@ fn every_http2_lie_gets_the_verdict_of_its_http1_twin() {
                         _ => judge(*expect, &["--http2"], &liar.base(scenario.name)),
                     };
                     if let Err(why) = why {
-                        failures.lock().unwrap().push(format!("{}: {why}", scenario.name));
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{}: {why}", scenario.name));
                     }
                 }
             });
@@ -245,7 +248,10 @@ fn a_goaway_fails_the_streams_it_processed_and_retries_those_above_its_last() {
     assert_eq!(report["counts"]["error"], 1, "{report}");
     assert_eq!(report["counts"]["retries"], 0, "{report}");
     assert_eq!(report["requests"], 4, "{report}");
-    assert_eq!(report["errors"][0]["reason"], "connection reset", "{report}");
+    assert_eq!(
+        report["errors"][0]["reason"], "connection reset",
+        "{report}"
+    );
     // The first, and one or two for the streams sent again (the pool may
     // open one for each before either stands).
     let connections = report["connections"].as_u64().unwrap_or(0);
@@ -278,7 +284,10 @@ fn h2_matrix_table() -> String {
             None => "a test of its own (below)".to_owned(),
         };
         let twin = s.twin.map_or("none".to_owned(), |t| format!("`{t}`"));
-        table.push_str(&format!("| `{}` | {} | {twin} | {verdict} |\n", s.name, s.what));
+        table.push_str(&format!(
+            "| `{}` | {} | {twin} | {verdict} |\n",
+            s.name, s.what
+        ));
     }
     table
 }

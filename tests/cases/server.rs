@@ -232,3 +232,16 @@ fn ctrl_c_and_sigterm_stop_flags_serve_cleanly() {
         }
     }
 }
+
+#[test]
+fn http1_and_http2_are_answered_on_one_port_with_the_same_bytes() {
+    let site = common::server(flags::server::ServerConfig::default());
+    let url = format!("{}/br/br.gif", site.base_url());
+    let answers = common::get_both_protocols(&url);
+    let flag = flags::dataset::flag_gif("BR").unwrap();
+    let versions: Vec<&str> = answers.iter().map(|(v, ..)| v.as_str()).collect();
+    assert_eq!(versions, ["HTTP/1.1", "HTTP/2.0"]);
+    for (version, status, body) in &answers {
+        assert_eq!((*status, body.as_slice()), (200, flag), "{version}");
+    }
+}

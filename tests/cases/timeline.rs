@@ -330,3 +330,72 @@ fn the_live_display_shows_what_is_in_flight_and_on_how_many_threads() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_http2_trace_puts_streams_inside_their_connections_lanes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trace, svg) = (dir.path().join("h2.json"), dir.path().join("h2.svg"));
+    flags()
+        .args([
+            "-a",
+            "-l",
+            "40",
+            "-m",
+            "20",
+            "--http2",
+            "--connections",
+            "2",
+        ])
+        .args(["--progress", "never", "-q", "-o"])
+        .arg(dir.path().join("out"))
+        .arg("--trace")
+        .arg(&trace)
+        .arg("--timeline")
+        .arg(&svg)
+        .assert()
+        .success();
+    let trace: Value = serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let processes: BTreeMap<u64, &str> = events
+        .iter()
+        .filter(|e| e["name"] == "process_name")
+        .map(|e| {
+            (
+                e["pid"].as_u64().unwrap(),
+                e["args"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(processes.get(&2), Some(&"HTTP/2 connection 0"));
+    assert_eq!(processes.get(&3), Some(&"HTTP/2 connection 1"));
+    // Each connection's own track: one connect.
+    let connects: Vec<u64> = events
+        .iter()
+        .filter(|e| e["cat"] == "connection" && e["name"] == "connect")
+        .map(|e| {
+            assert_eq!(e["tid"], 0, "{e}");
+            e["pid"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(connects.len(), 2, "{connects:?}");
+    // Every request and body in the lanes of the connection it rode: job
+    // j on connection j % 2, never on the connection's own track.
+    let mut streams = 0;
+    for e in events
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["cat"] == "flag")
+    {
+        let (job, pid) = (
+            e["args"]["job"].as_u64().unwrap(),
+            e["pid"].as_u64().unwrap(),
+        );
+        assert_eq!(e["args"]["connection"].as_u64(), Some(job % 2), "{e}");
+        assert_eq!(pid, job % 2 + 2, "{e}");
+        assert_ne!(e["tid"], 0, "{e}");
+        streams += usize::from(e["name"] == "request");
+    }
+    assert_eq!(streams, 40);
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.contains("connection 0") && svg.contains("connection 1"));
+    assert!(svg.contains("downloads by HTTP/2 connection"));
+}

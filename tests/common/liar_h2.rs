@@ -162,7 +162,6 @@ impl Conn {
     fn linger(&mut self) {
         while self.read_frame().is_some() {}
     }
-
 }
 
 /// Reads exactly `buf.len()` bytes, waking now and then to see if the liar
@@ -392,7 +391,11 @@ pub const H2_SCENARIOS: &[H2Scenario] = &[
             let big = "x".repeat(8 * 1024);
             while let Some(s) = c.next_stream() {
                 let (body, len) = (c.body, c.body.len().to_string());
-                let fields = [(":status", "200"), ("content-length", &len), ("x-big", &big)];
+                let fields = [
+                    (":status", "200"),
+                    ("content-length", &len),
+                    ("x-big", &big),
+                ];
                 c.headers(s, &fields, false);
                 c.data(s, body, true);
             }
@@ -408,7 +411,11 @@ pub const H2_SCENARIOS: &[H2Scenario] = &[
             let big = "x".repeat(20 * 1024);
             while let Some(s) = c.next_stream() {
                 let (body, len) = (c.body, c.body.len().to_string());
-                let fields = [(":status", "200"), ("content-length", &len), ("x-big", &big)];
+                let fields = [
+                    (":status", "200"),
+                    ("content-length", &len),
+                    ("x-big", &big),
+                ];
                 c.headers(s, &fields, false);
                 c.data(s, body, true);
             }
@@ -579,9 +586,9 @@ fn serve(
         return;
     }
     if scenario.name == "h2-answers-http1" {
-        let _ = conn
-            .stream
-            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = conn.stream.write_all(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
         // Closing with the client's frames unread would reset the
         // connection: read them until the client gives up.
         let mut sink = [0u8; 4096];

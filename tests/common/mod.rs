@@ -256,3 +256,32 @@ pub fn browser(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
     assert!(output.status.success(), "{script} failed: {stdout}{stderr}");
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{script} said {stdout:?}: {e}"))
 }
+
+/// GETs `url` over HTTP/1.1 and over cleartext HTTP/2 (prior knowledge):
+/// for each, the version the server answered in, its status and its body.
+pub fn get_both_protocols(url: &str) -> Vec<(String, u16, Vec<u8>)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    runtime.block_on(async {
+        let mut answers = Vec::new();
+        for http2 in [false, true] {
+            let builder = reqwest::Client::builder();
+            let client = if http2 {
+                builder.http2_prior_knowledge()
+            } else {
+                builder.http1_only()
+            }
+            .build()
+            .expect("a client");
+            let response = client.get(url).send().await.expect("an answer");
+            let version = format!("{:?}", response.version());
+            let status = response.status().as_u16();
+            let body = response.bytes().await.expect("a body").to_vec();
+            answers.push((version, status, body));
+        }
+        answers
+    })
+}
