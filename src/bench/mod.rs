@@ -18,22 +18,28 @@ use crate::download::plan::{Mode, Runtime};
 pub(crate) use run::run;
 pub(crate) use schema::BenchReport;
 
-/// A model the bench compares: a mode, and for async its runtime.
+/// A model the bench compares: a mode, for async its runtime, and
+/// whether its requests are HTTP/2 streams over some connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Model {
     /// How requests are driven.
     pub mode: Mode,
     /// The async mode's runtime.
     pub runtime: Runtime,
+    /// Async over HTTP/2: the connections its streams ride.
+    pub http2: Option<usize>,
 }
 
 impl Model {
-    /// Its name in the table: the mode, or `async-current` for async on
-    /// the one-thread runtime.
+    /// Its name in the table: the mode, `async-current` for async on the
+    /// one-thread runtime, `async-h2` over one HTTP/2 connection and
+    /// `async-h2x8` over eight.
     pub fn name(&self) -> String {
-        match (self.mode, self.runtime) {
-            (Mode::Async, Runtime::Current) => "async-current".to_owned(),
-            (mode, _) => mode.to_string(),
+        match (self.mode, self.runtime, self.http2) {
+            (Mode::Async, _, Some(1)) => "async-h2".to_owned(),
+            (Mode::Async, _, Some(n)) => format!("async-h2x{n}"),
+            (Mode::Async, Runtime::Current, None) => "async-current".to_owned(),
+            (mode, _, _) => mode.to_string(),
         }
     }
 
@@ -42,6 +48,13 @@ impl Model {
         let mut args = vec!["--mode".to_owned(), self.mode.to_string()];
         if self.mode == Mode::Async && self.runtime == Runtime::Current {
             args.extend(["--runtime".to_owned(), "current".to_owned()]);
+        }
+        if let Some(connections) = self.http2 {
+            args.extend([
+                "--http2".to_owned(),
+                "--connections".to_owned(),
+                connections.to_string(),
+            ]);
         }
         args
     }

@@ -16,9 +16,7 @@ use crate::bench::export::{
     Exports, bmf::Bmf, csv::Csv, github::GithubBenchmark, html::Html, json::Json,
     markdown::Markdown, svg::Svg, table,
 };
-use crate::bench::{
-    BenchConfig, BenchReport, Model, Order, OutsideCommand, Selection, baseline, compare,
-};
+use crate::bench::{BenchConfig, BenchReport, Order, OutsideCommand, Selection, baseline, compare};
 use crate::download::plan::Plan;
 use crate::{errln, out, outln, sys};
 
@@ -86,7 +84,8 @@ pub struct BenchArgs {
     /// N downloads per run, cycling through the codes (workloads beyond the data set).
     #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, help_heading = "Selection")]
     pub count: Option<usize>,
-    /// Modes to compare (async-current: async on the one-thread runtime).
+    /// Modes to compare (async-current: async on the one-thread runtime;
+    /// async-h2: HTTP/2 streams over --connections).
     #[arg(
         value_name = "MODEL",
         long,
@@ -96,6 +95,9 @@ pub struct BenchArgs {
         help_heading = "Matrix"
     )]
     pub modes: Vec<ModelArg>,
+    /// HTTP/2 connections of async-h2 (named async-h2x8 for 8).
+    #[arg(value_name = "N", long, default_value_t = 1, value_parser = values::count, allow_negative_numbers = true, help_heading = "Matrix")]
+    pub connections: usize,
     /// Concurrency values (sequential always runs at 1).
     #[arg(value_name = "N", short = 'm', long, value_delimiter = ',', default_value = "1,10,50,200", value_parser = values::count, allow_negative_numbers = true, help_heading = "Matrix")]
     pub concurrency: Vec<usize>,
@@ -235,7 +237,11 @@ impl BenchArgs {
         }
         Ok(BenchConfig {
             exe: std::env::current_exe().context("cannot find the flags binary")?,
-            models: self.modes.iter().copied().map(Model::from).collect(),
+            models: self
+                .modes
+                .iter()
+                .map(|arg| arg.model(self.connections))
+                .collect(),
             concurrency,
             delays: self.delay.clone(),
             runs: self.runs,

@@ -144,17 +144,25 @@ pub enum ModelArg {
     Async,
     /// Tokio tasks all on one thread (--runtime current).
     AsyncCurrent,
+    /// Tokio tasks, requests as HTTP/2 streams (--http2, --connections).
+    AsyncH2,
 }
 
-impl From<ModelArg> for Model {
-    fn from(arg: ModelArg) -> Self {
-        let (mode, runtime) = match arg {
-            ModelArg::Sequential => (Mode::Sequential, Runtime::Multi),
-            ModelArg::Threaded => (Mode::Threaded, Runtime::Multi),
-            ModelArg::Async => (Mode::Async, Runtime::Multi),
-            ModelArg::AsyncCurrent => (Mode::Async, Runtime::Current),
+impl ModelArg {
+    /// The model, async-h2's streams over `connections` HTTP/2 connections.
+    pub(crate) fn model(self, connections: usize) -> Model {
+        let (mode, runtime, http2) = match self {
+            ModelArg::Sequential => (Mode::Sequential, Runtime::Multi, None),
+            ModelArg::Threaded => (Mode::Threaded, Runtime::Multi, None),
+            ModelArg::Async => (Mode::Async, Runtime::Multi, None),
+            ModelArg::AsyncCurrent => (Mode::Async, Runtime::Current, None),
+            ModelArg::AsyncH2 => (Mode::Async, Runtime::Multi, Some(connections)),
         };
-        Model { mode, runtime }
+        Model {
+            mode,
+            runtime,
+            http2,
+        }
     }
 }
 

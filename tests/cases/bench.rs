@@ -775,3 +775,26 @@ fn the_html_report_of_the_default_matrix_is_small_fetches_nothing_and_reads_with
     assert_eq!(summary["waterfalls"], cells.len());
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
 }
+
+#[test]
+fn async_h2_is_a_model_with_its_connections_in_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("h2.json");
+    flags()
+        .args(["bench", "-l", "6", "--modes", "async,async-h2", "-m", "3"])
+        .args(["--connections", "2", "--delay", "0ms", "--runs", "1"])
+        .args(["--warmup", "0", "--progress", "never", "--export-json"])
+        .arg(&export)
+        .arg("--workdir")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let report = read_json(&export);
+    let cells = report["cells"].as_array().unwrap();
+    let names: Vec<&str> = cells.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["async", "async-h2x2"], "{report}");
+    for cell in cells {
+        assert_eq!(cell["error_runs"], 0, "{cell}");
+        assert_eq!(cell["runs"][0]["ok"], 6, "{cell}");
+    }
+}

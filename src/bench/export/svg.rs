@@ -24,6 +24,7 @@ pub(crate) fn model_colour(name: &str) -> RGBColor {
         "threaded" => RGBColor(0, 114, 178),
         "async" => RGBColor(0, 158, 115),
         "async-current" => RGBColor(230, 159, 0),
+        name if name.starts_with("async-h2") => RGBColor(86, 180, 233),
         _ => RGBColor(204, 121, 167),
     }
 }
