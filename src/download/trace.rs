@@ -26,8 +26,13 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
         .runtime
         .map(|r| format!(", {r} runtime"))
         .unwrap_or_default();
+    let http2 = if report.http == "2" {
+        " over HTTP/2"
+    } else {
+        ""
+    };
     let title = format!(
-        "flags {} mode{runtime}, concurrency {}",
+        "flags {} mode{runtime}{http2}, concurrency {}",
         report.mode, report.concurrency
     );
     let mut events = vec![json!({

@@ -99,8 +99,15 @@ pub(crate) fn svg(
             || "delay unknown".to_owned(),
             |d| format!("delay {}", short(d.as_secs_f64())),
         );
+        let http2 = match (report.http, report.connections) {
+            ("2", Some(n)) => format!(
+                " over HTTP/2 ({})",
+                crate::text::count(n, "connection", "connections")
+            ),
+            _ => String::new(),
+        };
         let title = format!(
-            "{} mode{runtime}, concurrency {}, {delay_text}: {} downloads in {}{ideal}",
+            "{} mode{runtime}{http2}, concurrency {}, {delay_text}: {} downloads in {}{ideal}",
             report.mode,
             report.concurrency,
             order.len(),
