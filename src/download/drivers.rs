@@ -21,7 +21,7 @@ use crate::errln;
 
 /// Sequential: one blocking client, one request at a time.
 pub(crate) fn run_sequential(run: &Run) {
-    let client = BlockingClient::new(&run.plan.request);
+    let client = BlockingClient::new(run);
     for job in 0..run.plan.codes.len() {
         if run.cancel.is_cancelled() {
             break;
@@ -38,7 +38,7 @@ pub(crate) fn run_sequential(run: &Run) {
 pub(crate) fn run_threaded(run: &Run) {
     let next = AtomicUsize::new(0);
     let worker = || {
-        let client = BlockingClient::new(&run.plan.request);
+        let client = BlockingClient::new(run);
         loop {
             let job = next.fetch_add(1, Ordering::Relaxed);
             if job >= run.plan.codes.len() || run.cancel.is_cancelled() {

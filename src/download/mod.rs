@@ -5,6 +5,7 @@
 pub mod contract;
 pub mod drivers;
 pub mod fetch;
+pub(crate) mod lookup;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -73,6 +74,8 @@ pub(crate) struct Run {
     pub(crate) lanes: Lanes,
     /// Every phase of every download, when asked for.
     pub(crate) timeline: Option<Timeline>,
+    /// Host names, looked up once each for the whole run.
+    pub(crate) lookups: Arc<lookup::Lookups>,
     /// How late the async runtime woke a task that asked to wake every
     /// millisecond, in microseconds.
     pub(crate) lags: Mutex<Vec<u32>>,
@@ -94,6 +97,7 @@ impl Run {
             source,
         })?;
         let started = Instant::now();
+        let lookups = Arc::new(lookup::Lookups::new(plan.request.connect_timeout));
         Ok(Self {
             base,
             plan,
@@ -104,6 +108,7 @@ impl Run {
             gauges: Gauges::default(),
             lanes: Lanes::default(),
             timeline: keep_timeline.then(|| Timeline::new(started)),
+            lookups,
             lags: Mutex::new(Vec::new()),
             lag_due: Mutex::new(None),
         })
@@ -175,6 +180,7 @@ pub(crate) fn run(
         },
         connections,
         requests,
+        lookups: run.lookups.made(),
         requests_per_connection: connections
             .filter(|opened| *opened > 0)
             .map(|opened| requests as f64 / opened as f64),
@@ -196,7 +202,11 @@ pub(crate) fn run(
         save_delay_seconds: plan.save.delay.as_secs_f64(),
         results,
     };
-    Ok((report, run.timeline.as_ref().map(Timeline::recording)))
+    let recording = run.timeline.as_ref().map(|timeline| Recording {
+        lookups: run.lookups.spans(run.started),
+        ..timeline.recording()
+    });
+    Ok((report, recording))
 }
 
 /// With `--skip-existing`, records codes whose file is already saved as

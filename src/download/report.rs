@@ -27,6 +27,8 @@ pub(crate) struct RunReport {
     pub connections: Option<usize>,
     /// Requests sent (every attempt and redirect).
     pub requests: usize,
+    /// Host names looked up: one per name, however many requests.
+    pub lookups: usize,
     /// Async mode: requests per connection opened; over HTTP/2, streams.
     pub requests_per_connection: Option<f64>,
     /// Base URL the flags came from.
@@ -411,6 +413,7 @@ mod tests {
             http: "1.1",
             connections: Some(1000),
             requests: 5000,
+            lookups: 0,
             requests_per_connection: Some(5.0),
             server: "http://127.0.0.1:1/flags".into(),
             output: "downloads".into(),

@@ -35,6 +35,7 @@ fn run_report() -> RunReport {
         http: "1.1",
         connections: Some(4),
         requests: 5,
+        lookups: 0,
         requests_per_connection: Some(1.25),
         server: "http://127.0.0.1:8001/flags".into(),
         output: "downloaded".into(),
@@ -93,6 +94,7 @@ fn recording() -> Recording {
             (span(2, "US", Phase::Request, 4, 260), JobEnd::Abandoned),
         ],
         connections: Vec::new(),
+        lookups: Vec::new(),
         samples: vec![
             Sample {
                 at: Duration::ZERO,

@@ -318,6 +318,17 @@ pub struct ConnectionSpan {
     pub end: Duration,
 }
 
+/// A host name's lookup, made once per run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LookupSpan {
+    /// The name looked up.
+    pub host: String,
+    /// Since the start of the run.
+    pub start: Duration,
+    /// Since the start of the run.
+    pub end: Duration,
+}
+
 /// Requests in flight and OS threads at one moment.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Sample {
@@ -392,6 +403,7 @@ impl Timeline {
         Recording {
             spans: self.spans(),
             connections,
+            lookups: Vec::new(),
             samples: self.samples(),
         }
     }
@@ -426,6 +438,8 @@ pub struct Recording {
     pub spans: Vec<(Span, JobEnd)>,
     /// Over HTTP/2, each connection's own life, in start order.
     pub connections: Vec<ConnectionSpan>,
+    /// Host names looked up, once each.
+    pub lookups: Vec<LookupSpan>,
     /// Requests in flight and OS threads over time.
     pub samples: Vec<Sample>,
 }

@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 use crate::download::report::RunReport;
 use crate::download::timeline::{Phase, Recording, Target};
 
+/// The track of the run's host lookups, after every slot's.
+const LOOKUP_TRACK: usize = 1_000_000;
+
 /// Microseconds, the unit of the format.
 fn micros(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1e6
@@ -134,6 +137,24 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
                 "args": args,
             }));
         }
+    }
+    if !recording.lookups.is_empty() {
+        events.push(json!({
+            "name": "thread_name", "ph": "M", "pid": 1, "tid": LOOKUP_TRACK,
+            "args": { "name": "host lookups" }
+        }));
+    }
+    for lookup in &recording.lookups {
+        events.push(json!({
+            "name": format!("look up {}", crate::text::inert(&lookup.host)),
+            "cat": "lookup",
+            "ph": "X",
+            "ts": micros(lookup.start),
+            "dur": micros(lookup.end.saturating_sub(lookup.start)),
+            "pid": 1,
+            "tid": LOOKUP_TRACK,
+            "args": { "host": lookup.host },
+        }));
     }
     for sample in &recording.samples {
         let ts = micros(sample.at);

@@ -274,3 +274,91 @@ fn count_downloads_more_than_the_data_set_each_under_its_own_name() {
         }
     }
 }
+
+#[test]
+fn a_host_name_is_looked_up_once_per_run_in_every_mode() {
+    let site = server(ServerConfig::default());
+    let by_name = site.base_url().replace("127.0.0.1", "localhost");
+    for mode in MODES {
+        let out = tempfile::tempdir().unwrap();
+        let mut args = vec!["-a", "-l", "40", "--json", "--progress", "never", "-s"];
+        args.push(&by_name);
+        args.extend(common::mode_args(mode, "10"));
+        let report = run_json(&args, out.path(), 0);
+        assert_eq!(report["counts"]["ok"], 40, "{mode}: {report}");
+        assert_eq!(report["lookups"], 1, "{mode}: {report}");
+        // By address, none.
+        let out = tempfile::tempdir().unwrap();
+        let mut args = vec!["BR", "--json", "--progress", "never", "-s", site.base_url()];
+        args.extend(common::mode_args(mode, "1"));
+        assert_eq!(run_json(&args, out.path(), 0)["lookups"], 0, "{mode}");
+    }
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_said_and_looked_up_once() {
+    for mode in MODES {
+        let out = tempfile::tempdir().unwrap();
+        // A label longer than 63 bytes: the resolver refuses it without
+        // asking any server.
+        let url = format!("http://{}.example/flags", "a".repeat(64));
+        let mut args = vec![
+            "BR",
+            "CN",
+            "US",
+            "--json",
+            "--progress",
+            "never",
+            "--retries",
+            "0",
+        ];
+        args.extend(["-s", url.as_str()]);
+        args.extend(common::mode_args(mode, "3"));
+        let report = run_json(&args, out.path(), 1);
+        assert_eq!(report["counts"]["error"], 3, "{mode}: {report}");
+        assert_eq!(report["lookups"], 1, "{mode}: {report}");
+        let reason = report["errors"][0]["reason"].as_str().unwrap_or("");
+        assert!(
+            reason.starts_with("connection failed: cannot look up "),
+            "{mode}: {reason}"
+        );
+    }
+}
+
+#[test]
+fn the_trace_shows_the_one_lookup_as_its_own_span() {
+    let site = server(ServerConfig::default());
+    let by_name = site.base_url().replace("127.0.0.1", "localhost");
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("t.json");
+        flags()
+            .args([
+                "-a",
+                "-l",
+                "10",
+                "-q",
+                "--progress",
+                "never",
+                "-s",
+                &by_name,
+            ])
+            .args(common::mode_args(mode, "5"))
+            .arg("-o")
+            .arg(dir.path().join("out"))
+            .arg("--trace")
+            .arg(&trace)
+            .assert()
+            .success();
+        let trace: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&trace).unwrap()).unwrap();
+        let lookups: Vec<&serde_json::Value> = trace["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["cat"] == "lookup")
+            .collect();
+        assert_eq!(lookups.len(), 1, "{mode}");
+        assert_eq!(lookups[0]["name"], "look up localhost", "{mode}");
+    }
+}

@@ -2,12 +2,13 @@
 //! blocking client (no hidden runtime thread).
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use std::time::Instant;
 
 use crate::download::Run;
 use crate::download::contract::{self, Cause, Next, Stage};
-use crate::download::plan::RequestOptions;
+use crate::download::lookup::{LookupError, Lookups};
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
 use url::Url;
@@ -26,8 +27,9 @@ pub(crate) struct BlockingClient {
 }
 
 impl BlockingClient {
-    /// A client for one thread.
-    pub(crate) fn new(options: &RequestOptions) -> Self {
+    /// A client for one thread of `run`.
+    pub(crate) fn new(run: &Run) -> Self {
+        let options = &run.plan.request;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -46,7 +48,7 @@ impl BlockingClient {
         let agent = ureq::Agent::with_parts(
             config,
             ureq::unversioned::transport::DefaultConnector::new(),
-            IpLiterals::default(),
+            SharedLookups(Arc::clone(&run.lookups)),
         );
         Self {
             agent,
@@ -136,33 +138,34 @@ impl BlockingClient {
     }
 }
 
-/// ureq's default resolver starts a thread for every lookup when a timeout
-/// is set (so that a slow `getaddrinfo` can be abandoned), even for an IP
-/// address, which would add a thread per connection to the threaded mode.
-/// An IP address needs no lookup; names still go through ureq's resolver.
-#[derive(Debug, Default)]
-struct IpLiterals(ureq::unversioned::resolver::DefaultResolver);
+/// The run's lookups as ureq's resolver: a host name is looked up once per
+/// run (ureq's own resolver starts a thread and calls `getaddrinfo` for
+/// every connection), an IP address never.
+#[derive(Debug)]
+struct SharedLookups(Arc<Lookups>);
 
-impl ureq::unversioned::resolver::Resolver for IpLiterals {
+impl ureq::unversioned::resolver::Resolver for SharedLookups {
     fn resolve(
         &self,
         uri: &http::Uri,
-        config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
+        _config: &ureq::config::Config,
+        _timeout: ureq::unversioned::transport::NextTimeout,
     ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
         let host = uri.host().unwrap_or("").trim_matches(['[', ']']);
         let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
             Some("https") => 443,
             _ => 80,
         });
-        match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => {
-                let mut addrs = self.empty();
-                addrs.push(std::net::SocketAddr::new(ip, port));
-                Ok(addrs)
-            }
-            Err(_) => self.0.resolve(uri, config, timeout),
+        let ips = self
+            .0
+            .resolve(host)
+            .map_err(|error| ureq::Error::Io(io::Error::other(error)))?;
+        let mut addrs = self.empty();
+        // ureq keeps 16 addresses at most.
+        for ip in ips.iter().take(16) {
+            addrs.push(std::net::SocketAddr::new(*ip, port));
         }
+        Ok(addrs)
     }
 }
 
@@ -187,6 +190,9 @@ fn ureq_io_cause(error: &io::Error) -> Cause {
     let inner = error.get_ref();
     if let Some(ureq) = inner.and_then(|e| e.downcast_ref::<ureq::Error>()) {
         return ureq_cause(ureq);
+    }
+    if let Some(lookup) = inner.and_then(|e| e.downcast_ref::<LookupError>()) {
+        return Cause::Connect(lookup.to_string());
     }
     if let Some(tls) = inner.and_then(|e| e.downcast_ref::<rustls::Error>()) {
         return Cause::Connect(tls.to_string());

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::download::Run;
 use crate::download::contract::{self, Cause, Framing, Next, Stage};
+use crate::download::lookup::{LookupError, Lookups};
 use crate::download::plan::RequestOptions;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
@@ -51,6 +52,7 @@ impl AsyncClient {
                 .timeout(options.timeout)
                 .connect_timeout(options.connect_timeout)
                 .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(Arc::new(AsyncLookups(Arc::clone(&run.lookups))))
                 .connector_layer(Connects {
                     run: Arc::clone(run),
                     connection,
@@ -305,6 +307,43 @@ fn h2_cause(error: &h2::Error) -> Cause {
         return Cause::Invalid(format!("not HTTP/2 ({reason:?})"));
     }
     Cause::Other(error.to_string())
+}
+
+/// The run's lookups as reqwest's resolver: a host name is looked up once
+/// per run, on the blocking pool (`getaddrinfo` blocks); a name already
+/// known, or an IP address, answers at once.
+struct AsyncLookups(Arc<Lookups>);
+
+impl reqwest::dns::Resolve for AsyncLookups {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        if let Some(answer) = self.0.known(&host) {
+            return Box::pin(std::future::ready(addresses(answer)));
+        }
+        let lookups = Arc::clone(&self.0);
+        Box::pin(async move {
+            match tokio::task::spawn_blocking(move || lookups.resolve(&host)).await {
+                Ok(answer) => addresses(answer),
+                Err(error) => Err(Box::new(error) as _),
+            }
+        })
+    }
+}
+
+/// A lookup's answer as reqwest takes it (port 0: the URL's is used).
+fn addresses(
+    answer: Result<Arc<[std::net::IpAddr]>, LookupError>,
+) -> Result<reqwest::dns::Addrs, Box<dyn StdError + Send + Sync>> {
+    match answer {
+        Ok(ips) => {
+            let addrs: Vec<std::net::SocketAddr> = ips
+                .iter()
+                .map(|ip| std::net::SocketAddr::new(*ip, 0))
+                .collect();
+            Ok(Box::new(addrs.into_iter()))
+        }
+        Err(error) => Err(Box::new(error)),
+    }
 }
 
 /// A layer on a client's connector that counts the connections it opens
