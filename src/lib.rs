@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod charfinder;
 pub mod cli;
+pub mod costs;
 pub mod dataset;
 pub mod download;
 pub mod duration;

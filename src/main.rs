@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use flags::cli::bench::BenchArgs;
+use flags::cli::costs::CostsArgs;
 use flags::cli::download::DownloadArgs;
 use flags::cli::serve::ServeArgs;
 use flags::cli::spin::SpinArgs;
@@ -48,6 +49,8 @@ enum Command {
     Bench(Box<BenchArgs>),
     /// The spinner demo: a spinner beside slow work, thread versus async.
     Spin(SpinArgs),
+    /// What things cost here: calls, locks, threads, tasks, wake-ups, I/O.
+    Costs(CostsArgs),
     /// Print shell completions.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -56,7 +59,7 @@ enum Command {
     /// Print the manual page (roff), of flags or of one of its commands.
     Man {
         /// A command, for its own page (flags-serve(1) and so on).
-        #[arg(value_parser = ["serve", "bench", "spin", "completions"])]
+        #[arg(value_parser = ["serve", "bench", "spin", "costs", "completions"])]
         command: Option<String>,
     },
 }
@@ -75,6 +78,7 @@ fn dispatch(cli: Cli) -> Result<Finish, Failure> {
         Some(Command::Serve(args)) => cli::serve::run(args),
         Some(Command::Bench(args)) => cli::bench::run(*args),
         Some(Command::Spin(args)) => cli::spin::run(args),
+        Some(Command::Costs(args)) => cli::costs::run(args),
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "flags", &mut script);
@@ -121,11 +125,12 @@ mod tests {
 
     #[test]
     fn help_texts() {
-        let paths: [&[&str]; 5] = [
+        let paths: [&[&str]; 6] = [
             &[],
             &["serve"],
             &["bench"],
             &["spin"],
+            &["costs"],
             &["bench", "compare"],
         ];
         for path in paths {

@@ -12,6 +12,7 @@ mod cases {
     mod cli;
     mod connections;
     mod contract;
+    mod costs;
     mod docs;
     mod download;
     mod faults;

@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod charfinder;
+pub mod costs;
 pub mod download;
 pub mod serve;
 pub mod spin;

@@ -235,8 +235,9 @@ fn examples_in(path: &str, text: &str) -> Vec<Example> {
 /// The examples of every `--help` text: the lines after `Example(s):`, each
 /// a command, then two or more spaces, then what it does.
 fn help_examples() -> Vec<Example> {
-    let helps: [(&str, &[&str]); 6] = [
+    let helps: [(&str, &[&str]); 7] = [
         ("flags", &["--help"]),
+        ("flags", &["costs", "--help"]),
         ("flags", &["serve", "--help"]),
         ("flags", &["bench", "--help"]),
         ("flags", &["spin", "--help"]),
