@@ -75,7 +75,7 @@ fn time(
     for _ in 0..per_batch {
         op();
     }
-    let mut samples: Vec<f64> = (0..batches)
+    let samples: Vec<f64> = (0..batches)
         .map(|_| {
             let started = Instant::now();
             for _ in 0..per_batch {
@@ -84,17 +84,7 @@ fn time(
             started.elapsed().as_nanos() as f64 / per_batch as f64
         })
         .collect();
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    Cost {
-        key,
-        what: what.into(),
-        median_ns: at(0.5),
-        p10_ns: at(0.1),
-        p90_ns: at(0.9),
-        batches,
-        per_batch,
-    }
+    from_samples(key, &what.into(), samples, per_batch)
 }
 
 #[inline(never)]
