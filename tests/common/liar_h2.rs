@@ -575,6 +575,13 @@ fn serve(
         return;
     }
     if scenario.name == "h2-answers-http1" {
+        // Once the request has come (HEADERS), so that the answer meets a
+        // request in flight, not a connection still being set up.
+        while conn.pending.is_empty() {
+            if conn.read_frame().is_none() {
+                return;
+            }
+        }
         let _ = conn.stream.write_all(
             b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         );
