@@ -39,7 +39,9 @@ try {
     await page.waitForTimeout(100);
     rows = await page.locator("#results li").count();
   }
-  if (rows !== total) fail(`${rows} rows of ${total} after ${scrolls} scrolls`);
+  if (rows !== total) {
+    fail(`${rows} rows of ${total} after ${scrolls} scrolls; the count reads '${await page.textContent("#count")}'`);
+  }
   const countText = await page.textContent("#count");
   if (countText !== `${total} of ${total}`) fail(`count reads '${countText}'`);
   const cps = await page.$$eval("#results .cp", (els) => els.map((e) => e.textContent));
