@@ -82,7 +82,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub selection: SelectionArgs,
     /// N downloads per run, cycling through the codes (workloads beyond the data set).
-    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, help_heading = "Selection")]
+    #[arg(long, value_name = "N", value_parser = values::downloads, allow_negative_numbers = true, help_heading = "Selection")]
     pub count: Option<usize>,
     /// Modes to compare (async-current: async on the one-thread runtime;
     /// async-h2: HTTP/2 streams over --connections).
@@ -266,7 +266,7 @@ impl BenchArgs {
 /// The concurrency levels a run of `downloads` really uses: none above the
 /// number of downloads, each once, in order; and a note saying which were
 /// merged, when any were.
-fn effective_levels(asked: &[usize], downloads: usize) -> (Vec<usize>, Option<String>) {
+pub(crate) fn effective_levels(asked: &[usize], downloads: usize) -> (Vec<usize>, Option<String>) {
     let mut levels: Vec<usize> = asked.iter().map(|c| (*c).min(downloads.max(1))).collect();
     levels.sort_unstable();
     levels.dedup();

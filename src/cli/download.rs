@@ -58,7 +58,7 @@ pub struct DownloadArgs {
     ///
     /// Each is saved as <CC>-<n>.gif: a workload larger than the data set,
     /// for benchmarks.
-    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, conflicts_with_all = ["names", "skip_existing"], help_heading = "Selection")]
+    #[arg(long, value_name = "N", value_parser = values::downloads, allow_negative_numbers = true, conflicts_with_all = ["names", "skip_existing"], help_heading = "Selection")]
     pub count: Option<usize>,
     /// How requests are driven.
     #[arg(long, value_enum, default_value_t = Mode::Async, value_name = "MODE", help_heading = "Requests")]

@@ -39,6 +39,21 @@ pub fn count(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Most downloads `--count` may ask for: every one is a result held in
+/// memory and a line in the report, so a number typed by mistake (a
+/// hundred billion) is refused rather than allocated.
+pub const MAX_DOWNLOADS: usize = 1_000_000;
+
+/// `--count`: from 1 up to [`MAX_DOWNLOADS`].
+pub fn downloads(text: &str) -> Result<usize, String> {
+    match count(text)? {
+        n if n > MAX_DOWNLOADS => Err(format!(
+            "'{text}' is too many downloads (at most {MAX_DOWNLOADS})"
+        )),
+        n => Ok(n),
+    }
+}
+
 /// A count that may be 0 (warm-up runs).
 pub fn count_or_zero(text: &str) -> Result<usize, String> {
     bounded(text, usize::MAX)
@@ -221,6 +236,11 @@ mod tests {
             Err("'70000' is too large (at most 65535)".into())
         );
         assert_eq!(count("0"), Err("must be at least 1".into()));
+        assert_eq!(downloads("1000000"), Ok(1_000_000));
+        assert_eq!(
+            downloads("100000000000"),
+            Err("'100000000000' is too many downloads (at most 1000000)".into())
+        );
         assert_eq!(rate("-0.1"), Err("'-0.1' is outside 0.0 to 1.0".into()));
         assert!(duration("-5s").unwrap_err().contains("negative"));
         assert!(
