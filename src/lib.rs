@@ -17,6 +17,8 @@ pub mod dataset;
 pub mod download;
 pub mod duration;
 pub mod files;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod listen;
 pub mod logs;
 pub mod server;

@@ -371,8 +371,6 @@ pub async fn serve_http<T>(
 ) where
     T: Clone + Send + Sync + 'static,
 {
-    use tower_service::Service;
-
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let limits = listener.limits();
     let builder = Arc::new(http_builder(limits));
@@ -382,26 +380,7 @@ pub async fn serve_http<T>(
             accepted = listener.accept() => accepted,
             () = &mut stop => break,
         };
-        let info = info(&io, peer);
-        let busy = io.busy();
-        let router = router.clone();
-        let service = hyper::service::service_fn(
-            move |mut request: hyper::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(info.clone()));
-                let working = busy.enter();
-                let mut router = router.clone();
-                async move {
-                    let Ok(response) = router.call(request).await;
-                    drop(working);
-                    match response.extensions().get::<ResetStream>() {
-                        Some(reset) => Err(*reset),
-                        None => Ok(response),
-                    }
-                }
-            },
-        );
+        let service = connection_service(router.clone(), info(&io, peer), io.busy());
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
         tokio::spawn(async move {
@@ -423,6 +402,45 @@ pub async fn serve_http<T>(
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
 }
 
+/// The service of one connection: `router`, with `info` in each request's
+/// extensions, the connection `busy` while a request is worked on, and a
+/// response marked [`ResetStream`] turned into an error (hyper then resets
+/// the stream). `serve_http` serves each accepted connection with it; the
+/// fuzz targets serve in-memory connections with it.
+pub(crate) fn connection_service<T>(
+    router: axum::Router,
+    info: T,
+    busy: Busy,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = ResetStream,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static
+where
+    T: Clone + Send + Sync + 'static,
+{
+    use tower_service::Service;
+
+    hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(info.clone()));
+        let working = busy.enter();
+        let mut router = router.clone();
+        async move {
+            let Ok(response) = router.call(request).await;
+            drop(working);
+            match response.extensions().get::<ResetStream>() {
+                Some(reset) => Err(*reset),
+                None => Ok(response),
+            }
+        }
+    })
+}
+
 /// A response that carries this extension is not sent: over HTTP/2 its
 /// stream is reset (`RST_STREAM`) before any header, the others on the
 /// connection going on; over HTTP/1.1 the connection closes. The `reset`
@@ -434,7 +452,7 @@ pub struct ResetStream;
 
 /// The connection builder of the HTTP servers: HTTP/1.1 or HTTP/2, told
 /// apart by the connection's first bytes, each held to `limits`.
-fn http_builder(
+pub(crate) fn http_builder(
     limits: Limits,
 ) -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
     use hyper_util::rt::{TokioExecutor, TokioTimer};

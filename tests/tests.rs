@@ -17,6 +17,8 @@ mod cases {
     mod download;
     mod faults;
     mod first_run;
+    #[cfg(feature = "fuzzing")]
+    mod fuzz_corpora;
     mod hostile;
     mod names;
     mod process;

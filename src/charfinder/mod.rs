@@ -211,8 +211,10 @@ impl Index {
 }
 
 /// The line after the results: `No match`, `1 match` or `N matches for 'query'`.
+/// The query is the client's text, sent back inert: a control character in
+/// it (found by fuzzing) would otherwise reach whatever reads the reply.
 pub(crate) fn count_line(count: usize, query: &str) -> String {
-    let query = query.trim();
+    let query = crate::text::untrusted(query.trim(), MAX_QUERY_BYTES);
     match count {
         0 => format!("No match for '{query}'"),
         1 => format!("1 match for '{query}'"),
@@ -313,6 +315,10 @@ mod tests {
         assert_eq!(count_line(0, "x"), "No match for 'x'");
         assert_eq!(count_line(1, "x "), "1 match for 'x'");
         assert_eq!(count_line(12, " cat face "), "12 matches for 'cat face'");
+        assert_eq!(
+            count_line(0, "arro\0\x1b[2J"),
+            "No match for 'arro\\x00\\x1b[2J'"
+        );
     }
 
     #[test]

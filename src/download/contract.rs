@@ -165,16 +165,15 @@ impl Request {
                 "a response head of {MAX_HEAD} bytes or more"
             )));
         }
+        // A head whose framing is broken is broken whatever its status: no
+        // client can tell where its body ends (and ureq refuses it before
+        // its status is seen, so the async client must too).
+        let framing = framing(headers)?;
         match status.as_u16() {
-            200 => {
-                let framing = framing(headers)?;
-                match framing {
-                    Framing::Length(n) if n > self.max_size => {
-                        Err(FetchError::TooLarge(self.max_size))
-                    }
-                    _ => Ok(Next::Read(framing)),
-                }
-            }
+            200 => match framing {
+                Framing::Length(n) if n > self.max_size => Err(FetchError::TooLarge(self.max_size)),
+                _ => Ok(Next::Read(framing)),
+            },
             404 => Err(FetchError::NotFound),
             301 | 302 | 303 | 307 | 308 => match redirect_target(&self.url, headers)? {
                 None => Err(status_error(status, headers)),

@@ -368,9 +368,10 @@ fn error_lines(report: &RunReport) -> String {
             codes.push_str(&format!(" and {} more", group.codes.len() - SHOWN_CODES));
         }
         text.push_str(&format!(
-            "{:7} {}: {codes}\n",
+            "{:7} {}: {}\n",
             group.count,
-            inert(&group.reason)
+            inert(&group.reason),
+            inert(&codes)
         ));
     }
     if report.errors.len() > SHOWN_REASONS {

@@ -74,6 +74,13 @@ pub struct Fault {
     pub rate: f64,
 }
 
+impl fmt::Display for Fault {
+    /// `KIND=RATE`, as the command line takes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.kind, self.rate)
+    }
+}
+
 /// Why a `--fault` value was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error(

@@ -7,11 +7,11 @@
 //! handler, so nothing lower-level is warranted.
 
 pub mod config;
-mod connection;
+pub(crate) mod connection;
 pub mod delay;
 pub mod faults;
-mod folder;
-mod handler;
+pub(crate) mod folder;
+pub(crate) mod handler;
 
 use std::io;
 use std::net::SocketAddr;

@@ -1,0 +1,337 @@
+//! The two HTTP clients fuzzed against each other: a loopback server
+//! answers with the fuzzer's bytes, the blocking client (ureq, the
+//! sequential and threaded modes) and the async one (reqwest) each fetch a
+//! flag from it, and they must reach the same verdict.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use arbitrary::{Arbitrary, Unstructured};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::download::contract::{Framing, framing};
+use crate::download::plan::{Mode, Plan, RequestOptions, Runtime, SaveOptions};
+use crate::download::progress::{Lines, Progress};
+use crate::download::status::Status;
+use crate::download::store::OutputDir;
+
+/// How the server ends its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]
+pub(crate) enum End {
+    /// It closes the connection.
+    Close,
+    /// It resets the connection (a moment after the last byte, so that
+    /// the bytes arrive first on loopback).
+    Reset,
+    /// It stays silent until the client gives up.
+    Stall,
+}
+
+/// Each request's time limit: a stalled answer costs this much per client.
+const TIMEOUT: Duration = Duration::from_millis(300);
+/// The size cap of both clients.
+const MAX_SIZE: u64 = 64 * 1024;
+
+/// The answer the loopback server gives to every request now.
+static ANSWER: Mutex<(Vec<u8>, End)> = Mutex::new((Vec::new(), End::Close));
+
+/// The loopback server: a thread per connection, each reading a request's
+/// head and sending [`ANSWER`].
+static SERVER: LazyLock<String> = LazyLock::new(|| {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("an address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer(stream));
+        }
+    });
+    format!("http://{addr}/flags")
+});
+
+fn answer(mut stream: TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let (bytes, end) = ANSWER.lock().clone();
+    let _ = stream.write_all(&bytes);
+    let _ = stream.flush();
+    match end {
+        End::Close => {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            // Read what the client still sends, so that closing does not
+            // turn into a reset.
+            let _ = stream.set_read_timeout(Some(TIMEOUT * 4));
+            let _ = std::io::copy(&mut stream, &mut std::io::sink());
+        }
+        End::Reset => {
+            std::thread::sleep(Duration::from_millis(20));
+            let _ = socket2_linger_zero(&stream);
+        }
+        End::Stall => {
+            let _ = stream.set_read_timeout(Some(TIMEOUT * 4));
+            let _ = std::io::copy(&mut stream, &mut std::io::sink());
+        }
+    }
+}
+
+/// `SO_LINGER` zero: closing the socket sends a reset.
+fn socket2_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a `linger` of the right size.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// A response as the structured target draws it.
+#[derive(Debug, Arbitrary)]
+struct Response {
+    status: u16,
+    reason: String,
+    headers: Vec<(u8, Vec<u8>)>,
+    framing: BodyFraming,
+    body: Vec<u8>,
+    /// Bytes cut from the end of the whole answer.
+    cut: Option<u16>,
+    end: End,
+}
+
+#[derive(Debug, Arbitrary)]
+enum BodyFraming {
+    Length,
+    LengthOff(i8),
+    Chunked(Vec<u8>),
+    Close,
+}
+
+const NAMES: [&str; 8] = [
+    "content-length",
+    "transfer-encoding",
+    "location",
+    "content-type",
+    "connection",
+    "retry-after",
+    "x-other",
+    "content-encoding",
+];
+
+impl Response {
+    fn bytes(&self) -> Vec<u8> {
+        let status = [200, 404, 301, 302, 503, 100, 204, 500][usize::from(self.status % 8)];
+        let status = if self.status >= 1000 {
+            self.status % 1000
+        } else {
+            status
+        };
+        let mut out = format!("HTTP/1.1 {status} ").into_bytes();
+        out.extend(self.reason.bytes().filter(|b| *b != b'\r' && *b != b'\n'));
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in &self.headers {
+            out.extend_from_slice(NAMES[usize::from(*name) % NAMES.len()].as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend(value.iter().filter(|b| **b != b'\r' && **b != b'\n'));
+            out.extend_from_slice(b"\r\n");
+        }
+        let body = &self.body;
+        match &self.framing {
+            BodyFraming::Length => {
+                out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+                out.extend_from_slice(body);
+            }
+            BodyFraming::LengthOff(off) => {
+                let length = (body.len() as i64 + i64::from(*off)).max(0);
+                out.extend_from_slice(format!("Content-Length: {length}\r\n\r\n").as_bytes());
+                out.extend_from_slice(body);
+            }
+            BodyFraming::Chunked(sizes) => {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                let mut rest = body.as_slice();
+                for size in sizes {
+                    let n = usize::from(*size).min(rest.len());
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+                    out.extend_from_slice(&rest[..n]);
+                    out.extend_from_slice(b"\r\n");
+                    rest = &rest[n..];
+                }
+                if !rest.is_empty() {
+                    out.extend_from_slice(format!("{:x}\r\n", rest.len()).as_bytes());
+                    out.extend_from_slice(rest);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+            }
+            BodyFraming::Close => {
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(body);
+            }
+        }
+        if let Some(cut) = self.cut {
+            out.truncate(out.len().saturating_sub(usize::from(cut % 64)));
+        }
+        out
+    }
+}
+
+/// Structured: a response built from the fuzzer's choices (status, headers
+/// the contract reads, a body framed by length, a wrong length, chunks or
+/// the close, cut or not), then a close, a reset or silence. See
+/// [`differ`] for what must hold.
+pub fn clients(data: &[u8]) {
+    let Ok(response) = Response::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    differ(&response.bytes(), response.end);
+}
+
+/// Raw: the input's bytes are the whole answer, then the server closes.
+pub fn clients_raw(data: &[u8]) {
+    differ(data, End::Close);
+}
+
+/// What one client made of the answer.
+#[derive(Debug, PartialEq, Eq)]
+struct Verdict {
+    status: Status,
+    /// The reason's kind: its words before the first colon.
+    reason: Option<String>,
+    /// The file saved, if any.
+    saved: Option<Vec<u8>>,
+}
+
+/// Both clients fetch one flag from a server answering `answer`: their
+/// status and the kind of their reason are the same; a file is saved only
+/// with OK, and is then the body as HTTP frames it, byte for byte (and the
+/// same for both).
+fn differ(answer: &[u8], end: End) {
+    *ANSWER.lock() = (answer.to_vec(), end);
+    let blocking = fetch(Mode::Sequential);
+    let nonblocking = fetch(Mode::Async);
+    assert_eq!(
+        blocking,
+        nonblocking,
+        "the two clients disagree on {end:?} after {:?}",
+        String::from_utf8_lossy(answer)
+    );
+    if let Some(saved) = &blocking.saved {
+        assert_eq!(blocking.status, Status::Ok);
+        if let Some(expected) = reference_body(answer, end) {
+            assert_eq!(saved, &expected, "saved a body other than the one sent");
+        }
+    }
+}
+
+/// One download of BR from the loopback server in `mode`.
+fn fetch(mode: Mode) -> Verdict {
+    let folder = tempfile::Builder::new()
+        .prefix("flags-fuzz-")
+        .tempdir_in(shm())
+        .expect("a temporary folder");
+    let output = OutputDir::prepare(folder.path()).expect("an output folder");
+    let plan = Plan {
+        codes: vec!["BR".into()],
+        base_url: SERVER.clone(),
+        server_delay: None,
+        concurrency: 1,
+        mode,
+        request: RequestOptions {
+            timeout: TIMEOUT,
+            connect_timeout: Duration::from_secs(2),
+            retries: 0,
+            max_size: MAX_SIZE,
+            names: false,
+            http2: None,
+        },
+        skip_existing: false,
+        numbered: false,
+        runtime: Runtime::Current,
+        save: SaveOptions::default(),
+    };
+    let progress = Progress::new(1, false, Lines::None, false);
+    let (report, _) = crate::download::run(plan, output, progress, CancellationToken::new(), false)
+        .expect("a run");
+    let result = &report.results[0];
+    let saved = std::fs::read(folder.path().join("BR.gif")).ok();
+    let leftovers = std::fs::read_dir(folder.path()).map_or(0, Iterator::count);
+    assert!(
+        leftovers <= 1,
+        "{leftovers} files left in the output folder"
+    );
+    Verdict {
+        status: result.status,
+        reason: result
+            .reason
+            .as_ref()
+            .map(|r| r.split(':').next().unwrap_or_default().to_owned()),
+        saved,
+    }
+}
+
+fn shm() -> &'static std::path::Path {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm
+    } else {
+        std::path::Path::new("/tmp")
+    }
+}
+
+/// The body a correct client reads from `answer`: a 200's body as its
+/// head frames it (after any interim 1xx answers), or `None` when HTTP
+/// gives no whole body.
+fn reference_body(mut answer: &[u8], end: End) -> Option<Vec<u8>> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut response = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(head) = response.parse(answer).ok()? else {
+            return None;
+        };
+        let status = response.code?;
+        let mut map = HeaderMap::new();
+        for h in response.headers.iter() {
+            map.append(
+                HeaderName::from_bytes(h.name.as_bytes()).ok()?,
+                HeaderValue::from_bytes(h.value).ok()?,
+            );
+        }
+        answer = &answer[head..];
+        if (100..200).contains(&status) && status != 101 {
+            continue;
+        }
+        if status != 200 {
+            return None;
+        }
+        return match framing(&map).ok()? {
+            Framing::Length(n) => answer.get(..usize::try_from(n).ok()?).map(<[u8]>::to_vec),
+            Framing::Chunked => super::serve::dechunk(answer).map(|(body, _)| body),
+            Framing::Close => (end == End::Close).then(|| answer.to_vec()),
+        };
+    }
+}
