@@ -81,13 +81,22 @@ pub fn human_seconds(seconds: f64) -> String {
 }
 
 /// A duration written so that [`parse_duration`] reads it back exactly:
-/// `2s`, `1500ms`, `250us`, `1ns`. For command lines we build.
+/// `2s`, `1500ms`, `250us`, `1ns`, and whole seconds apart from the rest
+/// once a count of milliseconds or less could overflow humantime's
+/// nanoseconds (`58479267000s 50ms`, found by fuzzing). For command lines
+/// we build.
 pub(crate) fn exact(d: Duration) -> String {
     let ns = d.as_nanos();
     if ns == 0 {
         "0ms".into()
     } else if ns.is_multiple_of(1_000_000_000) {
         format!("{}s", ns / 1_000_000_000)
+    } else if d.as_secs() >= 1_000_000 {
+        format!(
+            "{}s {}",
+            d.as_secs(),
+            exact(Duration::from_nanos(u64::from(d.subsec_nanos())))
+        )
     } else if ns.is_multiple_of(1_000_000) {
         format!("{}ms", ns / 1_000_000)
     } else if ns.is_multiple_of(1_000) {
@@ -154,8 +163,10 @@ mod tests {
             Duration::from_millis(1500),
             Duration::from_micros(250),
             Duration::from_nanos(7),
+            Duration::new(58_479_267_000, 50_000_000),
+            Duration::new(u64::MAX, 999_999_999),
         ] {
-            assert_eq!(parse_duration(&exact(d)), Ok(d));
+            assert_eq!(parse_duration(&exact(d)), Ok(d), "{}", exact(d));
         }
     }
 }

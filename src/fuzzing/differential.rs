@@ -234,6 +234,17 @@ fn differ(answer: &[u8], end: End) {
     *ANSWER.lock() = (answer.to_vec(), end);
     let blocking = fetch(Mode::Sequential);
     let nonblocking = fetch(Mode::Async);
+    if let Some(body) = trailer_cut(answer) {
+        // The one divergence left open (docs/fuzzing.md): ureq ends a
+        // chunked body at its last chunk, hyper also wants the end of the
+        // trailer section. Neither saves other bytes than the body's.
+        for verdict in [&blocking, &nonblocking] {
+            if let Some(saved) = &verdict.saved {
+                assert_eq!(saved, &body, "saved a body other than the one sent");
+            }
+        }
+        return;
+    }
     assert_eq!(
         blocking,
         nonblocking,
@@ -333,5 +344,41 @@ fn reference_body(mut answer: &[u8], end: End) -> Option<Vec<u8>> {
             Framing::Chunked => super::serve::dechunk(answer).map(|(body, _)| body),
             Framing::Close => (end == End::Close).then(|| answer.to_vec()),
         };
+    }
+}
+
+/// Whether `answer` is a 200 whose chunked body reached its last chunk
+/// (`0` CRLF) but whose trailer section was cut before its closing CRLF:
+/// its body, the data of its chunks.
+fn trailer_cut(answer: &[u8]) -> Option<Vec<u8>> {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut response = httparse::Response::new(&mut headers);
+    let Ok(httparse::Status::Complete(head)) = response.parse(answer) else {
+        return None;
+    };
+    let chunked = response.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked")
+    });
+    if response.code != Some(200) || !chunked {
+        return None;
+    }
+    let mut rest = &answer[head..];
+    let mut body = Vec::new();
+    loop {
+        let end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&rest[..end])
+            .ok()
+            .and_then(|t| usize::from_str_radix(t.split(';').next()?.trim(), 16).ok())?;
+        rest = &rest[end + 2..];
+        if size == 0 {
+            return super::serve::dechunk(&answer[head..])
+                .is_none()
+                .then_some(body);
+        }
+        if rest.get(size..size + 2) != Some(b"\r\n") {
+            return None;
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
     }
 }

@@ -40,7 +40,7 @@ pub fn exports(data: &[u8]) {
     let Ok(downloads) = Vec::<Download>::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
     };
-    if downloads.is_empty() || downloads.len() > 64 {
+    if downloads.is_empty() || downloads.len() > 16 {
         return;
     }
     let mut results = Vec::new();
@@ -64,7 +64,7 @@ pub fn exports(data: &[u8]) {
             ),
         };
         let mut at = Duration::from_micros(u64::from(d.start_us));
-        for (phase, length_us) in d.spans.iter().take(8) {
+        for (phase, length_us) in d.spans.iter().take(4) {
             let end = at + Duration::from_micros(u64::from(*length_us));
             let span = Span {
                 job,

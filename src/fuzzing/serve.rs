@@ -44,6 +44,21 @@ static FOLDER: LazyLock<(tempfile::TempDir, PathBuf)> = LazyLock::new(|| {
     (root, served)
 });
 
+/// The embedded server's state, made once.
+static EMBEDDED: LazyLock<Arc<ServerState>> =
+    LazyLock::new(|| Arc::new(ServerState::new(ServerConfig::default(), None)));
+
+/// The `--dir` server's state, made once.
+static FROM_DIR: LazyLock<Arc<ServerState>> = LazyLock::new(|| {
+    let (_, served) = &*FOLDER;
+    let config = ServerConfig {
+        source: DataSource::Dir(served.clone()),
+        ..ServerConfig::default()
+    };
+    let folder = Folder::open(served).expect("the served folder");
+    Arc::new(ServerState::new(config, Some(folder)))
+});
+
 /// Limits with short timeouts: an input that leaves a request unfinished
 /// costs a second, not ten.
 fn limits() -> Limits {
@@ -59,20 +74,13 @@ fn limits() -> Limits {
 /// as its body, byte for byte; HTTP/2 for the HTTP/2 preface), never with
 /// the file beside the folder, and never panics.
 pub fn serve_flags(data: &[u8]) {
-    let embedded = Arc::new(ServerState::new(ServerConfig::default(), None));
+    let embedded = router(Arc::clone(&EMBEDDED));
     check_answer(
         data,
-        &serve(router(embedded), Connection { fd: None }, data),
+        &serve(embedded, Connection { fd: None }, data),
         flag_files,
     );
-    let (_, served) = &*FOLDER;
-    let config = ServerConfig {
-        source: DataSource::Dir(served.clone()),
-        ..ServerConfig::default()
-    };
-    let folder = Folder::open(served).expect("the served folder");
-    let from_dir = Arc::new(ServerState::new(config, Some(folder)));
-    let answer = serve(router(from_dir), Connection { fd: None }, data);
+    let answer = serve(router(Arc::clone(&FROM_DIR)), Connection { fd: None }, data);
     assert!(
         !answer.windows(SECRET.len()).any(|w| w == SECRET),
         "the file beside the folder was served: {:?}",

@@ -1,9 +1,11 @@
 //! Values people type and command lines: every value parser reads back
 //! what it prints, and a command line is parsed or refused in words.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use clap::{Args, FromArgMatches};
+use parking_lot::Mutex;
 
 use crate::cli::bench::BenchArgs;
 use crate::cli::download::DownloadArgs;
@@ -121,10 +123,24 @@ pub fn command_line(data: &[u8]) {
     }
 }
 
+/// The commands, built once: building one costs more than parsing with it.
+static COMMANDS: LazyLock<Mutex<[clap::Command; 3]>> = LazyLock::new(|| {
+    let command = |name: &'static str| clap::Command::new(name).args_override_self(true);
+    Mutex::new([
+        DownloadArgs::augment_args(command("flags")),
+        BenchArgs::augment_args(command("bench")),
+        ServeArgs::augment_args(command("serve")),
+    ])
+});
+
 fn parsed<A: Args + FromArgMatches>(name: &'static str, args: &[&str]) -> Option<A> {
-    let command = A::augment_args(clap::Command::new(name).args_override_self(true));
+    let mut commands = COMMANDS.lock();
+    let command = commands
+        .iter_mut()
+        .find(|c| c.get_name() == name)
+        .expect("a command of that name");
     let argv = std::iter::once(name).chain(args.iter().copied());
-    match command.try_get_matches_from(argv) {
+    match command.try_get_matches_from_mut(argv) {
         Ok(matches) => Some(A::from_arg_matches(&matches).expect("clap matched what it parses")),
         Err(error) => {
             assert!(!error.to_string().trim().is_empty());

@@ -468,6 +468,31 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     scenario!(
         "framing",
+        "not-found-length-empty",
+        "404 with an empty `Content-Length` (found by fuzzing: the async client said NOT_FOUND)",
+        INVALID,
+        |r| {
+            r.head("404 Not Found", &[("Content-Length", String::new())]);
+            r.send(b"not found\n");
+            Next::Close
+        }
+    ),
+    scenario!(
+        "framing",
+        "error-te-unknown",
+        "503 with `Transfer-Encoding: gzip` (found by fuzzing: the async client said HTTP 503)",
+        INVALID,
+        |r| {
+            r.head(
+                "503 Service Unavailable",
+                &[("Transfer-Encoding", "gzip".into())],
+            );
+            r.send(b"busy\n");
+            Next::Close
+        }
+    ),
+    scenario!(
+        "framing",
         "length-conflict",
         "two different `Content-Length` headers",
         INVALID,
