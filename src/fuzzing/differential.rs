@@ -75,36 +75,14 @@ fn answer(mut stream: TcpStream) {
         }
         End::Reset => {
             std::thread::sleep(Duration::from_millis(20));
-            let _ = socket2_linger_zero(&stream);
+            use std::os::fd::AsRawFd;
+            crate::server::faults::set_reset_on_close(stream.as_raw_fd());
+            drop(stream);
         }
         End::Stall => {
             let _ = stream.set_read_timeout(Some(TIMEOUT * 4));
             let _ = std::io::copy(&mut stream, &mut std::io::sink());
         }
-    }
-}
-
-/// `SO_LINGER` zero: closing the socket sends a reset.
-fn socket2_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a `linger` of the right size.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 

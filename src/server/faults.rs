@@ -150,14 +150,17 @@ pub(crate) fn hostile_name(code: &str) -> String {
 }
 
 /// Makes the kernel answer the connection's close with a reset (RST) instead
-/// of an orderly FIN: `SO_LINGER` with a zero timeout.
-fn set_reset_on_close(fd: RawFd) {
+/// of an orderly FIN: `SO_LINGER` with a zero timeout. `fd` must be a
+/// socket its caller holds open for the call (the handler's connection, or
+/// the fuzzing server's stream).
+pub(crate) fn set_reset_on_close(fd: RawFd) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,
     };
-    // SAFETY: `fd` is the socket of the connection this request arrived on;
-    // hyper owns it until the connection ends, which is after this handler.
+    // SAFETY: `fd` is an open socket for the call (the caller holds it:
+    // hyper owns a handler's connection until after the handler), and
+    // setsockopt only reads `linger`.
     unsafe {
         libc::setsockopt(
             fd,

@@ -588,6 +588,17 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     scenario!(
         "framing",
+        "chunk-not-ended",
+        "a chunk followed by garbage, not CRLF (found by fuzzing: ureq said 'body data reading stalled')",
+        INVALID,
+        |r| {
+            r.head("200 OK", &[("Transfer-Encoding", "chunked".into())]);
+            r.send(b"5\r\nhello\r\xc3\xa9\n0\r\n\r\n");
+            Next::Close
+        }
+    ),
+    scenario!(
+        "framing",
         "chunked-and-length",
         "`Transfer-Encoding: chunked` and a wrong `Content-Length`",
         INVALID,
