@@ -72,6 +72,15 @@ fn numbers_say_what_is_wrong_in_words() {
         "'5s..1s' starts after it ends",
     );
     usage_error(&["--timeout", "0s"], "must be more than 0");
+    // It aborted on memory, with a backtrace (exit 134), before the cap.
+    for command in [&["--count"][..], &["bench", "--count"]] {
+        let mut args = command.to_vec();
+        args.push("100000000000");
+        usage_error(
+            &args,
+            "'100000000000' is too many downloads (at most 1000000)",
+        );
+    }
 }
 
 #[test]
