@@ -190,11 +190,15 @@ fn check_answer(data: &[u8], answer: &[u8], ok: impl Fn(&[u8]) -> bool) {
                 .find(|h| h.name.eq_ignore_ascii_case(name))
                 .map(|h| String::from_utf8_lossy(h.value).into_owned())
         };
+        let body_and_rest = &rest[head..];
+        // No answer of these servers has a body that starts like a status
+        // line: where the requests did not parse here (hyper reads some
+        // that httparse's defaults refuse), that tells a HEAD's answer.
         let head_only = methods.get(n).is_some_and(|m| m == "HEAD")
+            || body_and_rest.starts_with(b"HTTP/1.")
             || status < 200
             || status == 204
             || status == 304;
-        let body_and_rest = &rest[head..];
         let (body, after): (Vec<u8>, &[u8]) = if head_only {
             (Vec::new(), body_and_rest)
         } else if let Some(length) = header("content-length") {
