@@ -193,8 +193,10 @@ fn check_answer(data: &[u8], answer: &[u8], ok: impl Fn(&[u8]) -> bool) {
         let body_and_rest = &rest[head..];
         // No answer of these servers has a body that starts like a status
         // line: where the requests did not parse here (hyper reads some
-        // that httparse's defaults refuse), that tells a HEAD's answer.
+        // that httparse's defaults refuse), that, or the end, tells a
+        // HEAD's answer.
         let head_only = methods.get(n).is_some_and(|m| m == "HEAD")
+            || body_and_rest.is_empty()
             || body_and_rest.starts_with(b"HTTP/1.")
             || status < 200
             || status == 204
