@@ -50,7 +50,7 @@ impl Head {
 /// A verdict for every head, and the right one: a body is read only for
 /// `200` with exactly one length (at most the size cap) or `chunked` alone
 /// or neither; `404` and only `404` is NOT_FOUND; a redirect is followed
-/// only to an `http(s)` URL with a host, at most [`MAX_REDIRECTS`] times;
+/// only to an `http(s)` URL with a host, at most `MAX_REDIRECTS` (5) times;
 /// any other status is an ERROR naming it; a body shorter than its length
 /// is truncated, never OK.
 pub fn verdict(data: &[u8]) {

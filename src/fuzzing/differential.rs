@@ -181,7 +181,7 @@ impl Response {
 /// Structured: a response built from the fuzzer's choices (status, headers
 /// the contract reads, a body framed by length, a wrong length, chunks or
 /// the close, cut or not), then a close, a reset or silence. See
-/// [`differ`] for what must hold.
+/// `differ` for what must hold.
 pub fn clients(data: &[u8]) {
     let Ok(response) = Response::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
