@@ -589,11 +589,22 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(
         "framing",
         "chunk-not-ended",
-        "a chunk followed by garbage, not CRLF (found by fuzzing: ureq said 'body data reading stalled')",
-        INVALID,
+        "a chunk's data followed by other bytes than CRLF, then close (found by fuzzing: ureq said 'body data reading stalled', reqwest 'invalid response')",
+        TRUNCATED,
         |r| {
             r.head("200 OK", &[("Transfer-Encoding", "chunked".into())]);
             r.send(b"5\r\nhello\r\xc3\xa9\n0\r\n\r\n");
+            Next::Close
+        }
+    ),
+    scenario!(
+        "framing",
+        "chunk-size-cut",
+        "a chunk size line cut short by the close (found by fuzzing: ureq said 'invalid response', reqwest 'truncated body')",
+        TRUNCATED,
+        |r| {
+            r.head("200 OK", &[("Transfer-Encoding", "chunked".into())]);
+            r.send(b"5\r\nhello\r\n4");
             Next::Close
         }
     ),

@@ -180,10 +180,11 @@ fn ureq_cause(error: &ureq::Error) -> Cause {
         ureq::Error::ConnectionFailed => Cause::Connect("connection failed".into()),
         ureq::Error::Tls(why) => Cause::Connect(format!("TLS: {why}")),
         ureq::Error::Rustls(tls) => Cause::Connect(tls.to_string()),
-        // ureq's decoder makes no progress on bytes that break the body's
-        // framing (a chunk not ended by CRLF): hyper calls that invalid,
-        // and so do we (found by fuzzing the two clients against each other).
-        ureq::Error::BodyStalled => Cause::Invalid("a body whose framing does not parse".into()),
+        // ureq's decoder stalled: the connection ended with bytes it could
+        // not yet decode (a chunk size line cut short, or a chunk's data
+        // not followed by CRLF). The body ended before its framing did
+        // (found by fuzzing the two clients against each other).
+        ureq::Error::BodyStalled => Cause::Eof,
         other => Cause::Other(other.to_string()),
     }
 }

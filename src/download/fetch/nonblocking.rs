@@ -267,6 +267,13 @@ fn reqwest_cause(error: &reqwest::Error) -> Cause {
         } else if let Some(h2) = e.downcast_ref::<h2::Error>() {
             return h2_cause(h2);
         } else if let Some(io) = e.downcast_ref::<io::Error>() {
+            // A chunk's data not followed by CRLF: its size was wrong, or
+            // the body was cut and other bytes followed. ureq cannot tell
+            // this from a cut (it stalls); for both clients it is a body
+            // that did not arrive as framed: truncated.
+            if io.to_string().starts_with("Invalid chunk body") {
+                return Cause::Eof;
+            }
             return io_cause(io);
         }
         current = e.source();
