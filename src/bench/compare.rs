@@ -118,8 +118,19 @@ pub(crate) fn compare(old: &BenchReport, new: &BenchReport, threshold: f64) -> C
         differences: differences(old, new),
         ..Comparison::default()
     };
+    // A key held by two cells of one export (hand-made; flags bench
+    // refuses two --vs of one name) cannot say which cell is which: such
+    // cells are not compared.
+    let once = |report: &BenchReport, key: &str| {
+        report.cells.iter().filter(|c| c.key() == key).count() == 1
+    };
     for cell in &new.cells {
-        let before = old.cells.iter().find(|o| o.key() == cell.key());
+        let key = cell.key();
+        let before = old
+            .cells
+            .iter()
+            .find(|o| o.key() == key)
+            .filter(|_| once(old, &key) && once(new, &key));
         let (old_runs, new_runs) = (before.map(samples).unwrap_or_default(), samples(cell));
         if old_runs.is_empty() || new_runs.is_empty() {
             comparison.unmatched.push(cell.key());

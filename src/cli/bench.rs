@@ -214,6 +214,16 @@ impl BenchArgs {
     }
 
     fn config(&self) -> Result<BenchConfig, Failure> {
+        // Cells are matched by name across exports (compare, --baseline):
+        // two of one name would be compared with each other's runs.
+        for (i, outside) in self.vs.iter().enumerate() {
+            if self.vs[..i].iter().any(|o| o.name == outside.name) {
+                return Err(usage(format!(
+                    "--vs '{}' is given twice: give each command its own name",
+                    crate::text::inert(&outside.name)
+                )));
+            }
+        }
         let codes = self.selection.codes()?;
         let jobs = match self.count {
             Some(count) => Plan::repeat_codes(&codes, count),

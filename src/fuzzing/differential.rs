@@ -224,10 +224,11 @@ fn differ(answer: &[u8], end: End) {
         }
         return;
     }
-    if continue_with_fields(answer) {
-        // The other one left open: ureq refuses a `100 Continue` that
-        // carries header fields (it takes them from 102 and 103), hyper
-        // skips every 1xx unread and goes on to the final answer.
+    if blocking != nonblocking && interim_ureq_judges(answer) {
+        // The other one left open: ureq reads the fields of an interim
+        // (1xx) answer and refuses some (any on a `100 Continue`, a bad
+        // `Content-Length` on any); hyper skips every 1xx unread and goes
+        // on to the final answer.
         assert_eq!(blocking.reason.as_deref(), Some("invalid response"));
         if let Some(saved) = &nonblocking.saved {
             assert_eq!(Some(saved), reference_body(answer, end).as_ref());
@@ -374,8 +375,10 @@ fn trailer_unread(answer: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Whether a `100` head of `answer`, before its final one, holds a field.
-fn continue_with_fields(mut answer: &[u8]) -> bool {
+/// Whether an interim (1xx) head of `answer`, before its final one, is
+/// one whose fields ureq judges: a `100` with any field, or any 1xx with a
+/// framing field.
+fn interim_ureq_judges(mut answer: &[u8]) -> bool {
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 128];
         let mut response = httparse::Response::new(&mut headers);
@@ -388,7 +391,11 @@ fn continue_with_fields(mut answer: &[u8]) -> bool {
         if !interim {
             return false;
         }
-        if response.code == Some(100) && !response.headers.is_empty() {
+        let framing = response.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("content-length")
+                || h.name.eq_ignore_ascii_case("transfer-encoding")
+        });
+        if framing || (response.code == Some(100) && !response.headers.is_empty()) {
             return true;
         }
         answer = &answer[head..];

@@ -72,6 +72,11 @@ fn numbers_say_what_is_wrong_in_words() {
         "'5s..1s' starts after it ends",
     );
     usage_error(&["--timeout", "0s"], "must be more than 0");
+    // Two cells of one name would be compared with each other's runs.
+    usage_error(
+        &["bench", "--vs", "a=true", "--vs", "a=false"],
+        "--vs 'a' is given twice: give each command its own name",
+    );
     // It aborted on memory, with a backtrace (exit 134), before the cap.
     for command in [&["--count"][..], &["bench", "--count"]] {
         let mut args = command.to_vec();
