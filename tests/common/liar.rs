@@ -589,11 +589,22 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(
         "framing",
         "chunk-not-ended",
-        "a chunk's data followed by other bytes than CRLF, then close (found by fuzzing: ureq said 'body data reading stalled', reqwest 'invalid response')",
+        "a chunk's data followed by CR and not LF, then close (found by fuzzing: ureq said 'body data reading stalled', reqwest 'invalid response')",
         TRUNCATED,
         |r| {
             r.head("200 OK", &[("Transfer-Encoding", "chunked".into())]);
             r.send(b"5\r\nhello\r\xc3\xa9\n0\r\n\r\n");
+            Next::Close
+        }
+    ),
+    scenario!(
+        "framing",
+        "chunk-too-long",
+        "a chunk's data longer than its size (found by fuzzing)",
+        INVALID,
+        |r| {
+            r.head("200 OK", &[("Transfer-Encoding", "chunked".into())]);
+            r.send(b"4\r\nhello\r\n0\r\n\r\n");
             Next::Close
         }
     ),

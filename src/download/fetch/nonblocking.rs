@@ -267,11 +267,12 @@ fn reqwest_cause(error: &reqwest::Error) -> Cause {
         } else if let Some(h2) = e.downcast_ref::<h2::Error>() {
             return h2_cause(h2);
         } else if let Some(io) = e.downcast_ref::<io::Error>() {
-            // A chunk's data not followed by CRLF: its size was wrong, or
-            // the body was cut and other bytes followed. ureq cannot tell
-            // this from a cut (it stalls); for both clients it is a body
-            // that did not arrive as framed: truncated.
-            if io.to_string().starts_with("Invalid chunk body") {
+            // A chunk's data followed by CR, then not LF: ureq waits for
+            // the LF and stalls when the connection ends, which it cannot
+            // tell from a cut; the body did not arrive as framed, in both
+            // clients: truncated. (Data longer than its chunk size, where
+            // no CR follows, is invalid in both: "Invalid chunk body CR".)
+            if io.to_string() == "Invalid chunk body LF" {
                 return Cause::Eof;
             }
             return io_cause(io);
