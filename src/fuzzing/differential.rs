@@ -224,6 +224,22 @@ fn differ(answer: &[u8], end: End) {
         }
         return;
     }
+    if blocking != nonblocking && chunks_broken(answer) {
+        // The third left open: where a chunk's data is not followed by
+        // CRLF, hyper decides by the next byte (`invalid response`); ureq
+        // by the first CR that follows, anywhere (a CRLF later: invalid;
+        // none, or a CR without LF: it waits, and the close makes it a
+        // `truncated body`). Both are an error that saves nothing.
+        for verdict in [&blocking, &nonblocking] {
+            assert_eq!(verdict.status, Status::Error);
+            assert!(verdict.saved.is_none());
+            assert!(matches!(
+                verdict.reason.as_deref(),
+                Some("invalid response" | "truncated body")
+            ));
+        }
+        return;
+    }
     if blocking != nonblocking && interim_ureq_judges(answer) {
         // The other one left open: ureq reads the fields of an interim
         // (1xx) answer and refuses some (any on a `100 Continue`, a bad
@@ -400,4 +416,21 @@ fn interim_ureq_judges(mut answer: &[u8]) -> bool {
         }
         answer = &answer[head..];
     }
+}
+
+/// Whether `answer` is a 200 with a chunked body whose chunks do not
+/// decode (and not only its trailer section).
+fn chunks_broken(answer: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut response = httparse::Response::new(&mut headers);
+    let Ok(httparse::Status::Complete(head)) = response.parse(answer) else {
+        return false;
+    };
+    let chunked = response.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked")
+    });
+    response.code == Some(200)
+        && chunked
+        && trailer_unread(answer).is_none()
+        && super::serve::dechunk(&answer[head..]).is_none()
 }
