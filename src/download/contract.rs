@@ -18,7 +18,7 @@
 //! - No `Accept-Encoding` is sent and bodies are saved as sent.
 
 use http::header::{CONTENT_LENGTH, LOCATION, RETRY_AFTER, TRANSFER_ENCODING};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, Version};
 use url::Url;
 
 use crate::download::status::FetchError;
@@ -157,6 +157,7 @@ impl Request {
     /// ask again elsewhere (this request then points there), or fail.
     pub(crate) fn judge(
         &mut self,
+        version: Version,
         status: StatusCode,
         headers: &HeaderMap,
     ) -> Result<Next, FetchError> {
@@ -169,6 +170,14 @@ impl Request {
         // client can tell where its body ends (and ureq refuses it before
         // its status is seen, so the async client must too).
         let framing = framing(headers)?;
+        // HTTP/1.0 has no chunked coding: its framing is faulty (RFC 9112,
+        // 6.1). hyper read such a body to the close, chunk sizes and all,
+        // and saved it (found by fuzzing).
+        if version == Version::HTTP_10 && headers.contains_key(TRANSFER_ENCODING) {
+            return Err(FetchError::Invalid(
+                "Transfer-Encoding in an HTTP/1.0 response".into(),
+            ));
+        }
         match status.as_u16() {
             200 => match framing {
                 Framing::Length(n) if n > self.max_size => Err(FetchError::TooLarge(self.max_size)),
@@ -326,27 +335,31 @@ mod tests {
         );
         let none = HeaderMap::new();
         assert_eq!(
-            request.judge(StatusCode::OK, &none),
+            request.judge(Version::HTTP_11, StatusCode::OK, &none),
             Ok(Next::Read(Framing::Close))
         );
         assert_eq!(
-            request.judge(StatusCode::NOT_FOUND, &none),
+            request.judge(Version::HTTP_11, StatusCode::NOT_FOUND, &none),
             Err(FetchError::NotFound)
         );
         for code in [101, 201, 204, 299, 300, 302, 304, 500] {
             let status = StatusCode::from_u16(code).unwrap();
             assert!(
-                matches!(request.judge(status, &none), Err(FetchError::Status { code: c, .. }) if c == code),
+                matches!(request.judge(Version::HTTP_11, status, &none), Err(FetchError::Status { code: c, .. }) if c == code),
                 "{code}"
             );
         }
         assert_eq!(
-            request.judge(StatusCode::OK, &headers(&[("content-length", "101")])),
+            request.judge(
+                Version::HTTP_11,
+                StatusCode::OK,
+                &headers(&[("content-length", "101")])
+            ),
             Err(FetchError::TooLarge(100))
         );
         let relative = headers(&[("location", "/x/br.gif")]);
         assert_eq!(
-            request.judge(StatusCode::FOUND, &relative),
+            request.judge(Version::HTTP_11, StatusCode::FOUND, &relative),
             Ok(Next::Follow(
                 Url::parse("http://127.0.0.1:1/x/br.gif").unwrap()
             ))
@@ -359,7 +372,11 @@ mod tests {
             "http://[::1",
         ] {
             assert_eq!(
-                request.judge(StatusCode::FOUND, &headers(&[("location", target)])),
+                request.judge(
+                    Version::HTTP_11,
+                    StatusCode::FOUND,
+                    &headers(&[("location", target)])
+                ),
                 Err(FetchError::BadRedirect(target.into())),
                 "{target}"
             );
@@ -372,12 +389,12 @@ mod tests {
         let again = headers(&[("location", "/a")]);
         for _ in 0..MAX_REDIRECTS {
             assert!(matches!(
-                request.judge(StatusCode::FOUND, &again),
+                request.judge(Version::HTTP_11, StatusCode::FOUND, &again),
                 Ok(Next::Follow(_))
             ));
         }
         assert_eq!(
-            request.judge(StatusCode::FOUND, &again),
+            request.judge(Version::HTTP_11, StatusCode::FOUND, &again),
             Err(FetchError::Redirects)
         );
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use url::Url;
 
 use crate::download::contract::{Framing, MAX_REDIRECTS, Next, Request};
@@ -31,6 +31,15 @@ struct Head {
 }
 
 impl Head {
+    /// HTTP/1.0 for one status value in eight, else HTTP/1.1.
+    fn version(&self) -> Version {
+        if self.status % 8 == 7 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        }
+    }
+
     fn status(&self) -> StatusCode {
         StatusCode::from_u16(100 + self.status % 900).expect("100..=999 is a status")
     }
@@ -63,7 +72,7 @@ pub fn verdict(data: &[u8]) {
     let mut request = Request::new(base, max_size);
     let mut follows = 0;
     let outcome = loop {
-        match request.judge(status, &headers) {
+        match request.judge(head.version(), status, &headers) {
             Ok(Next::Follow(target)) => {
                 follows += 1;
                 assert!(follows <= MAX_REDIRECTS, "followed {follows} redirects");
@@ -90,7 +99,7 @@ pub fn verdict(data: &[u8]) {
                     }
                 }
                 Framing::Chunked => {
-                    assert!(lengths.is_empty());
+                    assert!(lengths.is_empty() && head.version() == Version::HTTP_11);
                     assert!(
                         matches!(codings.as_slice(), [c] if c.as_bytes().eq_ignore_ascii_case(b"chunked"))
                     );
@@ -130,7 +139,11 @@ pub fn retry_after(data: &[u8]) {
     let mut headers = HeaderMap::new();
     headers.insert("retry-after", value.clone());
     let base = Url::parse("http://127.0.0.1:8000/flags/br/br.gif").expect("a URL");
-    let error = match Request::new(base, 1 << 20).judge(StatusCode::SERVICE_UNAVAILABLE, &headers) {
+    let error = match Request::new(base, 1 << 20).judge(
+        Version::HTTP_11,
+        StatusCode::SERVICE_UNAVAILABLE,
+        &headers,
+    ) {
         Err(FetchError::Invalid(_)) if value.len() > crate::download::contract::MAX_HEAD / 2 => {
             return; // a head too large to read
         }

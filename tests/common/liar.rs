@@ -621,6 +621,16 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     scenario!(
         "framing",
+        "http10-chunked",
+        "an HTTP/1.0 200 with `Transfer-Encoding: chunked` (found by fuzzing: the async client saved the chunks' syntax as the flag)",
+        INVALID,
+        |r| {
+            r.send(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+            Next::Close
+        }
+    ),
+    scenario!(
+        "framing",
         "chunked-and-length",
         "`Transfer-Encoding: chunked` and a wrong `Content-Length`",
         INVALID,

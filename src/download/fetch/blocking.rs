@@ -119,7 +119,9 @@ impl BlockingClient {
             let response = self.agent.get(request.url().as_str()).call();
             attempt.record(ctx, Phase::Request, sent);
             let response = response.map_err(|e| contract::verdict(ureq_cause(&e), Stage::Head))?;
-            let Next::Read(framing) = request.judge(response.status(), response.headers())? else {
+            let Next::Read(framing) =
+                request.judge(response.version(), response.status(), response.headers())?
+            else {
                 continue;
             };
             let receiving = Instant::now();

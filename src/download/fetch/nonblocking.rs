@@ -190,7 +190,9 @@ impl AsyncClient {
                 }
                 contract::verdict(cause, Stage::Head)
             })?;
-            let Next::Read(framing) = request.judge(response.status(), response.headers())? else {
+            let Next::Read(framing) =
+                request.judge(response.version(), response.status(), response.headers())?
+            else {
                 continue;
             };
             let receiving = Instant::now();
