@@ -367,18 +367,7 @@ fn reference_body(mut answer: &[u8], end: End) -> Option<Vec<u8>> {
 /// (`0` CRLF) but whose trailer section is cut or not field lines: its
 /// body, the data of its chunks.
 fn trailer_unread(answer: &[u8]) -> Option<Vec<u8>> {
-    let mut headers = [httparse::EMPTY_HEADER; 128];
-    let mut response = httparse::Response::new(&mut headers);
-    let Ok(httparse::Status::Complete(head)) = response.parse(answer) else {
-        return None;
-    };
-    let chunked = response.headers.iter().any(|h| {
-        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked")
-    });
-    if response.code != Some(200) || !chunked {
-        return None;
-    }
-    let mut rest = &answer[head..];
+    let mut rest = chunked_body(answer)?;
     let mut body = Vec::new();
     loop {
         let end = rest.windows(2).position(|w| w == b"\r\n")?;
@@ -432,35 +421,17 @@ fn interim_ureq_judges(mut answer: &[u8]) -> bool {
 /// Whether `answer` is a 200 with a chunked body whose chunks do not
 /// decode (and not only its trailer section).
 fn chunks_broken(answer: &[u8]) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; 128];
-    let mut response = httparse::Response::new(&mut headers);
-    let Ok(httparse::Status::Complete(head)) = response.parse(answer) else {
-        return false;
-    };
-    let chunked = response.headers.iter().any(|h| {
-        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked")
-    });
-    response.code == Some(200)
-        && chunked
-        && trailer_unread(answer).is_none()
-        && super::serve::dechunk(&answer[head..]).is_none()
+    chunked_body(answer).is_some_and(|body| {
+        trailer_unread(answer).is_none() && super::serve::dechunk(body).is_none()
+    })
 }
 
 /// Whether `answer` is a 200 with a chunked body one of whose size lines
 /// (read up to its CRLF, as ureq reads them) holds a bare LF.
 fn size_line_with_lf(answer: &[u8]) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; 128];
-    let mut response = httparse::Response::new(&mut headers);
-    let Ok(httparse::Status::Complete(head)) = response.parse(answer) else {
+    let Some(mut rest) = chunked_body(answer) else {
         return false;
     };
-    let chunked = response.headers.iter().any(|h| {
-        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked")
-    });
-    if response.code != Some(200) || !chunked {
-        return false;
-    }
-    let mut rest = &answer[head..];
     while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
         let line = &rest[..end];
         if line.contains(&b'\n') {
@@ -475,4 +446,18 @@ fn size_line_with_lf(answer: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// The bytes after the head of `answer` when it is a 200 with
+/// `Transfer-Encoding: chunked`.
+fn chunked_body(answer: &[u8]) -> Option<&[u8]> {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut response = httparse::Response::new(&mut headers);
+    let Ok(httparse::Status::Complete(head)) = response.parse(answer) else {
+        return None;
+    };
+    let chunked = response.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked")
+    });
+    (response.code == Some(200) && chunked).then(|| &answer[head..])
 }
