@@ -2,13 +2,15 @@
 //! server (tests/common/liar.rs), run in all three modes, must give the same
 //! status, the same reason, the same exit code and the same file in every
 //! mode. This is the proof that the modes differ only in how they wait.
+//! Beside it, the divergences kept apart (corners of HTTP/1.1 the two
+//! libraries read differently) must give each side its recorded verdict.
 
 use crate::common;
 
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::common::liar::{Expect, GZIP_BODY, Liar, SCENARIOS, Saved, Scenario};
+use crate::common::liar::{DIVERGENCES, Expect, GZIP_BODY, Liar, SCENARIOS, Saved, Scenario};
 use crate::common::liar_h2::{H2_SCENARIOS, H2Liar};
 use crate::common::{MODES, flags, json};
 
@@ -137,10 +139,26 @@ fn every_mode_reaches_the_same_verdict_on_every_lie() {
 #[test]
 fn the_matrix_has_at_least_forty_scenarios_with_unique_names() {
     assert!(SCENARIOS.len() >= 40, "{}", SCENARIOS.len());
-    let mut names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+    let mut names: Vec<&str> = SCENARIOS
+        .iter()
+        .chain(DIVERGENCES.iter().map(|d| &d.scenario))
+        .map(|s| s.name)
+        .collect();
     names.sort();
     names.dedup();
-    assert_eq!(names.len(), SCENARIOS.len());
+    assert_eq!(names.len(), SCENARIOS.len() + DIVERGENCES.len());
+}
+
+/// A verdict in the words of docs/reliability.md's tables.
+fn words(expect: Expect) -> String {
+    match expect {
+        Expect::Ok(Saved::Flag) => "OK, the flag saved".to_owned(),
+        Expect::Ok(Saved::FirstHalf) => "OK, the announced half saved".to_owned(),
+        Expect::Ok(Saved::Empty) => "OK, an empty file saved".to_owned(),
+        Expect::Ok(Saved::Gzip) => "OK, the bytes saved as sent".to_owned(),
+        Expect::NotFound => "NOT_FOUND".to_owned(),
+        Expect::Error(reason) => format!("ERROR `{reason}...`"),
+    }
 }
 
 /// The matrix table of docs/reliability.md, as the scenarios define it.
@@ -149,17 +167,29 @@ fn matrix_table() -> String {
         "| group | scenario | what the server does | verdict in every mode |\n| --- | --- | --- | --- |\n",
     );
     for s in SCENARIOS {
-        let verdict = match s.expect {
-            Expect::Ok(Saved::Flag) => "OK, the flag saved".to_owned(),
-            Expect::Ok(Saved::FirstHalf) => "OK, the announced half saved".to_owned(),
-            Expect::Ok(Saved::Empty) => "OK, an empty file saved".to_owned(),
-            Expect::Ok(Saved::Gzip) => "OK, the bytes saved as sent".to_owned(),
-            Expect::NotFound => "NOT_FOUND".to_owned(),
-            Expect::Error(reason) => format!("ERROR `{reason}...`"),
-        };
+        let verdict = words(s.expect);
         table.push_str(&format!(
             "| {} | `{}` | {} | {verdict} |\n",
             s.group, s.name, s.what
+        ));
+    }
+    table
+}
+
+/// The table of docs/reliability.md of the divergences left open.
+fn divergence_table() -> String {
+    let mut table = String::from(
+        "| group | scenario | what the server does | sequential, threaded (ureq) | async (hyper) |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for d in DIVERGENCES {
+        let s = &d.scenario;
+        table.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} |\n",
+            s.group,
+            s.name,
+            s.what,
+            words(s.expect),
+            words(d.nonblocking)
         ));
     }
     table
@@ -174,6 +204,40 @@ fn the_reliability_page_shows_the_matrix_as_tested() {
         page.contains(&table),
         "docs/reliability.md must hold the conformance matrix exactly as tested:\n\n{table}"
     );
+    let table = divergence_table();
+    assert!(
+        page.contains(&table),
+        "docs/reliability.md must hold the divergences exactly as tested:\n\n{table}"
+    );
+}
+
+/// The corners of HTTP/1.1 where ureq and hyper part (found by fuzzing
+/// them against each other) give each side exactly its recorded verdict:
+/// the two blocking modes agree with each other, nothing wrong is saved,
+/// and a library update that changes either side fails here, to move the
+/// scenario into the matrix or to look again.
+#[test]
+fn the_divergences_kept_apart_are_exactly_as_documented() {
+    let liar = Liar::start();
+    let mut failures = Vec::new();
+    for d in DIVERGENCES {
+        for mode in MODES {
+            let expect = if mode == "async" {
+                d.nonblocking
+            } else {
+                d.scenario.expect
+            };
+            if let Err(why) = judge(expect, &["--mode", mode], &liar.base(d.scenario.name)) {
+                failures.push(format!("{} / {mode}: {why}", d.scenario.name));
+            }
+        }
+        assert_ne!(
+            d.scenario.expect, d.nonblocking,
+            "{} is no divergence",
+            d.scenario.name
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

@@ -1051,6 +1051,105 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
 ];
 
+/// A corner of HTTP/1.1 that the two HTTP libraries read differently and
+/// that neither can be told to read the other's way (found by fuzzing the
+/// two clients against each other; docs/fuzzing.md). The blocking modes
+/// (sequential, threaded: ureq) reach one verdict, the async mode (hyper)
+/// another. None of them saves a wrong file. The matrix keeps them so that
+/// a change in either library shows here.
+pub struct Divergence {
+    /// The server's answer; its `expect` is the blocking modes' verdict.
+    pub scenario: Scenario,
+    /// The async mode's verdict.
+    pub nonblocking: Expect,
+}
+
+/// The flag as one chunk whose size line is `size_line`, then the last
+/// chunk: a chunked body that differs from a correct one only there.
+fn flag_chunked(r: &mut Reply, size_line: &[u8]) -> Next {
+    r.head("200 OK", &[("Transfer-Encoding", "chunked".into())]);
+    let body = r.body;
+    r.send(size_line);
+    r.send(b"\r\n");
+    r.send(body);
+    r.send(b"\r\n0\r\n\r\n");
+    Next::Close
+}
+
+/// Every divergence kept apart, with each side's verdict.
+pub const DIVERGENCES: &[Divergence] = &[
+    Divergence {
+        scenario: scenario!(
+            "framing",
+            "trailer-cut",
+            "a chunked body whose trailer section is cut by the close before its blank line",
+            OK,
+            |r| {
+                r.head("200 OK", &[("Transfer-Encoding", "chunked".into())]);
+                let body = r.body;
+                r.send(format!("{:x}\r\n", body.len()).as_bytes());
+                r.send(body);
+                r.send(b"\r\n0\r\nX-Checksum: 1\r\n");
+                Next::Close
+            }
+        ),
+        nonblocking: TRUNCATED,
+    },
+    Divergence {
+        scenario: scenario!(
+            "status",
+            "continue-with-field",
+            "`100 Continue` with a field, then 200",
+            INVALID,
+            |r| {
+                r.send(b"HTTP/1.1 100 Continue\r\nLocation: x\r\n\r\n");
+                r.flag()
+            }
+        ),
+        nonblocking: OK,
+    },
+    Divergence {
+        scenario: scenario!(
+            "framing",
+            "chunk-cr-later",
+            "a chunk's data followed by other bytes, then a CR without LF, then close",
+            TRUNCATED,
+            |r| {
+                r.head("200 OK", &[("Transfer-Encoding", "chunked".into())]);
+                r.send(b"5\r\nhelloab\rc");
+                Next::Close
+            }
+        ),
+        nonblocking: INVALID,
+    },
+    Divergence {
+        scenario: scenario!(
+            "framing",
+            "chunk-extension-lf",
+            "a chunk size line whose extension holds a bare LF",
+            OK,
+            |r| {
+                let line = format!("{:x};\nx", r.body.len());
+                flag_chunked(r, line.as_bytes())
+            }
+        ),
+        nonblocking: INVALID,
+    },
+    Divergence {
+        scenario: scenario!(
+            "framing",
+            "chunk-extension-long",
+            "a chunk size line over 20 bytes (a legal extension)",
+            INVALID,
+            |r| {
+                let line = format!("{:x};name=aaaaaaaaaaaaaaaaaaaa", r.body.len());
+                flag_chunked(r, line.as_bytes())
+            }
+        ),
+        nonblocking: OK,
+    },
+];
+
 /// `true` once the client has closed its side (a read returns 0).
 fn peer_closed(stream: &mut TcpStream) -> bool {
     let _ = stream.set_nonblocking(true);
@@ -1177,7 +1276,10 @@ fn serve(
     let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
     while let Some((path, headers)) = read_request(&mut stream) {
         let name = path.split('/').nth(1).unwrap_or("");
-        let Some(scenario) = SCENARIOS.iter().find(|s| s.name == name) else {
+        let mut known = SCENARIOS
+            .iter()
+            .chain(DIVERGENCES.iter().map(|d| &d.scenario));
+        let Some(scenario) = known.find(|s| s.name == name) else {
             let mut reply = reply(&mut stream, path, headers, body, other, closed_port, stop);
             reply.full("404 Not Found", &[], b"no such scenario\n");
             continue;
