@@ -437,14 +437,18 @@ fn chunks_broken(answer: &[u8]) -> bool {
 }
 
 /// The size lines of `answer`'s chunked body (when it is a 200 with one),
-/// each read up to its CRLF as ureq reads them, up to the last chunk's or
-/// the first that does not give a size.
+/// each read as ureq reads them: up to its first CR, which must be
+/// followed by LF (else ureq waits for more, and the close ends it); up
+/// to the last chunk's or the first that does not give a size.
 fn size_lines(answer: &[u8]) -> Vec<&[u8]> {
     let mut lines = Vec::new();
     let Some(mut rest) = chunked_body(answer) else {
         return lines;
     };
-    while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+    while let Some(end) = rest.iter().position(|&b| b == b'\r') {
+        if rest.get(end + 1) != Some(&b'\n') {
+            break;
+        }
         let line = &rest[..end];
         lines.push(line);
         let size = std::str::from_utf8(line)
