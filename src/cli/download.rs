@@ -255,16 +255,16 @@ fn default_embedded_delay() -> Result<Delay, Failure> {
     }
 }
 
-/// What the embedded server simulates, for the header: `simulating a
-/// distant site: 100ms..300ms per request`.
+/// What the embedded server simulates, for the header's second line:
+/// `simulating a distant site: 100ms..300ms per request`.
 fn simulated(config: &ServerConfig) -> String {
     let mut parts = vec![match config.delay {
-        Delay::None => "answers at once".to_owned(),
-        Delay::Fixed(d) => format!("{} per request", crate::duration::human(d)),
+        Delay::None => "no simulated latency".to_owned(),
+        Delay::Fixed(d) => format!("simulating {} per request", crate::duration::human(d)),
         Delay::Range(..) if config.delay == DEFAULT_EMBEDDED_DELAY => {
             format!("simulating a distant site: {} per request", config.delay)
         }
-        Delay::Range(..) => format!("{} per request", config.delay),
+        Delay::Range(..) => format!("simulating {} per request", config.delay),
     }];
     if config.error_rate > 0.0 {
         parts.push(format!("{:.0}% errors", config.error_rate * 100.0));
@@ -407,7 +407,8 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
     };
     if !args.json && !args.quiet {
         let site = match site {
-            Some(simulated) => format!("{} ({simulated})", plan.base_url),
+            // On a line of its own: with the URL, it passed 80 columns.
+            Some(simulated) => format!("{}\n  {simulated}", plan.base_url),
             None => plan.base_url.clone(),
         };
         outln!(

@@ -137,7 +137,7 @@ fn header() {
     let notes = ["Concurrency: 50 requested, 4 used: only 4 flags.".to_owned()];
     insta::assert_snapshot!(report::header(
         "EMBEDDED",
-        "http://127.0.0.1:8001/flags (simulating a distant site: 100ms..300ms per request)",
+        "http://127.0.0.1:8001/flags\n  simulating a distant site: 100ms..300ms per request",
         &plan,
         &notes
     ));
