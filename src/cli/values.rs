@@ -12,31 +12,42 @@ use crate::server::delay::Delay;
 
 /// A whole number from 0 up, with the reason in words when it is not one.
 pub fn whole(text: &str) -> Result<u64, String> {
+    whole_from(text, 0)
+}
+
+/// A whole number from `least` up: a negative one is answered with the
+/// range the option takes, not a range it refuses.
+fn whole_from(text: &str, least: u64) -> Result<u64, String> {
     let t = text.trim();
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if t.strip_prefix('-').is_some_and(digits) {
         return Err(format!(
-            "'{text}' is negative: give a whole number from 0 up"
+            "'{text}' is negative: give a whole number from {least} up"
         ));
     }
     if !digits(t) {
         return Err(format!("'{text}' is not a whole number"));
     }
-    t.parse::<u64>()
-        .map_err(|_| format!("'{text}' is too large (at most {})", u64::MAX))
+    match t.parse::<u64>() {
+        Err(_) => Err(format!("'{text}' is too large (at most {})", u64::MAX)),
+        Ok(n) if n < least => Err(format!("must be at least {least}")),
+        Ok(n) => Ok(n),
+    }
 }
 
-/// A whole number that fits `T`.
-fn bounded<T: TryFrom<u64> + std::fmt::Display>(text: &str, max: T) -> Result<T, String> {
-    T::try_from(whole(text)?).map_err(|_| format!("'{text}' is too large (at most {max})"))
+/// A whole number from `least` up that fits `T`.
+fn bounded<T: TryFrom<u64> + std::fmt::Display>(
+    text: &str,
+    least: u64,
+    max: T,
+) -> Result<T, String> {
+    T::try_from(whole_from(text, least)?)
+        .map_err(|_| format!("'{text}' is too large (at most {max})"))
 }
 
 /// A count of at least 1 (concurrency, limit, runs, downloads).
 pub fn count(text: &str) -> Result<usize, String> {
-    match bounded(text, usize::MAX)? {
-        0 => Err("must be at least 1".into()),
-        n => Ok(n),
-    }
+    bounded(text, 1, usize::MAX)
 }
 
 /// Most downloads `--count` may ask for: every one is a result held in
@@ -56,12 +67,12 @@ pub fn downloads(text: &str) -> Result<usize, String> {
 
 /// A count that may be 0 (warm-up runs).
 pub fn count_or_zero(text: &str) -> Result<usize, String> {
-    bounded(text, usize::MAX)
+    bounded(text, 0, usize::MAX)
 }
 
 /// Retries: 0 up to 100 (more would only hide a broken server).
 pub fn retries(text: &str) -> Result<u32, String> {
-    match bounded(text, u32::MAX)? {
+    match bounded(text, 0, u32::MAX)? {
         n if n > 100 => Err(format!("'{text}' is too many retries (at most 100)")),
         n => Ok(n),
     }
@@ -74,7 +85,7 @@ pub fn seed(text: &str) -> Result<u64, String> {
 
 /// A TCP port, 0 (any free port) to 65535.
 pub fn port(text: &str) -> Result<u16, String> {
-    bounded(text, u16::MAX)
+    bounded(text, 0, u16::MAX)
 }
 
 /// A share from 0.0 to 1.0.
@@ -236,6 +247,10 @@ mod tests {
             Err("'70000' is too large (at most 65535)".into())
         );
         assert_eq!(count("0"), Err("must be at least 1".into()));
+        assert_eq!(
+            count("-5"),
+            Err("'-5' is negative: give a whole number from 1 up".into())
+        );
         assert_eq!(downloads("1000000"), Ok(1_000_000));
         assert_eq!(
             downloads("100000000000"),
