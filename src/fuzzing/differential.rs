@@ -479,16 +479,25 @@ fn size_line_too_long_for_ureq(answer: &[u8]) -> bool {
         .any(|line| line.len() > UREQ_SIZE_LINE_LIMIT)
 }
 
-/// The bytes after the head of `answer` when it is a 200 with
+/// The bytes after the final head of `answer` (past any interim 1xx
+/// answers, which both clients read past) when it is a 200 with
 /// `Transfer-Encoding: chunked`.
-fn chunked_body(answer: &[u8]) -> Option<&[u8]> {
-    let mut headers = [httparse::EMPTY_HEADER; 128];
-    let mut response = httparse::Response::new(&mut headers);
-    let Ok(httparse::Status::Complete(head)) = response.parse(answer) else {
-        return None;
-    };
-    let chunked = response.headers.iter().any(|h| {
-        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked")
-    });
-    (response.code == Some(200) && chunked).then(|| &answer[head..])
+fn chunked_body(mut answer: &[u8]) -> Option<&[u8]> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut response = httparse::Response::new(&mut headers);
+        let Ok(httparse::Status::Complete(head)) = response.parse(answer) else {
+            return None;
+        };
+        let code = response.code?;
+        if (100..200).contains(&code) && code != 101 {
+            answer = &answer[head..];
+            continue;
+        }
+        let chunked = response.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("transfer-encoding")
+                && h.value.eq_ignore_ascii_case(b"chunked")
+        });
+        return (code == 200 && chunked).then(|| &answer[head..]);
+    }
 }
