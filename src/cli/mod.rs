@@ -130,10 +130,29 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 /// clap's error on one line: its first line, the argument it suggests, and
 /// the possible values, without its usage block.
 fn one_line(error: &clap::Error) -> String {
-    use clap::error::{ContextKind, ContextValue};
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     let text = error.render().to_string();
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let mut line = first.trim_start_matches("error: ").to_owned();
+    // A value our parser refused: rebuilt from its parts, the value made
+    // inert, so a value holding a newline does not cut the reason off.
+    if let (
+        ErrorKind::ValueValidation,
+        Some(ContextValue::String(arg)),
+        Some(ContextValue::String(value)),
+        Some(reason),
+    ) = (
+        error.kind(),
+        error.get(ContextKind::InvalidArg),
+        error.get(ContextKind::InvalidValue),
+        std::error::Error::source(error),
+    ) {
+        line = format!(
+            "invalid value '{}' for '{arg}': {}",
+            crate::text::inert(value),
+            crate::text::inert(&reason.to_string())
+        );
+    }
     let suggestion = |kind| match error.get(kind) {
         Some(ContextValue::String(s)) => Some(s.clone()),
         Some(ContextValue::Strings(v)) => v.first().cloned(),

@@ -51,6 +51,15 @@ fn http2_is_for_the_async_mode_only() {
 fn numbers_say_what_is_wrong_in_words() {
     usage_error(&["--retries", "-1"], "'-1' is negative");
     usage_error(&["--retries", "abc"], "'abc' is not a whole number");
+    usage_error(
+        &["--count", "-5"],
+        "'-5' is negative: give a whole number from 1 up (see --help)",
+    );
+    // A value holding a newline keeps its reason on the one line.
+    usage_error(
+        &["--count", "1\nred"],
+        "invalid value '1\\nred' for '--count <N>': '1\\nred' is not a whole number (see --help)",
+    );
     // A value missing: no empty list of possible values.
     usage_error(
         &["bench", "--from"],
