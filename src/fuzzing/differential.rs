@@ -224,11 +224,11 @@ fn differ(answer: &[u8], end: End) {
         }
         return;
     }
-    if blocking != nonblocking && size_line_with_lf(answer) {
-        // The fourth left open: a chunk size line holding a bare LF (in an
-        // extension, where RFC 9112 forbids it): hyper refuses it, ureq
-        // reads the line up to its CRLF. What ureq saves must be the body
-        // read its way.
+    if blocking != nonblocking && size_line_only_ureq_reads(answer) {
+        // The fourth left open: a chunk size line RFC 9112 forbids (a bare
+        // LF, a sign, stray whitespace): hyper refuses it, ureq reads the
+        // line up to its CRLF and the number in it. What ureq saves must be
+        // the body read its way.
         assert_eq!(nonblocking.reason.as_deref(), Some("invalid response"));
         if let Some(saved) = &blocking.saved {
             assert_eq!(Some(saved), reference_body(answer, end).as_ref());
@@ -245,12 +245,13 @@ fn differ(answer: &[u8], end: End) {
         }
         return;
     }
-    if blocking != nonblocking && chunks_broken(answer) {
+    if blocking != nonblocking && (chunks_broken(answer) || ureq_reading(answer).lone_cr) {
         // The third left open: where a chunk's data is not followed by
-        // CRLF, hyper decides by the next byte (`invalid response`); ureq
-        // by the first CR that follows, anywhere (a CRLF later: invalid;
-        // none, or a CR without LF: it waits, and the close makes it a
-        // `truncated body`). Both are an error that saves nothing.
+        // CRLF, or a size line holds a CR without LF, hyper decides by the
+        // next byte (`invalid response`); ureq by the first CR that
+        // follows, anywhere (a CRLF later: invalid; none, or a CR without
+        // LF: it waits, and the close makes it a `truncated body`). Both
+        // are an error that saves nothing.
         for verdict in [&blocking, &nonblocking] {
             assert_eq!(verdict.status, Status::Error);
             assert!(verdict.saved.is_none());
@@ -374,8 +375,8 @@ fn reference_body(mut answer: &[u8], end: End) -> Option<Vec<u8>> {
 }
 
 /// Whether `answer` is a 200 whose chunked body reached its last chunk
-/// (`0` CRLF) but whose trailer section is cut or not field lines: its
-/// body, the data of its chunks.
+/// (`0` CRLF) but whose trailer section is cut, not field lines, or has a
+/// line ended by a bare LF: its body, the data of its chunks.
 fn trailer_unread(answer: &[u8]) -> Option<Vec<u8>> {
     let mut rest = chunked_body(answer)?;
     let mut body = Vec::new();
@@ -387,10 +388,15 @@ fn trailer_unread(answer: &[u8]) -> Option<Vec<u8>> {
         rest = &rest[end + 2..];
         if size == 0 {
             let mut fields = [httparse::EMPTY_HEADER; 64];
-            let whole = matches!(
-                httparse::parse_headers(rest, &mut fields),
-                Ok(httparse::Status::Complete(_))
-            );
+            // Whole as hyper reads it: field lines, each ended by CRLF
+            // (httparse alone would take a bare LF too; hyper does not).
+            let whole = match httparse::parse_headers(rest, &mut fields) {
+                Ok(httparse::Status::Complete((used, _))) => rest[..used]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &b)| b != b'\n' || (i > 0 && rest[i - 1] == b'\r')),
+                _ => false,
+            };
             return (!whole).then_some(body);
         }
         if rest.get(size..size + 2) != Some(b"\r\n") {
@@ -436,35 +442,91 @@ fn chunks_broken(answer: &[u8]) -> bool {
     })
 }
 
-/// The size lines of `answer`'s chunked body (when it is a 200 with one),
-/// each read as ureq reads them: up to its first CR, which must be
-/// followed by LF (else ureq waits for more, and the close ends it); up
-/// to the last chunk's or the first that does not give a size.
-fn size_lines(answer: &[u8]) -> Vec<&[u8]> {
-    let mut lines = Vec::new();
-    let Some(mut rest) = chunked_body(answer) else {
-        return lines;
-    };
-    while let Some(end) = rest.iter().position(|&b| b == b'\r') {
-        if rest.get(end + 1) != Some(&b'\n') {
-            break;
-        }
-        let line = &rest[..end];
-        lines.push(line);
-        let size = std::str::from_utf8(line)
-            .ok()
-            .and_then(|t| usize::from_str_radix(t.split(';').next()?.trim(), 16).ok());
-        match size {
-            Some(0) | None => break,
-            Some(n) => rest = rest.get(end + 2 + n + 2..).unwrap_or_default(),
-        }
-    }
-    lines
+/// How ureq reads a chunked body: its size lines, and whether it stopped
+/// on a CR not followed by LF.
+#[derive(Default)]
+struct UreqReading<'a> {
+    /// Each size line up to its CRLF, up to the last chunk's, the first
+    /// that does not give a size, or the first whose data is not followed
+    /// by CRLF.
+    lines: Vec<&'a [u8]>,
+    /// ureq looks for a line's end at the first CR; when the byte after
+    /// it is not LF, it waits for more, and the close makes a truncated
+    /// body (hyper refuses the byte at once).
+    lone_cr: bool,
 }
 
-/// Whether a size line of `answer`'s chunked body holds a bare LF.
-fn size_line_with_lf(answer: &[u8]) -> bool {
-    size_lines(answer).iter().any(|line| line.contains(&b'\n'))
+/// `answer`'s chunked body (when it is a 200 with one) as ureq reads it.
+fn ureq_reading(answer: &[u8]) -> UreqReading<'_> {
+    let mut reading = UreqReading::default();
+    let Some(mut rest) = chunked_body(answer) else {
+        return reading;
+    };
+    // The first CR of `bytes`: Some(its place) when LF follows it.
+    let line_end = |bytes: &[u8], reading: &mut UreqReading| {
+        let cr = bytes.iter().position(|&b| b == b'\r')?;
+        if bytes.get(cr + 1) == Some(&b'\n') {
+            Some(cr)
+        } else {
+            reading.lone_cr = true;
+            None
+        }
+    };
+    while let Some(end) = line_end(rest, &mut reading) {
+        let line = &rest[..end];
+        reading.lines.push(line);
+        if line.len() > UREQ_SIZE_LINE_LIMIT {
+            break;
+        }
+        // The size is what comes before any `;`, as ureq reads it (the
+        // extension need not be UTF-8).
+        let digits = line.split(|&b| b == b';').next().unwrap_or_default();
+        let size = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|t| usize::from_str_radix(t.trim(), 16).ok());
+        let Some(n @ 1..) = size else {
+            break;
+        };
+        let Some(after) = rest.get(end + 2 + n..) else {
+            break;
+        };
+        // The data's CRLF: ureq wants the first CR right there.
+        match line_end(after, &mut reading) {
+            Some(0) => rest = &after[2..],
+            _ => break,
+        }
+    }
+    reading
+}
+
+/// The size lines of `answer`'s chunked body as ureq reads them.
+fn size_lines(answer: &[u8]) -> Vec<&[u8]> {
+    ureq_reading(answer).lines
+}
+
+/// Whether a size line of `answer`'s chunked body, one ureq reads, is one
+/// RFC 9112 forbids and hyper refuses: a bare LF in it, a sign or
+/// whitespace before the digits, whitespace other than SP and HTAB after
+/// them. (ureq takes what is before any `;`, trimmed of any whitespace,
+/// as a number.)
+fn size_line_only_ureq_reads(answer: &[u8]) -> bool {
+    size_lines(answer)
+        .iter()
+        .any(|line| line.len() <= UREQ_SIZE_LINE_LIMIT && !hyper_reads_size_line(line))
+}
+
+/// Whether hyper reads `line` (a chunk size line without its CRLF): one
+/// or more hex digits, SP or HTAB, then nothing or an extension (after
+/// `;`, anything but LF).
+fn hyper_reads_size_line(line: &[u8]) -> bool {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = &line[digits..];
+    let blanks = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    let rest = &rest[blanks..];
+    digits > 0 && (rest.is_empty() || (rest[0] == b';' && !rest.contains(&b'\n')))
 }
 
 /// ureq-proto refuses a chunk size line longer than this (a sanity limit
