@@ -1138,6 +1138,19 @@ pub const DIVERGENCES: &[Divergence] = &[
     Divergence {
         scenario: scenario!(
             "framing",
+            "chunk-size-signed",
+            "a chunk size with a `+` sign (`+1d45`)",
+            OK,
+            |r| {
+                let line = format!("+{:x}", r.body.len());
+                flag_chunked(r, line.as_bytes())
+            }
+        ),
+        nonblocking: INVALID,
+    },
+    Divergence {
+        scenario: scenario!(
+            "framing",
             "chunk-extension-long",
             "a chunk size line over 20 bytes (a legal extension)",
             INVALID,
