@@ -251,7 +251,8 @@ pub(crate) fn framing(headers: &HeaderMap) -> Result<Framing, FetchError> {
 }
 
 /// Where a redirect leads: `None` when it has no `Location` (or an empty
-/// one), an error when the target is not an `http`/`https` URL with a host.
+/// one), an error when the target is not an `http`/`https` URL with a host
+/// that both clients can send (an `http::Uri`).
 pub(crate) fn redirect_target(
     current: &Url,
     headers: &HeaderMap,
@@ -267,7 +268,8 @@ pub(crate) fn redirect_target(
     let text = location.to_str().map_err(|_| bad())?;
     let target = current.join(text.trim()).map_err(|_| bad())?;
     let usable = matches!(target.scheme(), "http" | "https")
-        && target.host_str().is_some_and(|h| !h.is_empty());
+        && target.host_str().is_some_and(|h| !h.is_empty())
+        && target.as_str().parse::<http::Uri>().is_ok();
     if usable { Ok(Some(target)) } else { Err(bad()) }
 }
 
@@ -370,6 +372,10 @@ mod tests {
             "mailto:a@b.c",
             "http://",
             "http://[::1",
+            // A URL the url crate reads (a backtick in its host) that
+            // http::Uri, which both clients send, refuses (found by
+            // fuzzing: each client said so in words of its own).
+            "\\\\a`b",
         ] {
             assert_eq!(
                 request.judge(
