@@ -28,7 +28,7 @@ RULES = [
      r"|exc_page_fault|__x64_sys_(mprotect|madvise|munmap|mmap|brk)|clear_page"
      r"|get_page_from_freelist|rmqueue|folio|memcg|__rust_alloc|__rust_dealloc"
      r"|__rdl_alloc"),
-    ("HTTP: request, parse, body (hyper, reqwest, ureq, url)",
+    ("HTTP: request, parse, body (hyper, ureq, url)",
      r"hyper|reqwest|ureq|httparse|http::|url::|idna|h1::|tower"),
     ("runtime: tasks, scheduling, timers (tokio, futures)",
      r"tokio|futures_|parking_lot|want::|crossbeam|std::thread|mio::"),

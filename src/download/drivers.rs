@@ -72,7 +72,7 @@ pub(crate) fn run_threaded(run: &Run) {
 /// task, so the runtime's workers share them, and each file is saved with
 /// `spawn_blocking` inside `download_flag`, so the runtime never waits on the
 /// disk.
-pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), reqwest::Error> {
+pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), rustls::Error> {
     let client = Arc::new(AsyncClient::new(&run)?);
     stream::iter(0..run.plan.codes.len())
         .take_until(run.cancel.clone().cancelled_owned())

@@ -47,7 +47,7 @@ pub enum RunError {
     },
     /// The HTTP client could not be built (its TLS roots, its resolver).
     #[error("cannot start the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    Client(#[from] rustls::Error),
     /// The runtime or a thread could not be started.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -305,8 +305,8 @@ fn a_goaway_fails_the_streams_it_processed_and_retries_those_above_its_last() {
         &["BR", "CN", "IN", "US", "-m", "4", "--timeout", "3s"],
     );
     // Stream 1 answered; stream 3 (the last the GOAWAY names) cut; streams
-    // 5 and 7 refused, sent again on a second connection, answered. The
-    // pool under reqwest sends them again itself (nothing of them was
+    // 5 and 7 refused, sent again on a second connection, answered. hyper's
+    // pool sends them again itself (nothing of them was
     // processed), even with --retries 0: no retry of flags' own.
     assert_eq!(report["counts"]["ok"], 3, "{report}");
     assert_eq!(report["counts"]["error"], 1, "{report}");

@@ -264,22 +264,27 @@ pub fn get_both_protocols(url: &str) -> Vec<(String, u16, Vec<u8>)> {
         .enable_all()
         .build()
         .expect("a runtime");
-    let _ = rustls::crypto::ring::default_provider().install_default();
     runtime.block_on(async {
+        use http_body_util::BodyExt;
         let mut answers = Vec::new();
         for http2 in [false, true] {
-            let builder = reqwest::Client::builder();
-            let client = if http2 {
-                builder.http2_prior_knowledge()
-            } else {
-                builder.http1_only()
-            }
-            .build()
-            .expect("a client");
-            let response = client.get(url).send().await.expect("an answer");
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .http2_only(http2)
+                    .build_http::<http_body_util::Empty<bytes::Bytes>>();
+            let response = client
+                .get(url.parse().expect("a URI"))
+                .await
+                .expect("an answer");
             let version = format!("{:?}", response.version());
             let status = response.status().as_u16();
-            let body = response.bytes().await.expect("a body").to_vec();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("a body")
+                .to_bytes()
+                .to_vec();
             answers.push((version, status, body));
         }
         answers

@@ -192,7 +192,7 @@ fn ureq_cause(error: &ureq::Error) -> Cause {
 }
 
 /// ureq reports its own errors, and rustls's, wrapped in `io::Error`. A
-/// TLS failure is a failure to connect, as reqwest reports it.
+/// TLS failure is a failure to connect, as the async client reports it.
 fn ureq_io_cause(error: &io::Error) -> Cause {
     let inner = error.get_ref();
     if let Some(ureq) = inner.and_then(|e| e.downcast_ref::<ureq::Error>()) {

@@ -1,6 +1,6 @@
 //! One flag's download, written twice in straight-line code: once on a
 //! blocking client ([`blocking`], ureq, for the sequential and threaded
-//! modes) and once on an async client ([`nonblocking`], reqwest, for the
+//! modes) and once on an async client ([`nonblocking`], hyper, for the
 //! async mode). Everything around it, the plan, the retry policy, the
 //! verdict on each response ([`contract`](crate::download::contract)), the
 //! statuses and the saving, is shared: the two clients only move bytes.

@@ -1,11 +1,30 @@
-//! The async client of the async mode: reqwest (over hyper) on tokio.
+//! The async client of the async mode: hyper's client (hyper-util) on
+//! tokio, with rustls for https.
+//!
+//! hyper-util's client is the engine of reqwest; the async mode drives it
+//! directly, as the blocking modes drive ureq. reqwest's own layers cost
+//! a download 40 % more instructions than ureq's whole client (it parsed
+//! each URL twice, and passed each request through a redirect layer and a
+//! retry layer that `flags` does not use: its contract follows redirects
+//! and its policy retries); `benches/instructions` measures it.
 
 use std::error::Error as StdError;
+use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::timeout_at;
 
 use crate::download::Run;
 use crate::download::contract::{self, Cause, Framing, Next, Stage};
@@ -20,7 +39,17 @@ use super::{
 };
 use crate::download::timeline::{ConnectionStep, Phase, Recorder, Step};
 
-/// The async client of the async mode: reqwest (over hyper). Over HTTP/1.1
+/// An HTTP client of the run: its connections counted, its names looked
+/// up by the run's lookups, https by rustls.
+type HttpClient = Client<Counted<HttpsConnector<HttpConnector<AsyncLookups>>>, Empty<Bytes>>;
+
+/// How many times a request the server refused before processing it (an
+/// HTTP/2 `REFUSED_STREAM`, or a graceful `GOAWAY`) is sent again at once,
+/// on top of the first: reqwest's default, which `flags` kept. Nothing of
+/// such a request was processed, so this is not one of `--retries`.
+const RESENDS_OF_REFUSED: usize = 2;
+
+/// The async client of the async mode: hyper-util's client. Over HTTP/1.1
 /// it is one client, whose pool keeps idle connections to the server for
 /// the downloads still to start; over HTTP/2 it is one client per
 /// connection (`--connections N`), each holding one connection that
@@ -28,70 +57,85 @@ use crate::download::timeline::{ConnectionStep, Phase, Recorder, Step};
 /// `j % N`. Like the blocking client, it follows no redirects itself: the
 /// contract decides.
 pub(crate) struct AsyncClient {
-    clients: Vec<reqwest::Client>,
+    clients: Vec<HttpClient>,
     policy: RetryPolicy,
     max_size: u64,
+    /// Bounds each request, from its sending to its body's last byte.
+    timeout: Duration,
+    /// Whether the clients speak HTTP/2 (else HTTP/1.1).
+    http2: bool,
 }
 
 impl AsyncClient {
     /// The client of `run`: `concurrency` downloads in flight,
     /// `downloads` in all.
-    pub(crate) fn new(run: &Arc<Run>) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(run: &Arc<Run>) -> Result<Self, rustls::Error> {
         let options = &run.plan.request;
         // HTTPS (the remote server) with rustls over ring and the bundled
         // Mozilla roots, as ureq has it: the same trust in every mode, and
-        // no reading of the system's certificate folder at every start
-        // (reqwest's default, which took 40 ms of the runtime's thread).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // no reading of the system's certificate folder at every start.
+        let tls = tls_config()?;
         let build = |connection: Option<usize>| {
-            let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                .iter()
-                .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-            let builder = reqwest::Client::builder()
-                .tls_certs_only(roots)
-                .timeout(options.timeout)
-                .connect_timeout(options.connect_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .dns_resolver(Arc::new(AsyncLookups(Arc::clone(&run.lookups))))
-                .connector_layer(Connects {
-                    run: Arc::clone(run),
-                    connection,
-                });
-            match connection {
+            let mut http = HttpConnector::new_with_resolver(AsyncLookups(Arc::clone(&run.lookups)));
+            // https:// too: the TLS connector wraps this one.
+            http.enforce_http(false);
+            // A request is one small write: send it at once.
+            http.set_nodelay(true);
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls.clone())
+                .https_or_http();
+            let mut builder = Client::builder(TokioExecutor::new());
+            builder
+                .timer(TokioTimer::new())
+                .pool_timer(TokioTimer::new())
+                // HTTP/1.1's Host header is set by `send`.
+                .set_host(false);
+            let https = match connection {
                 // HTTP/1.1 only, even where TLS offers h2, so that the
                 // models stay comparable.
-                None => builder
-                    .http1_only()
-                    .pool_max_idle_per_host(idle_connections(
+                None => {
+                    builder.pool_max_idle_per_host(idle_connections(
                         options,
                         run.plan.concurrency,
                         run.plan.codes.len(),
-                    )),
+                    ));
+                    https.enable_http1().wrap_connector(http)
+                }
                 // Prior knowledge over http://, ALPN offering h2 alone
                 // over https://; a response head as large as the contract
                 // allows.
-                Some(_) => builder
-                    .http2_prior_knowledge()
-                    .http2_max_header_list_size(contract::MAX_HEAD as u32)
-                    .pool_max_idle_per_host(1),
-            }
-            .build()
+                Some(_) => {
+                    builder
+                        .http2_only(true)
+                        .http2_max_header_list_size(contract::MAX_HEAD as u32)
+                        .pool_max_idle_per_host(1);
+                    https.enable_http2().wrap_connector(http)
+                }
+            };
+            builder.build(Counted {
+                inner: https,
+                connects: Connects {
+                    run: Arc::clone(run),
+                    connection,
+                    timeout: options.connect_timeout,
+                },
+            })
         };
         let clients = match options.http2 {
-            None => vec![build(None)?],
-            Some(connections) => (0..connections.max(1))
-                .map(|c| build(Some(c)))
-                .collect::<Result<_, _>>()?,
+            None => vec![build(None)],
+            Some(connections) => (0..connections.max(1)).map(|c| build(Some(c))).collect(),
         };
         Ok(Self {
             clients,
             policy: RetryPolicy::new(options.retries),
             max_size: options.max_size,
+            timeout: options.timeout,
+            http2: options.http2.is_some(),
         })
     }
 
     /// The client of job `job`'s connection.
-    fn client(&self, job: usize) -> &reqwest::Client {
+    fn client(&self, job: usize) -> &HttpClient {
         &self.clients[job % self.clients.len()]
     }
 
@@ -180,11 +224,10 @@ impl AsyncClient {
         loop {
             let _in_flight = run.gauges.request();
             let sent = Instant::now();
-            let client = self.client(ctx.recorder.job());
-            let response = client.get(request.url().clone()).send().await;
+            let deadline = tokio::time::Instant::from_std(sent + self.timeout);
+            let response = timeout_at(deadline, self.send(ctx, request.url())).await;
             attempt.record(ctx, Phase::Request, sent);
-            let mut response = response.map_err(|e| {
-                let cause = reqwest_cause(&e);
+            let response = response.unwrap_or(Err(Cause::Timeout)).map_err(|cause| {
                 if cause == Cause::Refused {
                     ctx.recorder.goaway();
                 }
@@ -196,28 +239,81 @@ impl AsyncClient {
                 continue;
             };
             let receiving = Instant::now();
-            let body_error = |e: reqwest::Error| contract::verdict(reqwest_cause(&e), Stage::Body);
-            let read = match framing {
-                // A length the contract allowed: hyper holds the body to it,
-                // and one chunk (the usual case) is kept without a copy.
-                Framing::Length(_) => response.bytes().await.map_err(body_error),
-                // Otherwise the cap is checked chunk by chunk.
-                _ => {
-                    async {
-                        let mut body = Vec::new();
-                        while let Some(chunk) = response.chunk().await.map_err(body_error)? {
-                            body.extend_from_slice(&chunk);
-                            request.check_size(body.len() as u64)?;
+            let mut body = response.into_body();
+            let body_error = |e: hyper::Error| contract::verdict(error_cause(&e), Stage::Body);
+            let read = async {
+                match framing {
+                    // A length the contract allowed: hyper holds the body to
+                    // it, and one chunk (the usual case) is kept without a
+                    // copy.
+                    Framing::Length(_) => Ok(body.collect().await.map_err(body_error)?.to_bytes()),
+                    // Otherwise the cap is checked chunk by chunk.
+                    _ => {
+                        let mut bytes = Vec::new();
+                        while let Some(frame) = body.frame().await {
+                            if let Ok(data) = frame.map_err(body_error)?.into_data() {
+                                bytes.extend_from_slice(&data);
+                                request.check_size(bytes.len() as u64)?;
+                            }
                         }
-                        Ok(Bytes::from(body))
+                        Ok(Bytes::from(bytes))
                     }
-                    .await
                 }
             };
+            let read = timeout_at(deadline, read)
+                .await
+                .unwrap_or(Err(FetchError::Timeout));
             attempt.record(ctx, Phase::Body, receiving);
             let body = read?;
             framing.check(body.len() as u64)?;
             return Ok(body);
+        }
+    }
+
+    /// Sends a GET of `url` and waits for the answer's head; a request the
+    /// server refused before processing it is sent again at once, at most
+    /// [`RESENDS_OF_REFUSED`] times.
+    async fn send(
+        &self,
+        ctx: &FlagContext<'_>,
+        url: &Url,
+    ) -> Result<http::Response<hyper::body::Incoming>, Cause> {
+        // The contract lets through only URLs that parse as a URI.
+        let uri: http::Uri = url
+            .as_str()
+            .parse()
+            .map_err(|e| Cause::Other(format!("cannot send to {url}: {e}")))?;
+        // The Host header of HTTP/1.1, made here from the URI's authority
+        // (the url crate leaves out a default port and a user has no place
+        // in it): hyper's own formats it anew for every request, a twentieth
+        // of a download's instructions. HTTP/2 carries it as `:authority`.
+        let host = match (&self.http2, uri.authority()) {
+            (false, Some(authority)) => {
+                let host = authority.as_str().rsplit('@').next().unwrap_or_default();
+                Some(
+                    http::HeaderValue::from_str(host)
+                        .map_err(|e| Cause::Other(format!("cannot send to {url}: {e}")))?,
+                )
+            }
+            _ => None,
+        };
+        let client = self.client(ctx.recorder.job());
+        let mut resends = 0;
+        loop {
+            let mut request = http::Request::new(Empty::new());
+            *request.uri_mut() = uri.clone();
+            let headers = request.headers_mut();
+            if let Some(host) = &host {
+                headers.insert(http::header::HOST, host.clone());
+            }
+            headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+            match client.request(request).await {
+                Ok(response) => return Ok(response),
+                Err(error) if resends < RESENDS_OF_REFUSED && refused_before_processing(&error) => {
+                    resends += 1;
+                }
+                Err(error) => return Err(error_cause(&error)),
+            }
         }
     }
 }
@@ -236,26 +332,51 @@ fn idle_connections(options: &RequestOptions, concurrency: usize, downloads: usi
     }
 }
 
-/// What a reqwest (hyper) error means, in the contract's terms.
-fn reqwest_cause(error: &reqwest::Error) -> Cause {
-    if error.is_timeout() {
-        return Cause::Timeout;
-    }
-    if error.is_connect() {
-        // The same words as the blocking client's for the common case.
-        let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-        while let Some(e) = current {
-            if e.downcast_ref::<io::Error>()
-                .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
-            {
-                return Cause::Connect("connection refused".into());
+/// The errors of an error's chain, itself first.
+fn chain<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |e: &&'a (dyn StdError + 'static)| {
+        (*e).source()
+    })
+}
+
+/// Whether the server refused a request before processing it, so that it
+/// can be sent again as it is (RFC 9113 8.7): a `REFUSED_STREAM`, or a
+/// graceful `GOAWAY` (`NO_ERROR`) that did not count it among the
+/// processed.
+fn refused_before_processing(error: &hyper_util::client::legacy::Error) -> bool {
+    chain(error).any(|e| {
+        e.downcast_ref::<h2::Error>().is_some_and(|h2| {
+            h2.is_remote()
+                && ((h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR))
+                    || (h2.is_reset() && h2.reason() == Some(h2::Reason::REFUSED_STREAM)))
+        })
+    })
+}
+
+/// What an error of the client (hyper's, the connector's, the TLS
+/// library's) means, in the contract's terms.
+fn error_cause(error: &(dyn StdError + 'static)) -> Cause {
+    let connect = error
+        .downcast_ref::<hyper_util::client::legacy::Error>()
+        .is_some_and(|e| e.is_connect());
+    if connect {
+        for e in chain(error) {
+            if let Some(io) = e.downcast_ref::<io::Error>() {
+                match io.kind() {
+                    io::ErrorKind::TimedOut => return Cause::Timeout,
+                    // The same words as the blocking client's.
+                    io::ErrorKind::ConnectionRefused => {
+                        return Cause::Connect("connection refused".into());
+                    }
+                    _ => {}
+                }
             }
-            current = e.source();
         }
         return Cause::Connect(root_message(error));
     }
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(e) = current {
+    for e in chain(error) {
         if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
             if hyper.is_parse() || hyper.is_parse_status() || hyper.is_parse_too_large() {
                 return Cause::Invalid(root_message(hyper));
@@ -279,7 +400,6 @@ fn reqwest_cause(error: &reqwest::Error) -> Cause {
             }
             return io_cause(io);
         }
-        current = e.source();
     }
     Cause::Other(root_message(error))
 }
@@ -319,85 +439,88 @@ fn h2_cause(error: &h2::Error) -> Cause {
     Cause::Other(error.to_string())
 }
 
-/// The run's lookups as reqwest's resolver: a host name is looked up once
-/// per run, on the blocking pool (`getaddrinfo` blocks); a name already
-/// known, or an IP address, answers at once.
+/// The run's lookups as the connector's resolver: a host name is looked
+/// up once per run, on the blocking pool (`getaddrinfo` blocks); a name
+/// already known answers at once (the connector itself reads IP addresses).
+#[derive(Clone)]
 struct AsyncLookups(Arc<Lookups>);
 
-impl reqwest::dns::Resolve for AsyncLookups {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+/// What a resolver's answer becomes: addresses of port 0, for the
+/// connector to give the URL's port.
+type Resolving =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, LookupError>> + Send>>;
+
+impl tower_service::Service<Name> for AsyncLookups {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = LookupError;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), LookupError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         if let Some(answer) = self.0.known(&host) {
             return Box::pin(std::future::ready(addresses(answer)));
         }
         let lookups = Arc::clone(&self.0);
         Box::pin(async move {
-            match tokio::task::spawn_blocking(move || lookups.resolve(&host)).await {
-                Ok(answer) => addresses(answer),
-                Err(error) => Err(Box::new(error) as _),
-            }
+            let why = |error: tokio::task::JoinError| LookupError::Failed {
+                host: name.as_str().to_owned(),
+                why: error.to_string(),
+            };
+            addresses(
+                tokio::task::spawn_blocking(move || lookups.resolve(&host))
+                    .await
+                    .map_err(why)?,
+            )
         })
     }
 }
 
-/// A lookup's answer as reqwest takes it (port 0: the URL's is used).
+/// A lookup's answer as the connector takes it (port 0: the URL's is used).
 fn addresses(
     answer: Result<Arc<[std::net::IpAddr]>, LookupError>,
-) -> Result<reqwest::dns::Addrs, Box<dyn StdError + Send + Sync>> {
-    match answer {
-        Ok(ips) => {
-            let addrs: Vec<std::net::SocketAddr> = ips
-                .iter()
-                .map(|ip| std::net::SocketAddr::new(*ip, 0))
-                .collect();
-            Ok(Box::new(addrs.into_iter()))
-        }
-        Err(error) => Err(Box::new(error)),
-    }
+) -> Result<std::vec::IntoIter<SocketAddr>, LookupError> {
+    let ips = answer?;
+    let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
+    Ok(addrs.into_iter())
 }
 
-/// A layer on a client's connector that counts the connections it opens
-/// and, over HTTP/2, records each connect as a step of its connection.
+/// What a client's connector counts and bounds: the connections it opens
+/// and, over HTTP/2, each connect as a step of its connection; the connect
+/// timeout bounds a connect whole (look-up, TCP and TLS).
 #[derive(Clone)]
 struct Connects {
     run: Arc<Run>,
     /// The HTTP/2 connection this client holds, if it holds one.
     connection: Option<usize>,
+    timeout: Duration,
 }
 
-impl<S> tower_layer::Layer<S> for Connects {
-    type Service = Counted<S>;
-
-    fn layer(&self, inner: S) -> Counted<S> {
-        Counted {
-            inner,
-            connects: self.clone(),
-        }
-    }
-}
-
-/// A connector whose connections are counted.
+/// A connector whose connections are counted and bounded.
 #[derive(Clone)]
 struct Counted<S> {
     inner: S,
     connects: Connects,
 }
 
+/// An error of the connector, any kind.
+type BoxError = Box<dyn StdError + Send + Sync>;
+
 impl<S, R> tower_service::Service<R> for Counted<S>
 where
     S: tower_service::Service<R>,
     S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
 {
     type Response = S::Response;
-    type Error = S::Error;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
 
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: R) -> Self::Future {
@@ -405,7 +528,10 @@ where
         let connecting = self.inner.call(request);
         let connects = self.connects.clone();
         Box::pin(async move {
-            let connection = connecting.await?;
+            let connection = tokio::time::timeout(connects.timeout, connecting)
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
+                .map_err(Into::into)?;
             connects.run.gauges.connected();
             if let (Some(timeline), Some(c)) = (&connects.run.timeline, connects.connection) {
                 timeline.connection(c, ConnectionStep::Connect, started);
@@ -413,6 +539,19 @@ where
             Ok(connection)
         })
     }
+}
+
+/// The TLS configuration of every https connection: rustls over ring with
+/// the bundled Mozilla roots, as ureq has them.
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
 }
 
 #[cfg(test)]
