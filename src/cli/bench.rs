@@ -102,7 +102,7 @@ pub struct BenchArgs {
     #[arg(value_name = "N", short = 'm', long, value_delimiter = ',', default_value = "1,10,50,200", value_parser = values::count, allow_negative_numbers = true, help_heading = "Matrix")]
     pub concurrency: Vec<usize>,
     /// Server latencies; a flags server is started for each.
-    #[arg(value_name = "DURATION", long, value_delimiter = ',', default_value = "0ms,100ms", value_parser = values::duration, allow_negative_numbers = true, help_heading = "Matrix")]
+    #[arg(value_name = "DURATION", long, value_delimiter = ',', default_value = "0ms,100ms", value_parser = values::duration, allow_hyphen_values = true, help_heading = "Matrix")]
     pub delay: Vec<Duration>,
     /// Measured runs per cell.
     #[arg(value_name = "N", long, default_value_t = 5, value_parser = values::count, allow_negative_numbers = true, help_heading = "Matrix")]

@@ -70,10 +70,10 @@ pub struct DownloadArgs {
     #[arg(short = 'm', long, aliases = ["max-req", "max_req"], value_name = "N", value_parser = values::count, allow_negative_numbers = true, help_heading = "Requests")]
     pub concurrency: Option<usize>,
     /// Time limit of a whole request, body included.
-    #[arg(long, default_value = "10s", value_parser = values::positive_duration, value_name = "DURATION", allow_negative_numbers = true, help_heading = "Requests")]
+    #[arg(long, default_value = "10s", value_parser = values::positive_duration, value_name = "DURATION", allow_hyphen_values = true, help_heading = "Requests")]
     pub timeout: Duration,
     /// Time limit of establishing a connection.
-    #[arg(long, default_value = "3s", value_parser = values::positive_duration, value_name = "DURATION", allow_negative_numbers = true, help_heading = "Requests")]
+    #[arg(long, default_value = "3s", value_parser = values::positive_duration, value_name = "DURATION", allow_hyphen_values = true, help_heading = "Requests")]
     pub connect_timeout: Duration,
     /// Extra attempts after a timeout, a reset, a 5xx, 418 or 429.
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = values::retries, allow_negative_numbers = true, help_heading = "Requests")]
@@ -107,7 +107,7 @@ pub struct DownloadArgs {
     ///
     /// A duration (100ms), a random range (0.5s..5s), or 0 for instant
     /// answers. The default is a distant site's.
-    #[arg(long, value_name = "DURATION", value_parser = values::delay, allow_negative_numbers = true, help_heading = "Server")]
+    #[arg(long, value_name = "DURATION", value_parser = values::delay, allow_hyphen_values = true, help_heading = "Server")]
     pub server_delay: Option<Delay>,
     /// Share of requests the embedded server answers with 418, 0 to 1 [default: 0].
     #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true, help_heading = "Server")]
@@ -168,7 +168,7 @@ pub struct DownloadArgs {
     #[arg(long, value_enum, value_name = "WHERE", help_heading = "See it")]
     pub save: Option<SaveArg>,
     /// Make every save take at least this long: a slow disk.
-    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = values::duration, allow_negative_numbers = true, help_heading = "See it")]
+    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = values::duration, allow_hyphen_values = true, help_heading = "See it")]
     pub save_delay: Duration,
 }
 

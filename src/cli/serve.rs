@@ -36,8 +36,11 @@ pub struct ServeArgs {
     /// Serve this folder (same <cc>/<cc>.gif layout) instead of the embedded data set.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// With --dir: how long a file is served from memory before it is checked again (0s: every request).
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = values::duration, allow_hyphen_values = true, requires = "dir")]
+    pub recheck: Duration,
     /// Latency per request: 500ms, or a random range such as 0.5s..5s.
-    #[arg(long, value_name = "DURATION", value_parser = values::delay, allow_negative_numbers = true, help_heading = "Simulation")]
+    #[arg(long, value_name = "DURATION", value_parser = values::delay, allow_hyphen_values = true, help_heading = "Simulation")]
     pub delay: Option<Delay>,
     /// Share of requests answered with --error-status (0.0 to 1.0).
     #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true, help_heading = "Simulation")]
@@ -73,11 +76,11 @@ pub struct ServeArgs {
 pub struct LimitArgs {
     /// A request's head (or a query line) must arrive within this; a
     /// connection that sends nothing is closed after it.
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = values::positive_duration, allow_negative_numbers = true)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = values::positive_duration, allow_hyphen_values = true)]
     pub header_timeout: Duration,
     /// A connection with no traffic for this long, while none of its
     /// requests is being answered, is closed.
-    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = values::positive_duration, allow_negative_numbers = true)]
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = values::positive_duration, allow_hyphen_values = true)]
     pub idle_timeout: Duration,
     /// Open connections at most; more wait until one closes [default: the
     /// open-file limit less 100].
@@ -142,6 +145,7 @@ impl ServeArgs {
             seed: self.seed,
             faults: self.faults.clone(),
             drip_speed: self.drip_speed as u64,
+            recheck: self.recheck,
             limits: self
                 .limits
                 .limits(sys::raise_open_file_limit().unwrap_or(1024)),

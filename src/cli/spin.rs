@@ -24,7 +24,7 @@ pub struct SpinArgs {
     #[arg(long, value_enum, default_value_t = SpinMode::Thread, value_name = "MODE")]
     pub mode: SpinMode,
     /// How long the slow function takes.
-    #[arg(long, default_value = "3s", value_parser = values::duration, value_name = "DURATION", allow_negative_numbers = true)]
+    #[arg(long, default_value = "3s", value_parser = values::duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub seconds: Duration,
     /// Animate frames (auto: only when stdout is a terminal).
     #[arg(long, value_enum, default_value_t = ProgressChoice::Auto, value_name = "WHEN")]

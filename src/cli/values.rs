@@ -99,7 +99,10 @@ pub fn rate(text: &str) -> Result<f64, String> {
 
 /// A duration such as `500ms`, `0.5s` or `2s`.
 pub fn duration(text: &str) -> Result<Duration, String> {
-    if text.trim().starts_with('-') {
+    let t = text.trim();
+    if t.strip_prefix('-')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+    {
         return Err(format!(
             "'{text}' is negative: give a duration such as 500ms"
         ));

@@ -55,7 +55,7 @@ static FROM_DIR: LazyLock<Arc<ServerState>> = LazyLock::new(|| {
         source: DataSource::Dir(served.clone()),
         ..ServerConfig::default()
     };
-    let folder = Folder::open(served).expect("the served folder");
+    let folder = Folder::open(served, config.recheck).expect("the served folder");
     Arc::new(ServerState::new(config, Some(folder)))
 });
 

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub drip_speed: u64,
     /// Timeouts and the connection cap.
     pub limits: Limits,
+    /// How long a `--dir` file's bytes are served as kept before the file
+    /// is checked again (zero: at every request).
+    pub recheck: Duration,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             seed: None,
             faults: Vec::new(),
             drip_speed: 1000,
+            recheck: Duration::from_secs(1),
             limits: Limits::with_open_files(
                 rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
             ),

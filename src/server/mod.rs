@@ -65,7 +65,7 @@ pub(crate) async fn start(config: ServerConfig, addr: SocketAddr) -> io::Result<
     let folder = match &config.source {
         DataSource::Embedded => None,
         DataSource::Dir(dir) => Some(
-            Folder::open(dir)
+            Folder::open(dir, config.recheck)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?,
         ),
     };

@@ -236,6 +236,10 @@ fn a_symlink_swapped_in_and_out_of_the_folder_never_serves_outside_bytes() {
             "0",
             "--dir",
             dir.path().to_str().unwrap(),
+            // Every request opens and checks the file, so that the race
+            // is run at every request, not once a second.
+            "--recheck",
+            "0s",
         ],
     );
     let addr = addr_of(&server);
@@ -286,6 +290,33 @@ fn a_symlink_swapped_in_and_out_of_the_folder_never_serves_outside_bytes() {
         inside > 0 && answers > 100,
         "the race did not run: {inside} of {answers}"
     );
+}
+
+#[test]
+fn a_file_changed_under_dir_is_served_changed_once_the_recheck_time_has_passed() {
+    let dir = flags_folder();
+    let file = dir.path().join("br").join("br.gif");
+    let before = std::fs::read(&file).unwrap();
+    let after = b"GIF89a a new flag".to_vec();
+    let serve = |recheck: &str| {
+        let args = ["serve", "--port", "0", "--dir", dir.path().to_str().unwrap()];
+        let recheck = ["--recheck", recheck];
+        spawn_server("flags", &[&args[..], &recheck[..]].concat())
+    };
+    // One server checks at every request, one keeps the bytes for an
+    // hour, one for a second (the default).
+    let (every, hour, second) = (serve("0s"), serve("1h"), serve("1s"));
+    let limit = Duration::from_secs(10);
+    for server in [&every, &hour, &second] {
+        assert_eq!(get(&addr_of(server), "/flags/br/br.gif", limit).1, before);
+    }
+    std::fs::write(&file, &after).unwrap();
+    let changed = Instant::now();
+    assert_eq!(get(&addr_of(&every), "/flags/br/br.gif", limit).1, after);
+    assert_eq!(get(&addr_of(&hour), "/flags/br/br.gif", limit).1, before);
+    std::thread::sleep(Duration::from_millis(1100).saturating_sub(changed.elapsed()));
+    assert_eq!(get(&addr_of(&second), "/flags/br/br.gif", limit).1, after);
+    assert_eq!(get(&addr_of(&hour), "/flags/br/br.gif", limit).1, before);
 }
 
 fn rss_kib(pid: u32) -> u64 {

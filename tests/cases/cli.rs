@@ -65,6 +65,16 @@ fn numbers_say_what_is_wrong_in_words() {
         &["bench", "--from"],
         "a value is required for '--from <FILE>' but none was supplied (see --help)\n",
     );
+    // A negative duration is refused in words, not read as an option.
+    usage_error(
+        &["--timeout", "-2s"],
+        "'-2s' is negative: give a duration such as 500ms (see --help)",
+    );
+    usage_error(
+        &["serve", "--dir", "flags", "--recheck", "-1s"],
+        "'-1s' is negative",
+    );
+    usage_error(&["serve", "--recheck", "1s"], "--dir");
     usage_error(&["-m", "99999999999999999999"], "is too large");
     usage_error(&["-m", "0"], "must be at least 1");
     usage_error(
