@@ -37,7 +37,6 @@ const KEEP_AT_MOST: u64 = 1024 * 1024;
 /// Files larger than this are not served (a flag is tens of KB).
 const SERVE_AT_MOST: u64 = 64 * 1024 * 1024;
 
-
 /// What makes a file the same file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Identity {

@@ -299,7 +299,13 @@ fn a_file_changed_under_dir_is_served_changed_once_the_recheck_time_has_passed()
     let before = std::fs::read(&file).unwrap();
     let after = b"GIF89a a new flag".to_vec();
     let serve = |recheck: &str| {
-        let args = ["serve", "--port", "0", "--dir", dir.path().to_str().unwrap()];
+        let args = [
+            "serve",
+            "--port",
+            "0",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ];
         let recheck = ["--recheck", recheck];
         spawn_server("flags", &[&args[..], &recheck[..]].concat())
     };
