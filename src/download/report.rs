@@ -332,14 +332,15 @@ pub(crate) fn summary(report: &RunReport) -> String {
         ));
     }
     if let (Some(opened), Some(each)) = (report.connections, report.requests_per_connection) {
-        let streams = if report.http == "2" {
-            "HTTP/2 streams"
+        let noun = if report.http == "2" {
+            "HTTP/2 stream"
         } else {
-            "requests"
+            "request"
         };
+        let s = if report.requests == 1 { "" } else { "s" };
+        let requests = format!("{} {noun}{s}", report.requests);
         text.push_str(&format!(
-            "\nConnections: {} opened for {} {streams}: {each:.1} per connection.",
-            opened, report.requests
+            "\nConnections: {opened} opened for {requests}: {each:.1} per connection."
         ));
     }
     text.push_str(&format!(

@@ -149,6 +149,23 @@ fn summary() {
 }
 
 #[test]
+fn one_request_is_not_requests() {
+    let one = RunReport {
+        connections: Some(1),
+        requests: 1,
+        requests_per_connection: Some(1.0),
+        ..run_report()
+    };
+    let summary = report::summary(&one);
+    assert!(
+        summary.contains("Connections: 1 opened for 1 request: 1.0 per connection."),
+        "{summary}"
+    );
+    let h2 = RunReport { http: "2", ..one };
+    assert!(report::summary(&h2).contains("for 1 HTTP/2 stream: "));
+}
+
+#[test]
 fn json_report() {
     insta::assert_snapshot!(crate::text::json_pretty(&run_report()).unwrap());
 }
