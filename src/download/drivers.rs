@@ -13,7 +13,7 @@ use futures::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
 
 use crate::download::fetch::blocking::BlockingClient;
-use crate::download::fetch::nonblocking::AsyncClient;
+use crate::download::fetch::nonblocking::{AsyncClient, ClientError};
 use crate::download::plan::{Mode, Runtime};
 use crate::download::status::CodeResult;
 use crate::download::{Run, RunError};
@@ -72,7 +72,7 @@ pub(crate) fn run_threaded(run: &Run) {
 /// task, so the runtime's workers share them, and each file is saved with
 /// `spawn_blocking` inside `download_flag`, so the runtime never waits on the
 /// disk.
-pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), rustls::Error> {
+pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), ClientError> {
     let client = Arc::new(AsyncClient::new(&run)?);
     stream::iter(0..run.plan.codes.len())
         .take_until(run.cancel.clone().cancelled_owned())

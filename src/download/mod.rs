@@ -45,9 +45,10 @@ pub enum RunError {
         /// Why it does not parse.
         source: url::ParseError,
     },
-    /// The HTTP client could not be built (its TLS roots, its resolver).
-    #[error("cannot start the HTTP client: {0}")]
-    Client(#[from] rustls::Error),
+    /// The HTTP client could not be built (its TLS configuration, the
+    /// proxy of the environment).
+    #[error("cannot start the HTTP client")]
+    Client(#[from] crate::download::fetch::nonblocking::ClientError),
     /// The runtime or a thread could not be started.
     #[error(transparent)]
     Io(#[from] std::io::Error),

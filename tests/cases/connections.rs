@@ -172,3 +172,136 @@ fn http2_rides_exactly_the_connections_asked_for() {
         );
     }
 }
+
+/// A `CONNECT` proxy on 127.0.0.1:0 that tunnels to `upstream` whatever
+/// host it is asked for; the first line of each request it received.
+fn connect_proxy(
+    upstream: std::net::SocketAddr,
+) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&asked);
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                // The request's head, a byte at a time up to its blank line.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match client.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                log.lock().unwrap().push(line);
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    return;
+                };
+                if client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .is_err()
+                {
+                    return;
+                }
+                let (client_in, server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                thread::spawn(move || pump(client_in, server_out, |_| {}));
+                pump(server, client, |_| {});
+            });
+        }
+    });
+    (addr, asked)
+}
+
+/// `flags` with the proxy variables of the environment as given, none other.
+fn flags_with_proxy(variables: &[(&str, String)]) -> assert_cmd::Command {
+    let mut command = flags();
+    for name in ["ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"] {
+        command.env_remove(name).env_remove(name.to_lowercase());
+    }
+    for (name, value) in variables {
+        command.env(name, value);
+    }
+    command
+}
+
+#[test]
+fn every_mode_goes_through_the_proxy_of_the_environment_with_connect() {
+    let site = server(ServerConfig::default());
+    let upstream = site.base_url().trim_start_matches("http://");
+    let upstream = upstream.split('/').next().unwrap().parse().unwrap();
+    let (proxy, asked) = connect_proxy(upstream);
+    let through = ("HTTP_PROXY", format!("http://{proxy}"));
+    for mode in MODES {
+        // flags.invalid is nowhere: only the proxy reaches it.
+        let out = tempfile::tempdir().unwrap();
+        let output = flags_with_proxy(std::slice::from_ref(&through))
+            .args([
+                "BR",
+                "CN",
+                "--retries",
+                "0",
+                "--progress",
+                "never",
+                "--json",
+            ])
+            .args(common::mode_args(mode, "2"))
+            .args(["-s", "http://flags.invalid/flags", "-o"])
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{mode}: {output:?}");
+        let report = common::json(&output.stdout);
+        assert_eq!(report["counts"]["ok"], 2, "{mode}: {report}");
+        // The proxy's address needs no lookup, the target's is the proxy's.
+        assert_eq!(report["lookups"], 0, "{mode}: {report}");
+        let saved = common::files(out.path());
+        assert_eq!(
+            saved["BR.gif"],
+            flags::dataset::flag_gif("BR").unwrap(),
+            "{mode}"
+        );
+        // NO_PROXY names the host: no proxy, and no address for it.
+        let output = flags_with_proxy(&[through.clone(), ("NO_PROXY", "flags.invalid".into())])
+            .args(["BR", "--retries", "0", "--progress", "never", "-q"])
+            .args(common::mode_args(mode, "2"))
+            .args(["-s", "http://flags.invalid/flags", "-o"])
+            .arg(out.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{mode}: {output:?}");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains("cannot look up flags.invalid"),
+            "{mode}: {said}"
+        );
+    }
+    let asked = asked.lock().unwrap();
+    assert!(!asked.is_empty());
+    assert!(
+        asked
+            .iter()
+            .all(|line| line == "CONNECT flags.invalid:80 HTTP/1.1"),
+        "{asked:?}"
+    );
+    // A SOCKS proxy: ureq would take it, the async client says so at once.
+    let socks = ("ALL_PROXY", "socks5://127.0.0.1:9".to_owned());
+    let output = flags_with_proxy(&[socks])
+        .args(["BR", "--mode", "async", "-s", "http://flags.invalid/flags"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "ALL_PROXY=socks5://127.0.0.1:9: the async mode goes through HTTP proxies only"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

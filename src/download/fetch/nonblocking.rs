@@ -18,12 +18,16 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::Uri;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 
 use crate::download::Run;
@@ -41,7 +45,7 @@ use crate::download::timeline::{ConnectionStep, Phase, Recorder, Step};
 
 /// An HTTP client of the run: its connections counted, its names looked
 /// up by the run's lookups, https by rustls.
-type HttpClient = Client<Counted<HttpsConnector<HttpConnector<AsyncLookups>>>, Empty<Bytes>>;
+type HttpClient = Client<Counted<HttpsConnector<Proxied>>, Empty<Bytes>>;
 
 /// How many times a request the server refused before processing it (an
 /// HTTP/2 `REFUSED_STREAM`, or a graceful `GOAWAY`) is sent again at once,
@@ -69,8 +73,9 @@ pub(crate) struct AsyncClient {
 impl AsyncClient {
     /// The client of `run`: `concurrency` downloads in flight,
     /// `downloads` in all.
-    pub(crate) fn new(run: &Arc<Run>) -> Result<Self, rustls::Error> {
+    pub(crate) fn new(run: &Arc<Run>) -> Result<Self, ClientError> {
         let options = &run.plan.request;
+        let proxy = env_proxy()?.map(Arc::new);
         // HTTPS (the remote server) with rustls over ring and the bundled
         // Mozilla roots, as ureq has it: the same trust in every mode, and
         // no reading of the system's certificate folder at every start.
@@ -81,6 +86,10 @@ impl AsyncClient {
             http.enforce_http(false);
             // A request is one small write: send it at once.
             http.set_nodelay(true);
+            let http = Proxied {
+                http,
+                proxy: proxy.clone(),
+            };
             let https = hyper_rustls::HttpsConnectorBuilder::new()
                 .with_tls_config(tls.clone())
                 .https_or_http();
@@ -539,6 +548,108 @@ where
             Ok(connection)
         })
     }
+}
+
+/// Why the async client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// rustls refused its configuration.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The proxy of the environment is one this client cannot go through.
+    #[error("{0}")]
+    Proxy(String),
+}
+
+/// The variables a proxy is read from, in ureq's order: the first one set
+/// is the proxy of every URL, whatever its scheme.
+const PROXY_VARIABLES: [&str; 6] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
+/// The run's proxy, read from the environment as ureq (the blocking
+/// modes' client) reads it, so that every mode goes the same way: the
+/// first of [`PROXY_VARIABLES`] that is set, for every URL but the hosts
+/// of `NO_PROXY`. Like ureq, the client tunnels through it with `CONNECT`,
+/// for http:// as for https://. ureq also takes SOCKS and https:// proxies;
+/// this client refuses them at start, in words, rather than go another way.
+fn env_proxy() -> Result<Option<Matcher>, ClientError> {
+    let Some((variable, value)) = PROXY_VARIABLES.iter().find_map(|variable| {
+        let value = std::env::var(variable).ok()?;
+        (!value.trim().is_empty()).then(|| (*variable, value.trim().to_owned()))
+    }) else {
+        return Ok(None);
+    };
+    let value = if value.contains("://") {
+        value
+    } else {
+        format!("http://{value}")
+    };
+    if !value.starts_with("http://") {
+        return Err(ClientError::Proxy(format!(
+            "{variable}={}: the async mode goes through HTTP proxies only (the blocking modes take SOCKS and https:// ones too)",
+            crate::text::inert(&value)
+        )));
+    }
+    let no = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|variable| std::env::var(variable).ok())
+        .unwrap_or_default();
+    Ok(Some(Matcher::builder().all(value).no(no).build()))
+}
+
+/// The connector under TLS: straight to the server, or through the run's
+/// proxy with a `CONNECT` tunnel.
+#[derive(Clone)]
+struct Proxied {
+    http: HttpConnector<AsyncLookups>,
+    proxy: Option<Arc<Matcher>>,
+}
+
+impl tower_service::Service<Uri> for Proxied {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<TokioIo<TcpStream>, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The HTTP connector is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, target: Uri) -> Self::Future {
+        let mut http = self.http.clone();
+        let Some(proxy) = self.proxy.as_ref().and_then(|m| m.intercept(&target)) else {
+            return Box::pin(async move { http.call(target).await.map_err(Into::into) });
+        };
+        let mut tunnel = Tunnel::new(proxy.uri().clone(), http);
+        if let Some(auth) = proxy.basic_auth() {
+            tunnel = tunnel.with_auth(auth.clone());
+        }
+        Box::pin(async move {
+            // The tunnel asks for the target's port, 443 when the URI has
+            // none: an http:// URI gets its 80 first.
+            let target = with_port(&target)?;
+            tunnel.call(target).await.map_err(Into::into)
+        })
+    }
+}
+
+/// `uri` with its port written out (80 for http, 443 for https).
+fn with_port(uri: &Uri) -> Result<Uri, BoxError> {
+    if uri.port().is_some() {
+        return Ok(uri.clone());
+    }
+    let host = uri.host().unwrap_or_default();
+    let (scheme, port) = match uri.scheme_str() {
+        Some("https") => ("https", 443),
+        _ => ("http", 80),
+    };
+    Ok(format!("{scheme}://{host}:{port}/").parse::<Uri>()?)
 }
 
 /// The TLS configuration of every https connection: rustls over ring with
