@@ -377,7 +377,14 @@ fn an_http2_trace_puts_streams_inside_their_connections_lanes() {
             e["pid"].as_u64().unwrap()
         })
         .collect();
-    assert_eq!(connects.len(), 2, "{connects:?}");
+    // Both connections connect; on a loaded machine hyper's pool has been
+    // seen to open one more (tests/cases/connections.rs), drawn on its
+    // connection's track too.
+    assert!(
+        connects.contains(&2) && connects.contains(&3),
+        "{connects:?}"
+    );
+    assert!((2..=3).contains(&connects.len()), "{connects:?}");
     // Every request and body in the lanes of the connection it rode: job
     // j on connection j % 2, never on the connection's own track.
     let mut streams = 0;
