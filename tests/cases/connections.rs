@@ -93,7 +93,9 @@ fn run_through_proxy(delay: Delay, args: &[&str]) -> Arc<Seen> {
         .arg(out.path())
         .assert()
         .success();
-    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 60);
+    let count = args.iter().skip_while(|&&arg| arg != "--count").nth(1);
+    let count: usize = count.expect("a --count").parse().unwrap();
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), count);
     seen
 }
 
@@ -144,6 +146,33 @@ fn async_closes_connections_no_download_can_take_up() {
         early.count() >= 10,
         "{} closes, none well before the last answer",
         closed.len()
+    );
+}
+
+#[test]
+fn async_closes_each_connection_after_its_last_download_not_at_the_end() {
+    // 120 downloads at concurrency 60: the first 60 connections are each
+    // reused once; once all 120 have started, a connection closes when its
+    // flag is in, during the last round, not all together when the run ends
+    // (before this, 2 of 60 closed early; now about 35).
+    let delay = Delay::Range(Duration::ZERO, Duration::from_millis(600));
+    let seen = run_through_proxy(
+        delay,
+        &["-a", "--count", "120", "-m", "60", "--mode", "async"],
+    );
+    let last_answer = seen.last_answer.lock().unwrap().expect("answers were sent");
+    let closed = seen.closed_by_client.lock().unwrap();
+    let early = closed
+        .iter()
+        .filter(|&&at| at + Duration::from_millis(200) < last_answer);
+    assert!(
+        early.count() >= 10,
+        "{} closes, too few well before the last answer (ms before it): {:?}",
+        closed.len(),
+        closed
+            .iter()
+            .map(|&at| last_answer.saturating_duration_since(at).as_millis())
+            .collect::<Vec<_>>()
     );
 }
 

@@ -14,6 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -22,12 +23,13 @@ use http::Uri;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{CaptureConnection, HttpConnector, capture_connection};
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio::time::timeout_at;
 
 use crate::download::Run;
@@ -68,6 +70,14 @@ pub(crate) struct AsyncClient {
     timeout: Duration,
     /// Whether the clients speak HTTP/2 (else HTTP/1.1).
     http2: bool,
+    /// Downloads in all, how many have started, and the signal that all
+    /// have: from then on, an HTTP/1.1 connection bringing a flag is closed
+    /// after it, not kept idle for a request that will never come (see
+    /// [`Self::send`]).
+    downloads: usize,
+    started: AtomicUsize,
+    all_started: Notify,
+    concurrency: usize,
 }
 
 impl AsyncClient {
@@ -140,6 +150,10 @@ impl AsyncClient {
             max_size: options.max_size,
             timeout: options.timeout,
             http2: options.http2.is_some(),
+            downloads: run.plan.codes.len(),
+            started: AtomicUsize::new(0),
+            all_started: Notify::new(),
+            concurrency: run.plan.concurrency,
         })
     }
 
@@ -151,6 +165,9 @@ impl AsyncClient {
     /// Downloads job `job` of the run (metadata first with `--names`) and
     /// saves it; the two steps are plain `.await`s one after the other.
     pub(crate) async fn download_flag(&self, run: &Arc<Run>, job: usize) -> CodeResult {
+        if self.started.fetch_add(1, Ordering::SeqCst) + 1 == self.downloads {
+            self.all_started.notify_waiters();
+        }
         let mut ctx = FlagContext::new(run, job);
         let outcome = self.try_download_flag(run, &mut ctx).await;
         ctx.finish(outcome)
@@ -234,7 +251,8 @@ impl AsyncClient {
             let _in_flight = run.gauges.request();
             let sent = Instant::now();
             let deadline = tokio::time::Instant::from_std(sent + self.timeout);
-            let response = timeout_at(deadline, self.send(ctx, request.url())).await;
+            let response =
+                timeout_at(deadline, self.send(ctx, request.url(), attempt.target)).await;
             attempt.record(ctx, Phase::Request, sent);
             let response = response.unwrap_or(Err(Cause::Timeout)).map_err(|cause| {
                 if cause == Cause::Refused {
@@ -282,10 +300,19 @@ impl AsyncClient {
     /// Sends a GET of `url` and waits for the answer's head; a request the
     /// server refused before processing it is sent again at once, at most
     /// [`RESENDS_OF_REFUSED`] times.
+    ///
+    /// A flag still awaited when every download has started is the last
+    /// its HTTP/1.1 connection will carry: the connection is closed when
+    /// its body ends, during the run's last round trip, where the pool
+    /// would have kept it idle and closed it at the end, after the last
+    /// download (a thousand connections take 20 ms to close, on the run's
+    /// clock). An answer that sends again (a redirect, a retry) takes a new
+    /// connection.
     async fn send(
         &self,
         ctx: &FlagContext<'_>,
         url: &Url,
+        target: Target,
     ) -> Result<http::Response<hyper::body::Incoming>, Cause> {
         // The contract lets through only URLs that parse as a URI.
         let uri: http::Uri = url
@@ -306,7 +333,11 @@ impl AsyncClient {
             }
             _ => None,
         };
-        let client = self.client(ctx.recorder.job());
+        let job = ctx.recorder.job();
+        let client = self.client(job);
+        // Only the last round's requests can be the last of a connection.
+        let may_be_last =
+            !self.http2 && target == Target::Flag && job + self.concurrency >= self.downloads;
         let mut resends = 0;
         loop {
             let mut request = http::Request::new(Empty::new());
@@ -316,7 +347,13 @@ impl AsyncClient {
                 headers.insert(http::header::HOST, host.clone());
             }
             headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
-            match client.request(request).await {
+            let connection = may_be_last.then(|| capture_connection(&mut request));
+            let response = client.request(request);
+            let response = match connection {
+                Some(connection) => self.closing_if_last(response, connection).await,
+                None => response.await,
+            };
+            match response {
                 Ok(response) => return Ok(response),
                 Err(error) if resends < RESENDS_OF_REFUSED && refused_before_processing(&error) => {
                     resends += 1;
@@ -324,6 +361,35 @@ impl AsyncClient {
                 Err(error) => return Err(error_cause(&error)),
             }
         }
+    }
+
+    /// Awaits `response`; if every download starts before it arrives, marks
+    /// its connection so that the pool drops it after the body instead of
+    /// keeping it. Marking it later would be too late: a small answer's
+    /// connection goes back to the pool as its head arrives.
+    async fn closing_if_last<F: Future>(
+        &self,
+        response: F,
+        mut connection: CaptureConnection,
+    ) -> F::Output {
+        let poison = async {
+            let notified = self.all_started.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.started.load(Ordering::SeqCst) < self.downloads {
+                notified.await;
+            }
+            if let Some(connected) = &*connection.wait_for_connection_metadata().await {
+                connected.poison();
+            }
+        };
+        tokio::pin!(response);
+        tokio::select! {
+            biased;
+            response = &mut response => return response,
+            () = poison => {}
+        }
+        response.await
     }
 }
 
