@@ -315,7 +315,7 @@ mod tests {
             let cancel = CancellationToken::new();
             let run = Arc::new(Run::new(plan, output, progress, cancel, true).unwrap());
             drive(Arc::clone(&run)).unwrap();
-            let (counts, results) = run.progress.snapshot();
+            let (counts, results) = run.progress.take_results();
             assert_eq!((counts.ok, counts.error), (4, 1), "{mode}");
             let failed = results.iter().find(|r| r.code == PANIC_CODE).unwrap();
             assert_eq!(failed.status, Status::Error);

@@ -159,7 +159,7 @@ pub(crate) fn run(
     let elapsed = run.started.elapsed();
     run.progress.finish();
     run.output.close(CLOSE_WAIT);
-    let (counts, results) = run.progress.snapshot();
+    let (counts, results) = run.progress.take_results();
     let plan = &run.plan;
     let interrupted = run.cancel.is_cancelled();
     let ideal_seconds = plan
