@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Prefix of temporary files, so that leftovers can be recognised and removed.
+/// Prefix of temporary files, so that leftovers can be recognised and
+/// removed; the process id follows it (`.flags-partial-<pid>-<random>`), so
+/// that a run removes only its own or those of runs no longer alive, never
+/// the files another run is writing in the same folder at that moment.
 pub(crate) const TEMP_PREFIX: &str = ".flags-partial-";
 
 /// Longest country-name part of a file name, in bytes.
@@ -133,7 +136,7 @@ impl OutputDir {
         let probe = temp_file(path).map_err(|e| OutputError::Write(path.to_owned(), e))?;
         let _ = probe.close();
         // What a killed run (SIGKILL, a power cut) could not clean up.
-        remove_leftovers(path);
+        remove_leftovers(path, Leftovers::OfEndedRuns);
         Ok(Self(Arc::new(Shared {
             path: path.to_owned(),
             closed: AtomicBool::new(false),
@@ -178,7 +181,7 @@ impl OutputDir {
 
     /// Closes the folder: no save starts after this. Waits up to `wait` for
     /// the saves in progress; if some are still writing then (the process
-    /// is about to exit under them), removes temporary files. When every
+    /// is about to exit under them), removes their temporary files. When every
     /// save has ended, none of this run's can be left (each one renamed or
     /// removed its own), and the folder is not read: reading it costs a
     /// few milliseconds per 10,000 files, at the end of every run.
@@ -189,7 +192,7 @@ impl OutputDir {
             std::thread::sleep(Duration::from_millis(1));
         }
         if self.0.saving.load(Ordering::SeqCst) > 0 {
-            remove_leftovers(&self.0.path);
+            remove_leftovers(&self.0.path, Leftovers::OfThisRun);
         }
     }
 }
@@ -198,22 +201,58 @@ impl OutputDir {
 /// less the umask (0644 under the usual 022), as curl and wget give.
 fn temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
     tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
         .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
 }
 
-/// Removes the temporary files in `dir`: those of saves cut off by the end
-/// of this run, or left by a run that was killed.
-fn remove_leftovers(dir: &Path) {
+/// Which temporary files [`remove_leftovers`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leftovers {
+    /// This process's: saves cut off by the end of its run.
+    OfThisRun,
+    /// Those of processes no longer alive (killed runs), and those without
+    /// a process id (left by versions that wrote none).
+    OfEndedRuns,
+}
+
+/// Removes the temporary files in `dir` that `which` names.
+fn remove_leftovers(dir: &Path, which: Leftovers) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
+    let me = std::process::id();
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let owner = rest
+            .split_once('-')
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let remove = match which {
+            Leftovers::OfThisRun => owner == Some(me),
+            Leftovers::OfEndedRuns => owner.is_none_or(|pid| pid != me && !is_alive(pid)),
+        };
+        if remove {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// Whether a process with id `pid` exists (signal 0 checks without
+/// sending; a process of another user answers EPERM, and is alive).
+fn is_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        // 0 and negative ids name process groups, not a process.
+        return false;
+    }
+    // SAFETY: kill with signal 0 sends nothing; it only checks the id.
+    let answer = unsafe { libc::kill(pid, 0) };
+    answer == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// The existing file of `code` in `dir`, if a previous run saved one
@@ -271,26 +310,51 @@ mod tests {
         assert_eq!(existing_flag(dir.path(), "US"), None);
     }
 
+    /// A temporary file's name as the process `pid` would give it.
+    fn temp_of(dir: &Path, pid: u32, tail: &str) -> PathBuf {
+        dir.join(format!("{TEMP_PREFIX}{pid}-{tail}"))
+    }
+
+    /// The id of a process that has ended.
+    fn ended_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
     #[test]
-    fn a_closed_folder_refuses_saves_and_has_no_temporary_files() {
+    fn a_closed_folder_refuses_saves_and_has_no_temporary_files_of_its_run() {
         let dir = tempfile::tempdir().unwrap();
-        let left = dir.path().join(format!("{TEMP_PREFIX}killed"));
-        fs::write(&left, b"x").unwrap();
+        let killed = temp_of(dir.path(), ended_pid(), "killed");
+        let old_format = dir.path().join(format!("{TEMP_PREFIX}abcdef"));
+        let other_run = temp_of(dir.path(), std::os::unix::process::parent_id(), "live");
+        for file in [&killed, &old_format, &other_run] {
+            fs::write(file, b"x").unwrap();
+        }
         let output = OutputDir::prepare(dir.path()).unwrap();
         assert!(
-            !left.exists(),
-            "a killed run's temporary file is removed at the start"
+            !killed.exists(),
+            "an ended run's temporary file is removed at the start"
         );
+        assert!(!old_format.exists(), "so is one with no process id");
+        assert!(other_run.exists(), "a live run's is not touched");
         // A save still writing when the wait ends: its file is removed.
         output.0.saving.fetch_add(1, Ordering::SeqCst);
-        let cut = dir.path().join(format!("{TEMP_PREFIX}cut"));
+        let cut = temp_of(dir.path(), std::process::id(), "cut");
         fs::write(&cut, b"x").unwrap();
         output.close(Duration::from_millis(10));
         assert!(matches!(
             output.save("BR.gif", b"GIF"),
             Err(SaveError::Closed)
         ));
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(!cut.exists());
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(left, [other_run], "only the live run's file is left");
     }
 
     #[test]
@@ -298,12 +362,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let output = OutputDir::prepare(dir.path()).unwrap();
         output.save("BR.gif", b"GIF").unwrap();
-        // Not a file of this run's saves (all ended), so closing cannot have
-        // found it: had it read the folder, it would be gone.
-        let other = dir.path().join(format!("{TEMP_PREFIX}other"));
+        // Named as this run's, but not of a save (all ended), so closing
+        // cannot have found it: had it read the folder, it would be gone.
+        let other = temp_of(dir.path(), std::process::id(), "other");
         fs::write(&other, b"x").unwrap();
         output.close(Duration::from_millis(10));
         assert!(other.exists());
+    }
+
+    #[test]
+    fn a_process_id_is_alive_only_while_its_process_runs() {
+        assert!(is_alive(std::process::id()));
+        assert!(!is_alive(ended_pid()));
+        assert!(!is_alive(0), "0 names a process group");
+        assert!(!is_alive(u32::MAX), "not a process id");
     }
 
     #[test]

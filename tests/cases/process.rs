@@ -45,6 +45,46 @@ fn interrupt(pid: u32) {
 }
 
 #[test]
+fn a_run_removes_the_temporary_files_of_ended_runs_not_those_another_run_is_writing() {
+    // Two runs into one folder: the second must not remove the files the
+    // first is writing (it did, and the first failed "save failed: No such
+    // file or directory"); a killed run's are removed.
+    let out = tempfile::tempdir().unwrap();
+    let mut live = Command::new("sleep").arg("30").spawn().unwrap();
+    let mut ended = Command::new("true").spawn().unwrap();
+    ended.wait().unwrap();
+    let writing = out
+        .path()
+        .join(format!(".flags-partial-{}-abc123", live.id()));
+    let killed = out
+        .path()
+        .join(format!(".flags-partial-{}-def456", ended.id()));
+    std::fs::write(&writing, b"half a flag").unwrap();
+    std::fs::write(&killed, b"half a flag").unwrap();
+    let status = flags_command()
+        .args([
+            "BR",
+            "--progress",
+            "never",
+            "-q",
+            "--server-delay",
+            "0",
+            "-o",
+        ])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    live.kill().unwrap();
+    live.wait().unwrap();
+    assert!(status.success());
+    assert!(out.path().join("BR.gif").exists());
+    assert_eq!(
+        temporary_files(out.path()),
+        [writing.file_name().unwrap().to_string_lossy()]
+    );
+}
+
+#[test]
 fn a_second_interrupt_a_few_ms_after_the_first_leaves_no_temporary_file() {
     std::thread::scope(|scope| {
         for mode in MODES {
