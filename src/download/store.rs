@@ -5,8 +5,8 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 /// Prefix of temporary files, so that leftovers can be recognised and
@@ -200,8 +200,11 @@ impl OutputDir {
 /// A temporary file in `dir`, readable as a final file will be: mode 0666
 /// less the umask (0644 under the usual 022), as curl and wget give.
 fn temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    /// This process's temporary file names start with this, made once.
+    static OWN_PREFIX: LazyLock<String> =
+        LazyLock::new(|| format!("{TEMP_PREFIX}{}-", std::process::id()));
     tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .prefix(OWN_PREFIX.as_str())
         .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
 }
