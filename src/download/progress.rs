@@ -17,8 +17,17 @@ use crate::{errln, outln, text};
 /// drawn even when stderr is not a terminal (the caller decided to show it).
 pub(crate) fn live_bar(total: u64, style: ProgressStyle) -> ProgressBar {
     let bar = quiet_bar(total, style);
-    bar.enable_steady_tick(TICK);
+    start_ticking(&bar);
     bar
+}
+
+/// Draws `bar`'s first frame now, then every [`TICK`] from a thread of
+/// indicatif's. Drawn here, not left to that thread: on a busy machine it
+/// may first run after a short run has ended, which then showed nothing
+/// even with `--progress always`.
+fn start_ticking(bar: &ProgressBar) {
+    bar.tick();
+    bar.enable_steady_tick(TICK);
 }
 
 /// How often a live display redraws itself.
@@ -253,7 +262,7 @@ impl Progress {
     pub(crate) fn live(&self, live: Live) {
         let first = self.shown.lock().live.replace(live).is_none();
         if first && !self.bar.is_hidden() {
-            self.bar.enable_steady_tick(TICK);
+            start_ticking(&self.bar);
         }
     }
 
