@@ -298,12 +298,27 @@ fn run_h2(liar: &H2Liar, scenario: &str, args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn a_goaway_fails_the_streams_it_processed_and_retries_those_above_its_last() {
-    let liar = H2Liar::start();
-    let report = run_h2(
-        &liar,
-        "h2-goaway-midway",
-        &["BR", "CN", "IN", "US", "-m", "4", "--timeout", "3s"],
-    );
+    // The scenario needs the four streams on the liar's first connection.
+    // Once, in CI on a loaded machine, the client opened two connections at
+    // the start and split the streams: BR was answered on the second, and
+    // the first, never given its four, left CN, IN and US to time out. That
+    // setup is tried again with a fresh liar; a client that mishandles the
+    // GOAWAY fails every attempt.
+    let mut attempts = 0;
+    let report = loop {
+        attempts += 1;
+        let liar = H2Liar::start();
+        let report = run_h2(
+            &liar,
+            "h2-goaway-midway",
+            &["BR", "CN", "IN", "US", "-m", "4", "--timeout", "3s"],
+        );
+        let split = report["errors"][0]["reason"] == "timed out";
+        if !split || attempts == 3 {
+            break report;
+        }
+        eprintln!("streams split over two connections, trying again: {report}");
+    };
     // Stream 1 answered; stream 3 (the last the GOAWAY names) cut; streams
     // 5 and 7 refused, sent again on a second connection, answered. hyper's
     // pool sends them again itself (nothing of them was
