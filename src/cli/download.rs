@@ -335,7 +335,8 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
     }
     if args.http2 && mode != Mode::Async {
         return Err(usage(format!(
-            "--http2 needs --mode async: the {mode} mode's client (ureq) speaks HTTP/1.1 only"
+            "--http2 needs --mode async: the {mode} mode's client ({}) speaks HTTP/1.1 only",
+            mode.client()
         )));
     }
     let (runtime, save) = args.runtime_and_save(mode)?;

@@ -1,5 +1,5 @@
 //! The client contract: what counts as a download, decided once for both
-//! HTTP clients. The blocking client (ureq) and the async one (hyper) only
+//! HTTP clients. The blocking client (ureq) and the async one (reqwest) only
 //! move bytes; every verdict on a response goes through this module, so the
 //! three modes cannot disagree on what a server's answer means.
 //!

@@ -21,6 +21,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The HTTP client this mode's requests go through, as traces name it.
+    pub fn client(self) -> &'static str {
+        match self {
+            Mode::Sequential | Mode::Threaded => "ureq",
+            Mode::Async => "reqwest",
+        }
+    }
+
     /// The default concurrency of this mode.
     pub(crate) fn default_concurrency(self) -> usize {
         match self {

@@ -35,8 +35,10 @@ pub(crate) fn chrome_trace(recording: &Recording, report: &RunReport) -> Value {
         ""
     };
     let title = format!(
-        "flags {} mode{runtime}{http2}, concurrency {}",
-        report.mode, report.concurrency
+        "flags {} mode ({}){runtime}{http2}, concurrency {}",
+        report.mode,
+        report.mode.client(),
+        report.concurrency
     );
     let mut events = vec![json!({
         "name": "process_name", "ph": "M", "pid": 1, "args": { "name": title }

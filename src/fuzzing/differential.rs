@@ -1,6 +1,6 @@
 //! The two HTTP clients fuzzed against each other: a loopback server
 //! answers with the fuzzer's bytes, the blocking client (ureq, the
-//! sequential and threaded modes) and the async one (hyper) each fetch a
+//! sequential and threaded modes) and the async one (reqwest) each fetch a
 //! flag from it, and they must reach the same verdict.
 
 use std::io::{Read, Write};

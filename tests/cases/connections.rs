@@ -195,11 +195,74 @@ fn http2_rides_exactly_the_connections_asked_for() {
     }
 }
 
-/// A `CONNECT` proxy on 127.0.0.1:0 that tunnels to `upstream` whatever
-/// host it is asked for; the first line of each request it received.
-fn connect_proxy(
-    upstream: std::net::SocketAddr,
+/// An HTTP proxy on 127.0.0.1:0 that takes every request to `upstream`,
+/// whatever host it names: a `CONNECT` is answered and tunnelled, any
+/// other request (an absolute URL) is passed on as it came; the first line
+/// of each request it received.
+fn http_proxy(upstream: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    serve_proxy(move |client| {
+        // The request's head, a byte at a time up to its blank line.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match client.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return None,
+            }
+        }
+        let line = String::from_utf8_lossy(&head).lines().next()?.to_owned();
+        let mut server = TcpStream::connect(upstream).ok()?;
+        if line.starts_with("CONNECT ") {
+            client
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .ok()?;
+        } else {
+            server.write_all(&head).ok()?;
+        }
+        Some((line, server))
+    })
+}
+
+/// A SOCKS5 proxy on 127.0.0.1:0 (no authentication, `CONNECT` only) that
+/// takes every connection to `upstream`, whatever it is asked for; the
+/// destination of each, as `host:port`.
+fn socks_proxy(upstream: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    serve_proxy(move |client| {
+        let read = |client: &mut TcpStream, n: usize| {
+            let mut bytes = vec![0u8; n];
+            client.read_exact(&mut bytes).ok().map(|()| bytes)
+        };
+        let greeting = read(client, 2)?;
+        read(client, usize::from(greeting[1]))?;
+        // No authentication.
+        client.write_all(&[5, 0]).ok()?;
+        let [5, 1, 0, kind] = read(client, 4)?[..] else {
+            return None;
+        };
+        let host = match kind {
+            1 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(read(client, 4)?).ok()?).to_string(),
+            3 => {
+                let len = read(client, 1)?[0];
+                String::from_utf8(read(client, usize::from(len))?).ok()?
+            }
+            _ => return None,
+        };
+        let port = read(client, 2)?;
+        let port = u16::from_be_bytes([port[0], port[1]]);
+        let server = TcpStream::connect(upstream).ok()?;
+        // Succeeded; the bound address is not used by the clients.
+        client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).ok()?;
+        Some((format!("{host}:{port}"), server))
+    })
+}
+
+/// A proxy on 127.0.0.1:0 whose `open` reads a client's request, answers
+/// it and connects upstream; then bytes are pumped both ways. What `open`
+/// said of each client is kept.
+fn serve_proxy(
+    open: impl Fn(&mut TcpStream) -> Option<(String, TcpStream)> + Send + Sync + 'static,
 ) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let open = Arc::new(open);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let asked = Arc::new(Mutex::new(Vec::new()));
@@ -207,29 +270,12 @@ fn connect_proxy(
     thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(mut client) = client else { continue };
-            let log = Arc::clone(&log);
+            let (log, open) = (Arc::clone(&log), Arc::clone(&open));
             thread::spawn(move || {
-                // The request's head, a byte at a time up to its blank line.
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match client.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let line = head.lines().next().unwrap_or_default().to_owned();
-                log.lock().unwrap().push(line);
-                let Ok(server) = TcpStream::connect(upstream) else {
+                let Some((said, server)) = open(&mut client) else {
                     return;
                 };
-                if client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .is_err()
-                {
-                    return;
-                }
+                log.lock().unwrap().push(said);
                 let (client_in, server_out) =
                     (client.try_clone().unwrap(), server.try_clone().unwrap());
                 thread::spawn(move || pump(client_in, server_out, |_| {}));
@@ -252,43 +298,77 @@ fn flags_with_proxy(variables: &[(&str, String)]) -> assert_cmd::Command {
     command
 }
 
-#[test]
-fn every_mode_goes_through_the_proxy_of_the_environment_with_connect() {
-    let site = server(ServerConfig::default());
+/// Runs `flags BR CN` in `mode` from `url` with the proxy `variables`;
+/// its JSON report, after checking that both flags were saved whole.
+fn download_through_proxy(
+    mode: &str,
+    variables: &[(&str, String)],
+    url: &str,
+) -> serde_json::Value {
+    let out = tempfile::tempdir().unwrap();
+    let output = flags_with_proxy(variables)
+        .args([
+            "BR",
+            "CN",
+            "--retries",
+            "0",
+            "--progress",
+            "never",
+            "--json",
+        ])
+        .args(common::mode_args(mode, "2"))
+        .args(["-s", url, "-o"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{mode}: {output:?}");
+    let report = common::json(&output.stdout);
+    assert_eq!(report["counts"]["ok"], 2, "{mode}: {report}");
+    let saved = common::files(out.path());
+    assert_eq!(
+        saved["BR.gif"],
+        flags::dataset::flag_gif("BR").unwrap(),
+        "{mode}"
+    );
+    report
+}
+
+/// The server's address, `127.0.0.1:port`.
+fn address_of(site: &flags::server::BackgroundServer) -> std::net::SocketAddr {
     let upstream = site.base_url().trim_start_matches("http://");
-    let upstream = upstream.split('/').next().unwrap().parse().unwrap();
-    let (proxy, asked) = connect_proxy(upstream);
+    upstream.split('/').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn every_mode_goes_through_the_http_proxy_of_the_environment() {
+    let site = server(ServerConfig::default());
+    let (proxy, asked) = http_proxy(address_of(&site));
     let through = ("HTTP_PROXY", format!("http://{proxy}"));
     for mode in MODES {
         // flags.invalid is nowhere: only the proxy reaches it.
-        let out = tempfile::tempdir().unwrap();
-        let output = flags_with_proxy(std::slice::from_ref(&through))
-            .args([
-                "BR",
-                "CN",
-                "--retries",
-                "0",
-                "--progress",
-                "never",
-                "--json",
-            ])
-            .args(common::mode_args(mode, "2"))
-            .args(["-s", "http://flags.invalid/flags", "-o"])
-            .arg(out.path())
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{mode}: {output:?}");
-        let report = common::json(&output.stdout);
-        assert_eq!(report["counts"]["ok"], 2, "{mode}: {report}");
+        let report = download_through_proxy(
+            mode,
+            std::slice::from_ref(&through),
+            "http://flags.invalid/flags",
+        );
         // The proxy's address needs no lookup, the target's is the proxy's.
         assert_eq!(report["lookups"], 0, "{mode}: {report}");
-        let saved = common::files(out.path());
-        assert_eq!(
-            saved["BR.gif"],
-            flags::dataset::flag_gif("BR").unwrap(),
-            "{mode}"
-        );
+        // ureq tunnels an http:// URL with CONNECT, reqwest asks the proxy
+        // for the absolute URL: two ways of the same proxy, both HTTP's.
+        let lines = std::mem::take(&mut *asked.lock().unwrap());
+        assert!(!lines.is_empty(), "{mode}");
+        for line in lines {
+            let fine = if mode == "async" {
+                ["br", "cn"].iter().any(|cc| {
+                    line == format!("GET http://flags.invalid/flags/{cc}/{cc}.gif HTTP/1.1")
+                })
+            } else {
+                line == "CONNECT flags.invalid:80 HTTP/1.1"
+            };
+            assert!(fine, "{mode}: {line}");
+        }
         // NO_PROXY names the host: no proxy, and no address for it.
+        let out = tempfile::tempdir().unwrap();
         let output = flags_with_proxy(&[through.clone(), ("NO_PROXY", "flags.invalid".into())])
             .args(["BR", "--retries", "0", "--progress", "never", "-q"])
             .args(common::mode_args(mode, "2"))
@@ -302,28 +382,35 @@ fn every_mode_goes_through_the_proxy_of_the_environment_with_connect() {
             said.contains("cannot look up flags.invalid"),
             "{mode}: {said}"
         );
+        assert!(asked.lock().unwrap().is_empty(), "{mode}");
     }
-    let asked = asked.lock().unwrap();
-    assert!(!asked.is_empty());
-    assert!(
-        asked
-            .iter()
-            .all(|line| line == "CONNECT flags.invalid:80 HTTP/1.1"),
-        "{asked:?}"
-    );
-    // A SOCKS proxy: ureq would take it, the async client says so at once.
-    let socks = ("ALL_PROXY", "socks5://127.0.0.1:9".to_owned());
-    let output = flags_with_proxy(&[socks])
-        .args(["BR", "--mode", "async", "-s", "http://flags.invalid/flags"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(
-            "ALL_PROXY=socks5://127.0.0.1:9: the async mode goes through HTTP proxies only"
-        ),
-        "{stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn every_mode_goes_through_the_socks_proxy_of_the_environment() {
+    let site = server(ServerConfig::default());
+    let upstream = address_of(&site);
+    let (proxy, asked) = socks_proxy(upstream);
+    for mode in MODES {
+        // socks5://: the client looks the name up and asks for an address.
+        let local = ("ALL_PROXY", format!("socks5://{proxy}"));
+        download_through_proxy(mode, &[local], site.base_url());
+        let asked_for = std::mem::take(&mut *asked.lock().unwrap());
+        assert!(!asked_for.is_empty(), "{mode}");
+        assert!(
+            asked_for.iter().all(|a| *a == upstream.to_string()),
+            "{mode}: {asked_for:?}"
+        );
+        // socks5h://: the proxy looks the name up; flags.invalid is
+        // nowhere but behind it.
+        let remote = ("ALL_PROXY", format!("socks5h://{proxy}"));
+        let report = download_through_proxy(mode, &[remote], "http://flags.invalid/flags");
+        assert_eq!(report["lookups"], 0, "{mode}: {report}");
+        let asked_for = std::mem::take(&mut *asked.lock().unwrap());
+        assert!(!asked_for.is_empty(), "{mode}");
+        assert!(
+            asked_for.iter().all(|a| a == "flags.invalid:80"),
+            "{mode}: {asked_for:?}"
+        );
+    }
 }

@@ -366,6 +366,9 @@ fn an_http2_trace_puts_streams_inside_their_connections_lanes() {
             )
         })
         .collect();
+    // The run's requests went through reqwest, and the trace says so.
+    let title = processes.get(&1).copied().unwrap_or_default();
+    assert!(title.starts_with("flags async mode (reqwest), "), "{title}");
     assert_eq!(processes.get(&2), Some(&"HTTP/2 connection 0"));
     assert_eq!(processes.get(&3), Some(&"HTTP/2 connection 1"));
     // Each connection's own track: one connect.

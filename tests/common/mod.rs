@@ -265,26 +265,26 @@ pub fn get_both_protocols(url: &str) -> Vec<(String, u16, Vec<u8>)> {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        use http_body_util::BodyExt;
+        // reqwest as flags builds it takes the crypto provider it is given.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut answers = Vec::new();
         for http2 in [false, true] {
-            let client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .http2_only(http2)
-                    .build_http::<http_body_util::Empty<bytes::Bytes>>();
+            let client = reqwest::Client::builder().no_proxy();
+            let client = if http2 {
+                client.http2_prior_knowledge()
+            } else {
+                client.http1_only()
+            };
             let response = client
-                .get(url.parse().expect("a URI"))
+                .build()
+                .expect("a client")
+                .get(url)
+                .send()
                 .await
                 .expect("an answer");
             let version = format!("{:?}", response.version());
             let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .expect("a body")
-                .to_bytes()
-                .to_vec();
+            let body = response.bytes().await.expect("a body").to_vec();
             answers.push((version, status, body));
         }
         answers

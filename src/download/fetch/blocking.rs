@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::download::Run;
-use crate::download::contract::{self, Cause, Next, Stage};
-use crate::download::lookup::{LookupError, Lookups};
+use crate::download::contract::{self, Next, Stage};
+use crate::download::lookup::Lookups;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
 use url::Url;
 
-use super::{Attempt, FlagContext, Saved, Target, io_cause, parse_country, save_flag};
+use super::causes::{ureq_cause, ureq_io_cause};
+use super::{Attempt, FlagContext, Saved, Target, parse_country, save_flag};
 use crate::download::timeline::{Phase, Step};
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
@@ -169,40 +170,4 @@ impl ureq::unversioned::resolver::Resolver for SharedLookups {
         }
         Ok(addrs)
     }
-}
-
-/// What a ureq error means, in the contract's terms.
-fn ureq_cause(error: &ureq::Error) -> Cause {
-    match error {
-        ureq::Error::Timeout(_) => Cause::Timeout,
-        ureq::Error::Io(io) => ureq_io_cause(io),
-        ureq::Error::Protocol(protocol) => Cause::Invalid(protocol.to_string()),
-        ureq::Error::LargeResponseHeader(..) => Cause::Invalid(error.to_string()),
-        ureq::Error::HostNotFound => Cause::Connect("host not found".into()),
-        ureq::Error::ConnectionFailed => Cause::Connect("connection failed".into()),
-        ureq::Error::Tls(why) => Cause::Connect(format!("TLS: {why}")),
-        ureq::Error::Rustls(tls) => Cause::Connect(tls.to_string()),
-        // ureq's decoder stalled: the connection ended with bytes it could
-        // not yet decode (a chunk size line cut short, or a chunk's data
-        // not followed by CRLF). The body ended before its framing did
-        // (found by fuzzing the two clients against each other).
-        ureq::Error::BodyStalled => Cause::Eof,
-        other => Cause::Other(other.to_string()),
-    }
-}
-
-/// ureq reports its own errors, and rustls's, wrapped in `io::Error`. A
-/// TLS failure is a failure to connect, as the async client reports it.
-fn ureq_io_cause(error: &io::Error) -> Cause {
-    let inner = error.get_ref();
-    if let Some(ureq) = inner.and_then(|e| e.downcast_ref::<ureq::Error>()) {
-        return ureq_cause(ureq);
-    }
-    if let Some(lookup) = inner.and_then(|e| e.downcast_ref::<LookupError>()) {
-        return Cause::Connect(lookup.to_string());
-    }
-    if let Some(tls) = inner.and_then(|e| e.downcast_ref::<rustls::Error>()) {
-        return Cause::Connect(tls.to_string());
-    }
-    io_cause(error)
 }

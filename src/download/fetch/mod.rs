@@ -1,21 +1,20 @@
 //! One flag's download, written twice in straight-line code: once on a
 //! blocking client ([`blocking`], ureq, for the sequential and threaded
-//! modes) and once on an async client ([`nonblocking`], hyper, for the
+//! modes) and once on an async client ([`nonblocking`], reqwest, for the
 //! async mode). Everything around it, the plan, the retry policy, the
 //! verdict on each response ([`contract`](crate::download::contract)), the
-//! statuses and the saving, is shared: the two clients only move bytes.
+//! statuses and the saving, is shared: the two clients only move bytes,
+//! and `causes.rs` reads each library's errors in the contract's terms.
 
 pub mod blocking;
+mod causes;
 pub mod nonblocking;
 
-use std::error::Error as StdError;
-use std::io;
 use std::time::{Duration, Instant};
 
 use url::Url;
 
 use crate::download::Run;
-use crate::download::contract::Cause;
 use crate::download::retry::{Decision, RetryPolicy};
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::store::{self, SaveError};
@@ -201,31 +200,6 @@ fn save_flag(
         Err(SaveError::Closed) => Err(FetchError::Cancelled),
         Err(error) => Err(FetchError::Save(error.to_string())),
     }
-}
-
-/// What an I/O error under an HTTP client means, in the contract's terms.
-fn io_cause(error: &io::Error) -> Cause {
-    match error.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Cause::Timeout,
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => Cause::Reset,
-        io::ErrorKind::UnexpectedEof => Cause::Eof,
-        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
-            Cause::Invalid(error.to_string())
-        }
-        io::ErrorKind::ConnectionRefused => Cause::Connect("connection refused".into()),
-        _ => Cause::Other(error.to_string()),
-    }
-}
-
-/// The innermost message of an error's chain: the most specific one.
-fn root_message(error: &(dyn StdError + 'static)) -> String {
-    let mut current = error;
-    while let Some(next) = current.source() {
-        current = next;
-    }
-    current.to_string()
 }
 
 #[cfg(test)]
