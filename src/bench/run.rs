@@ -141,6 +141,8 @@ enum Job {
         model: Model,
         concurrency: usize,
         base: String,
+        /// The server's delay.
+        delay: Duration,
     },
     /// An outside command from `--vs`, with the file of URLs it reads.
     Outside {
@@ -158,7 +160,8 @@ impl Job {
                 model,
                 concurrency,
                 base,
-            } => flags_command(config, *model, *concurrency, base, out),
+                delay,
+            } => flags_command(config, *model, *concurrency, (base, *delay), out),
             Job::Outside {
                 outside,
                 url_file,
@@ -276,6 +279,7 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
                         model,
                         concurrency,
                         base: base.clone(),
+                        delay,
                     },
                 });
             }
@@ -367,12 +371,13 @@ fn timeline_path(out: &Path) -> PathBuf {
     out.with_extension("svg")
 }
 
-/// One run of `flags` itself: JSON out, no retries, no display.
+/// One run of `flags` itself, from the server at `base` answering in
+/// `delay`: JSON out, no retries, no display.
 fn flags_command(
     config: &BenchConfig,
     model: Model,
     concurrency: usize,
-    base: &str,
+    (base, delay): (&str, Duration),
     out: &Path,
 ) -> Command {
     let mut command = Command::new(&config.exe);
@@ -387,7 +392,11 @@ fn flags_command(
         .arg(out)
         .args(config.selection.child_args());
     if config.waterfalls {
-        command.arg("--timeline").arg(timeline_path(out));
+        // The server's delay, known here, titles the waterfall.
+        command
+            .arg("--timeline")
+            .arg(timeline_path(out))
+            .args(["--server-latency", &exact(delay)]);
     }
     command
 }

@@ -109,6 +109,11 @@ pub struct DownloadArgs {
     /// answers. The default is a distant site's.
     #[arg(long, value_name = "DURATION", value_parser = values::delay, allow_hyphen_values = true, help_heading = "Server")]
     pub server_delay: Option<Delay>,
+    /// The known latency of the server at --server (a flags server started
+    /// with --delay), for the ideal time and the timeline's title; `flags
+    /// bench` passes it to each run.
+    #[arg(long, value_name = "DURATION", value_parser = values::duration, hide = true)]
+    pub server_latency: Option<Duration>,
     /// Share of requests the embedded server answers with 418, 0 to 1 [default: 0].
     #[arg(long, value_name = "RATE", value_parser = values::rate, allow_negative_numbers = true, help_heading = "Server")]
     pub server_error_rate: Option<f64>,
@@ -383,7 +388,7 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             (Some(server), url, delay)
         }
         None => match &args.server {
-            ServerChoice::Url { url, .. } => (None, url.clone(), None),
+            ServerChoice::Url { url, .. } => (None, url.clone(), args.server_latency),
             ServerChoice::Embedded => unreachable!("the embedded server has a configuration"),
         },
     };

@@ -760,20 +760,30 @@ fn the_html_report_of_the_default_matrix_is_small_fetches_nothing_and_reads_with
     let cells = report["cells"].as_array().unwrap();
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("Content-Security-Policy"));
-    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-report.png");
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-report");
     let cells_count = cells.len().to_string();
     let summary = common::browser(
         "report.mjs",
         &[
             html.as_os_str(),
-            screenshot.as_os_str(),
+            screenshots.as_os_str(),
             cells_count.as_ref(),
             cells_count.as_ref(),
         ],
     );
     assert_eq!(summary["requests"], 0);
     assert_eq!(summary["waterfalls"], cells.len());
-    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+    // The plot and a waterfall per cell, each with both axes named.
+    assert_eq!(summary["charts"], cells.len() + 1);
+    for width in [1200, 400] {
+        let shot = format!("{}-{width}.png", screenshots.display());
+        assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "{shot}");
+    }
+    // Each waterfall is titled with the delay its cell ran at.
+    for delay in ["delay 0ms:", "delay 100ms:"] {
+        assert!(page.contains(delay), "no waterfall titled '{delay}'");
+    }
+    assert!(!page.contains("delay unknown"));
 }
 
 #[test]

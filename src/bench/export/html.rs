@@ -63,16 +63,26 @@ const STYLE: &str = "
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1150px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; } h3 { font-size: 1rem; }
 dl.env { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
-dl.env dt { font-weight: 600; } dl.env dd { margin: 0; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: .25rem .6rem; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
+dl.env dt { font-weight: 600; } dl.env dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
+h3 { overflow-wrap: anywhere; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: .9rem; }
+th, td { padding: .25rem .45rem; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
-th { background: #f4f4f4; }
+th { background: #f4f4f4; white-space: normal; vertical-align: bottom; }
 .swatch { display: inline-block; width: .8em; height: .8em; border-radius: 50%; margin-right: .4em; vertical-align: -.05em; }
 .scroll { overflow-x: auto; }
 figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 .slower { color: #b00020; font-weight: 600; } .faster { color: #006b3c; font-weight: 600; }
 section.cell { break-inside: avoid; }
+@media (max-width: 760px) {
+  body { margin: 1rem auto; }
+  dl.env { grid-template-columns: 1fr; gap: 0; } dl.env dd { margin-bottom: .4rem; }
+  table.cards thead { display: none; }
+  table.cards, table.cards tbody, table.cards tr, table.cards td { display: block; }
+  table.cards tr { border: 1px solid #ddd; border-radius: 4px; margin: .6rem 0; padding: .2rem .6rem; }
+  table.cards td { display: flex; justify-content: space-between; gap: 1rem; border: none; padding: .1rem 0; white-space: normal; text-align: right; }
+  table.cards td::before { content: attr(data-label); font-weight: 600; text-align: left; }
+}
 @media print { body { margin: 0; max-width: none; } th { background: none; } }
 ";
 
@@ -171,7 +181,7 @@ fn page(report: &BenchReport, comparison: Option<&Comparison>) -> String {
     html.push_str("</dl>\n");
 
     html.push_str(
-        "<h2>Results</h2>\n<div class=\"scroll\">\n<table class=\"sortable\">\n<thead><tr>",
+        "<h2>Results</h2>\n<div class=\"scroll\">\n<table class=\"sortable cards\">\n<thead><tr>",
     );
     for header in HEADERS {
         let _ = write!(html, "<th>{}</th>", escape(header));
@@ -179,16 +189,22 @@ fn page(report: &BenchReport, comparison: Option<&Comparison>) -> String {
     html.push_str("</tr></thead>\n<tbody>\n");
     for cell in &report.cells {
         html.push_str("<tr>");
-        for (i, column) in columns(cell).iter().enumerate() {
+        for (i, (column, header)) in columns(cell).iter().zip(HEADERS).enumerate() {
             if i == 0 {
                 let _ = write!(
                     html,
-                    "<td><span class=\"swatch\" style=\"background:{}\"></span>{}</td>",
+                    "<td data-label=\"{}\"><span><span class=\"swatch\" style=\"background:{}\"></span>{}</span></td>",
+                    escape(header),
                     model_colour_hex(&cell.name),
                     escape(column)
                 );
             } else {
-                let _ = write!(html, "<td>{}</td>", escape(column));
+                let _ = write!(
+                    html,
+                    "<td data-label=\"{}\">{}</td>",
+                    escape(header),
+                    escape(column)
+                );
             }
         }
         html.push_str("</tr>\n");
@@ -239,7 +255,7 @@ fn page(report: &BenchReport, comparison: Option<&Comparison>) -> String {
 fn comparison_section(comparison: &Comparison) -> String {
     let secs = crate::duration::human_seconds;
     let mut html = String::from(
-        "<h2>Against the baseline</h2>\n<p>Ratio of medians, this run over the baseline, with a 95% bootstrap interval from the runs.</p>\n<table>\n<thead><tr><th>cell</th><th>baseline</th><th>now</th><th>now / baseline</th><th>95% interval</th><th>verdict</th></tr></thead>\n<tbody>\n",
+        "<h2>Against the baseline</h2>\n<p>Ratio of medians, this run over the baseline, with a 95% bootstrap interval from the runs.</p>\n<table class=\"cards\">\n<thead><tr><th>cell</th><th>baseline</th><th>now</th><th>now / baseline</th><th>95% interval</th><th>verdict</th></tr></thead>\n<tbody>\n",
     );
     for c in &comparison.cells {
         let class = match c.verdict {
@@ -249,7 +265,7 @@ fn comparison_section(comparison: &Comparison) -> String {
         };
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}×</td><td>{:.2} – {:.2}</td><td class=\"{class}\">{}</td></tr>",
+            "<tr><td data-label=\"cell\">{}</td><td data-label=\"baseline\">{}</td><td data-label=\"now\">{}</td><td data-label=\"now / baseline\">{:.2}×</td><td data-label=\"95% interval\">{:.2} – {:.2}</td><td data-label=\"verdict\" class=\"{class}\">{}</td></tr>",
             escape(&c.key),
             secs(c.old_median),
             secs(c.new_median),

@@ -1,13 +1,16 @@
 //! `--plot FILE.svg`: four panels against concurrency (median time with the
 //! ideal, CPU per download, peak RSS, efficiency), a model by its colour and
 //! a delay by its line style in every panel, every point marked (so a
-//! sequential cell, one point per delay, shows), round numbers on the axes,
-//! and the legend beside the panels, never over the data.
+//! sequential cell, one point per delay, shows), both axes named and
+//! labelled in round numbers, and the legend beside the panels, never over
+//! the data. A panel with nothing to show (efficiency, when no cell ran
+//! against a known delay) is left out, and a sentence in its place says
+//! why.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
-use plotters::coord::combinators::LogCoord;
+use plotters::coord::combinators::{BindKeyPoints, LogCoord};
 use plotters::coord::ranged1d::Ranged;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -81,6 +84,8 @@ type Lines = BTreeMap<LineKey, Vec<(f64, f64)>>;
 /// What one panel shows.
 struct Panel {
     title: &'static str,
+    /// What the y axis measures, written along it.
+    y_desc: &'static str,
     lines: Lines,
     /// The ideal time, per delay (the time panel only).
     ideal: BTreeMap<usize, Vec<(f64, f64)>>,
@@ -140,6 +145,7 @@ pub(crate) fn plot(report: &BenchReport) -> Result<String> {
     let panels = [
         Panel {
             title: "Median time",
+            y_desc: "median wall time (log scale)",
             lines: lines_of(&cells, &delays, |c| c.time.map(|t| t.median)),
             ideal,
             log_y: true,
@@ -147,6 +153,7 @@ pub(crate) fn plot(report: &BenchReport) -> Result<String> {
         },
         Panel {
             title: "CPU per download",
+            y_desc: "CPU time per download",
             lines: lines_of(&cells, &delays, |c| c.cpu_us_per_download),
             ideal: BTreeMap::new(),
             log_y: false,
@@ -154,13 +161,15 @@ pub(crate) fn plot(report: &BenchReport) -> Result<String> {
         },
         Panel {
             title: "Peak RSS",
+            y_desc: "peak resident memory",
             lines: lines_of(&cells, &delays, |c| Some(c.peak_rss_mib)),
             ideal: BTreeMap::new(),
             log_y: false,
             label: |mib| format!("{mib:.0} MiB"),
         },
         Panel {
-            title: "Efficiency (ideal / median)",
+            title: EFFICIENCY,
+            y_desc: "ideal time / median time",
             lines: lines_of(&cells, &delays, |c| c.efficiency.map(|e| e * 100.0)),
             ideal: BTreeMap::new(),
             log_y: false,
@@ -187,12 +196,45 @@ pub(crate) fn plot(report: &BenchReport) -> Result<String> {
             .titled(&title, ("sans-serif", 18))
             .map_err(|e| anyhow!("plot: {e}"))?;
         for (area, panel) in grid.split_evenly((2, 2)).iter().zip(&panels) {
-            draw_panel(area, panel, x_max)?;
+            if panel.title == EFFICIENCY && panel.lines.is_empty() {
+                area.draw(&Text::new(
+                    NO_EFFICIENCY,
+                    (20, 60),
+                    ("sans-serif", 15).into_font(),
+                ))
+                .map_err(|e| anyhow!("plot: {e}"))?;
+            } else {
+                draw_panel(area, panel, x_max)?;
+            }
         }
         draw_legend(&legend, &cells, &delays)?;
         root.present().map_err(|e| anyhow!("plot: {e}"))?;
     }
     Ok(svg)
+}
+
+/// The title of the efficiency panel.
+const EFFICIENCY: &str = "Efficiency (ideal / median)";
+
+/// What stands in the efficiency panel's place when no cell has one.
+pub(crate) const NO_EFFICIENCY: &str =
+    "No efficiency plot: no cell ran against a server delay, so no ideal time.";
+
+/// Round values between `low` and `high` for a log axis: 1, 2 and 5 times
+/// each power of ten (plotters' own choice can leave a decade unlabelled).
+fn log_ticks(low: f64, high: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(low.log10().floor());
+    while decade <= high {
+        for step in [1.0, 2.0, 5.0] {
+            let tick = decade * step;
+            if (low..=high).contains(&tick) {
+                ticks.push(tick);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
 }
 
 /// A line's style: its model's colour, its delay's dashes.
@@ -235,7 +277,7 @@ fn draw_panel<DB: DrawingBackend>(
         .caption(panel.title, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(36)
-        .y_label_area_size(64);
+        .y_label_area_size(84);
     let x_range = (0.8f64..x_max).log_scale();
     if panel.log_y {
         let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
@@ -245,9 +287,11 @@ fn draw_panel<DB: DrawingBackend>(
             .fold(f64::INFINITY, f64::min)
             .min(top)
             / 1.6;
-        let mut chart = builder
-            .build_cartesian_2d(x_range, (low.max(1e-9)..(top * 1.6).max(1e-6)).log_scale())
-            .map_err(err)?;
+        let (low, high) = (low.max(1e-9), (top * 1.6).max(1e-6));
+        let y_range = (low..high)
+            .log_scale()
+            .with_key_points(log_ticks(low, high));
+        let mut chart = builder.build_cartesian_2d(x_range, y_range).map_err(err)?;
         draw_grid_and_lines(&mut chart, panel)
     } else {
         let mut chart = builder
@@ -269,6 +313,7 @@ where
     chart
         .configure_mesh()
         .x_desc("concurrency (log scale)")
+        .y_desc(panel.y_desc)
         .x_label_formatter(&|x: &f64| format!("{}", x.round()))
         .y_label_formatter(&|y| (panel.label)(*y))
         .light_line_style(WHITE)

@@ -152,6 +152,31 @@ fn svg_plot() {
 }
 
 #[test]
+fn the_plot_leaves_out_efficiency_without_a_delay_and_names_every_axis() {
+    let mut report = fixture();
+    for cell in &mut report.cells {
+        cell.delay_ms = 0.0;
+        cell.ideal_seconds = None;
+        cell.efficiency = None;
+    }
+    let svg = Svg.render(&report).unwrap();
+    assert!(svg.contains(super::svg::NO_EFFICIENCY), "{svg}");
+    assert!(!svg.contains("Efficiency (ideal / median)"));
+    assert_eq!(svg.matches("concurrency (log scale)").count(), 3);
+    for axis in [
+        "median wall time",
+        "CPU time per download",
+        "peak resident memory",
+    ] {
+        assert!(svg.contains(axis), "{axis}");
+    }
+    let full = Svg.render(&fixture()).unwrap();
+    assert_eq!(full.matches("concurrency (log scale)").count(), 4);
+    assert!(full.contains("ideal time / median time"));
+    assert!(!full.contains(super::svg::NO_EFFICIENCY));
+}
+
+#[test]
 fn bmf_export() {
     insta::assert_snapshot!(Bmf.render(&fixture()).unwrap());
 }
