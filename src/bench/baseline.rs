@@ -2,9 +2,11 @@
 //! (name, concurrency, delay) of an earlier JSON export, decided as `flags
 //! bench compare` decides (see [`compare`](super::compare)): a cell fails
 //! only when the whole interval of its ratio is beyond the allowed
-//! slowdown, so noise alone cannot fail a build.
+//! slowdown and the machine ran as fast as for the baseline, so neither
+//! noise nor another tenant's load can fail a build; what the runs cannot
+//! decide is a warning.
 
-use super::compare::{Comparison, compare as compare_reports};
+use super::compare::{Comparison, Judgement, compare as compare_reports};
 use super::schema::BenchReport;
 use crate::duration::human_seconds;
 use crate::text::inert;
@@ -17,43 +19,53 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
-    /// `true` when no cell regressed.
+    /// `true` when no cell regressed (an undecided cell does not fail).
     pub(crate) fn passed(&self) -> bool {
         self.comparison.regressions(self.max_regression).is_empty()
     }
 
-    /// What to print: the cells not compared, each regression, or that
-    /// there was none.
+    /// What to print: the machine's speed against the baseline's, then
+    /// each cell with what was compared, its interval and the decision,
+    /// and the cells not compared. Undecided cells start with `warning:`.
     pub(crate) fn lines(&self) -> Vec<String> {
         let allowed = self.max_regression * 100.0;
-        let mut lines: Vec<String> = self
-            .comparison
-            .unmatched
-            .iter()
-            .map(|key| format!("baseline: no comparable cell for {}", inert(key)))
-            .collect();
-        for r in self.comparison.regressions(self.max_regression) {
-            lines.push(format!(
-                "REGRESSION {}: median {} vs baseline {} ({:+.1}%, interval {:+.1}% to {:+.1}%, allowed {allowed:.1}%)",
-                inert(&r.key),
-                human_seconds(r.new_median),
-                human_seconds(r.old_median),
-                (r.ratio - 1.0) * 100.0,
-                (r.low - 1.0) * 100.0,
-                (r.high - 1.0) * 100.0,
-            ));
+        let mut lines = vec![match self.comparison.machine {
+            Some(m) => format!(
+                "baseline: the machine's speed probe took {:+.1}% against the baseline's (interval {:+.1}% to {:+.1}%)",
+                (m.ratio - 1.0) * 100.0,
+                (m.low - 1.0) * 100.0,
+                (m.high - 1.0) * 100.0
+            ),
+            None => "baseline: no speed probe in one of the exports: the machine's load is not taken into account".to_owned(),
+        }];
+        for c in &self.comparison.cells {
+            let figures = format!(
+                "{}: median {} vs baseline {} ({:+.1}%, interval {:+.1}% to {:+.1}%, allowed {allowed:.1}%)",
+                inert(&c.key),
+                human_seconds(c.new_median),
+                human_seconds(c.old_median),
+                (c.ratio - 1.0) * 100.0,
+                (c.low - 1.0) * 100.0,
+                (c.high - 1.0) * 100.0,
+            );
+            lines.push(match self.comparison.judge(c, self.max_regression) {
+                Judgement::Passed => format!("passed {figures}"),
+                Judgement::Regressed => format!("REGRESSION {figures}"),
+                Judgement::Undecided(why) => format!("warning: undecided {figures}: {why}"),
+            });
         }
-        if self.passed() {
-            lines.push(format!(
-                "baseline: no cell slower than {allowed:.1}% over its baseline median"
-            ));
-        }
+        lines.extend(
+            self.comparison
+                .unmatched
+                .iter()
+                .map(|key| format!("baseline: no comparable cell for {}", inert(key))),
+        );
         lines
     }
 }
 
-/// Compares `current` with `baseline`: a cell regresses when the whole 95 %
-/// interval of its ratio of medians is above `1 + max_regression`.
+/// Compares `current` with `baseline`, each cell judged against a slowdown
+/// of at most `max_regression` ([`Comparison::judge`]).
 pub(crate) fn compare(current: &BenchReport, baseline: &BenchReport, max_regression: f64) -> Gate {
     Gate {
         comparison: compare_reports(baseline, current, max_regression),

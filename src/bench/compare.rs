@@ -51,11 +51,39 @@ pub(crate) struct CellComparison {
     pub verdict: Verdict,
 }
 
+/// The machine's speed now against the baseline's: the ratio of the
+/// medians of the two exports' probes (`bench::probe`), with its interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct MachineRatio {
+    /// `new / old`: above 1, the same arithmetic took longer now.
+    pub ratio: f64,
+    /// The 95 % bootstrap interval: low end.
+    pub low: f64,
+    /// High end.
+    pub high: f64,
+}
+
+/// How the gate judges one cell against the slowdown it allows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Judgement {
+    /// The whole interval is within the allowed slowdown.
+    Passed,
+    /// The whole interval is beyond it, on a machine as fast as the
+    /// baseline's: the code is slower.
+    Regressed,
+    /// The runs cannot tell, and why: the interval straddles the allowed
+    /// slowdown, or the machine's speed moved since the baseline.
+    Undecided(String),
+}
+
 /// Two exports compared.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Comparison {
     /// The cells in both, in the new export's order.
     pub cells: Vec<CellComparison>,
+    /// The machine's speed now against the baseline's, when both exports
+    /// measured it.
+    pub machine: Option<MachineRatio>,
     /// Cells in only one export, or with no clean run on a side.
     pub unmatched: Vec<String>,
     /// How the two environments differ, where it matters to the figures.
@@ -63,13 +91,50 @@ pub(crate) struct Comparison {
 }
 
 impl Comparison {
-    /// Cells slower beyond `max_regression` (0.10 = 10 %) with the whole
-    /// interval: what fails a build.
+    /// Cells that regressed beyond `max_regression` (0.10 = 10 %): what
+    /// fails a build.
     pub(crate) fn regressions(&self, max_regression: f64) -> Vec<&CellComparison> {
         self.cells
             .iter()
-            .filter(|c| c.low > 1.0 + max_regression)
+            .filter(|c| self.judge(c, max_regression) == Judgement::Regressed)
             .collect()
+    }
+
+    /// Judges `cell` against a slowdown of at most `max_regression`. A
+    /// cell regresses only when its whole interval is beyond it and the
+    /// machine ran as fast as for the baseline (within half the allowed
+    /// slowdown); a machine that sped up or slowed down more than that,
+    /// or an interval that reaches both sides of the limit, leaves the
+    /// cell undecided, never failed by chance.
+    pub(crate) fn judge(&self, cell: &CellComparison, max_regression: f64) -> Judgement {
+        let limit = 1.0 + max_regression;
+        if cell.high <= limit {
+            if let Some(m) = self
+                .machine
+                .filter(|m| m.ratio < 1.0 - max_regression / 2.0)
+            {
+                return Judgement::Undecided(format!(
+                    "the machine was {:.0}% faster than for the baseline, which could hide a slowdown",
+                    (1.0 - m.ratio) * 100.0
+                ));
+            }
+            return Judgement::Passed;
+        }
+        if cell.low <= limit {
+            return Judgement::Undecided(format!(
+                "the interval reaches both sides of the allowed {:.0}%: more --runs would narrow it",
+                max_regression * 100.0
+            ));
+        }
+        match self.machine {
+            Some(m) if m.ratio > 1.0 + max_regression / 2.0 => Judgement::Undecided(format!(
+                "the machine was {:.0}% slower than for the baseline (probe interval {:+.0}% to {:+.0}%)",
+                (m.ratio - 1.0) * 100.0,
+                (m.low - 1.0) * 100.0,
+                (m.high - 1.0) * 100.0
+            )),
+            _ => Judgement::Regressed,
+        }
     }
 }
 
@@ -114,8 +179,14 @@ pub(crate) fn ratio_interval(old: &[f64], new: &[f64]) -> (f64, f64, f64) {
 /// Compares every cell of `new` with the same cell of `old`; a change
 /// within `threshold` (0.02 = 2 %) of 1 is not called one.
 pub(crate) fn compare(old: &BenchReport, new: &BenchReport, threshold: f64) -> Comparison {
+    let (old_probes, new_probes) = (&old.machine.probe_seconds, &new.machine.probe_seconds);
+    let machine = (!old_probes.is_empty() && !new_probes.is_empty()).then(|| {
+        let (ratio, low, high) = ratio_interval(old_probes, new_probes);
+        MachineRatio { ratio, low, high }
+    });
     let mut comparison = Comparison {
         differences: differences(old, new),
+        machine,
         ..Comparison::default()
     };
     // A key held by two cells of one export (hand-made; flags bench
@@ -187,6 +258,62 @@ fn differences(old: &BenchReport, new: &BenchReport) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cell(ratio: f64, low: f64, high: f64) -> CellComparison {
+        CellComparison {
+            key: "async c=50 delay=0ms".into(),
+            old_median: 0.020,
+            new_median: 0.020 * ratio,
+            ratio,
+            low,
+            high,
+            verdict: Verdict::NoChange,
+        }
+    }
+
+    #[test]
+    fn a_cell_fails_only_wholly_past_the_limit_on_a_machine_as_fast_as_before() {
+        let same = MachineRatio {
+            ratio: 1.01,
+            low: 0.99,
+            high: 1.03,
+        };
+        let slower = MachineRatio {
+            ratio: 1.4,
+            low: 1.3,
+            high: 1.5,
+        };
+        let faster = MachineRatio {
+            ratio: 0.8,
+            low: 0.75,
+            high: 0.85,
+        };
+        let with = |machine| Comparison {
+            machine,
+            ..Comparison::default()
+        };
+        let regressed = cell(1.25, 1.2, 1.3);
+        assert_eq!(
+            with(Some(same)).judge(&regressed, 0.1),
+            Judgement::Regressed
+        );
+        assert_eq!(with(None).judge(&regressed, 0.1), Judgement::Regressed);
+        let Judgement::Undecided(why) = with(Some(slower)).judge(&regressed, 0.1) else {
+            panic!("a loaded machine decides nothing");
+        };
+        assert!(why.starts_with("the machine was 40% slower"), "{why}");
+        let straddles = cell(1.1, 1.02, 1.2);
+        assert!(matches!(
+            with(Some(same)).judge(&straddles, 0.1),
+            Judgement::Undecided(_)
+        ));
+        let unchanged = cell(1.0, 0.97, 1.04);
+        assert_eq!(with(Some(same)).judge(&unchanged, 0.1), Judgement::Passed);
+        assert!(matches!(
+            with(Some(faster)).judge(&unchanged, 0.1),
+            Judgement::Undecided(_)
+        ));
+    }
 
     #[test]
     fn the_interval_holds_the_ratio_and_is_reproducible() {

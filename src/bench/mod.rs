@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod compare;
 pub mod export;
 pub mod measure;
+pub mod probe;
 pub mod run;
 pub mod schema;
 pub mod stats;

@@ -310,9 +310,14 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
         }
     }
     let order = schedule(planned.len(), config.warmup, config.runs, config.order);
+    let mut probes = Vec::new();
     for (sequence, (index, warmup)) in order.into_iter().enumerate() {
         if cancel.is_cancelled() {
             break;
+        }
+        // The machine's speed, once per round's worth of runs.
+        if sequence % planned.len().max(1) == 0 {
+            probes.push(super::probe::machine_seconds(machine.cores));
         }
         let Some(mut run) = matrix.run_one(&planned[index], warmup)? else {
             break;
@@ -340,6 +345,7 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
             .map_or(0, |d| d.as_secs()),
         machine: Machine {
             load_after: super::schema::load_average(),
+            probe_seconds: probes,
             ..machine
         },
         command: config.command_line.clone(),

@@ -238,6 +238,11 @@ pub(crate) struct Machine {
     /// The file system the runs wrote to (`tmpfs`, `ext4`, ...).
     #[serde(default)]
     pub workdir_fs: String,
+    /// The machine's speed, measured before each round of runs: seconds
+    /// that a fixed amount of arithmetic took on every core at once
+    /// (`bench::probe`). Empty in exports made before it was measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe_seconds: Vec<f64>,
 }
 
 impl Machine {
@@ -269,6 +274,7 @@ impl Machine {
             git_commit: env!("FLAGS_GIT_COMMIT").into(),
             rustc: env!("FLAGS_RUSTC").into(),
             workdir_fs: file_system(workdir),
+            probe_seconds: Vec::new(),
         }
     }
 

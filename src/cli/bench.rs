@@ -322,21 +322,28 @@ fn run_compare(args: CompareArgs) -> Result<Finish, Failure> {
             crate::text::inert(key)
         );
     }
-    match args.max_regression {
-        Some(max) if !comparison.regressions(max).is_empty() => {
-            for r in comparison.regressions(max) {
-                errln!(
-                    "REGRESSION {}: {:+.1}% (interval {:+.1}% to {:+.1}%), allowed {:.1}%",
-                    crate::text::inert(&r.key),
-                    (r.ratio - 1.0) * 100.0,
-                    (r.low - 1.0) * 100.0,
-                    (r.high - 1.0) * 100.0,
-                    max * 100.0
-                );
-            }
-            Ok(Finish::Errors)
+    let Some(max) = args.max_regression else {
+        return Ok(Finish::Done);
+    };
+    for c in &comparison.cells {
+        let figures = format!(
+            "{}: {:+.1}% (interval {:+.1}% to {:+.1}%), allowed {:.1}%",
+            crate::text::inert(&c.key),
+            (c.ratio - 1.0) * 100.0,
+            (c.low - 1.0) * 100.0,
+            (c.high - 1.0) * 100.0,
+            max * 100.0
+        );
+        match comparison.judge(c, max) {
+            compare::Judgement::Passed => {}
+            compare::Judgement::Regressed => errln!("REGRESSION {figures}"),
+            compare::Judgement::Undecided(why) => errln!("warning: undecided {figures}: {why}"),
         }
-        _ => Ok(Finish::Done),
+    }
+    if comparison.regressions(max).is_empty() {
+        Ok(Finish::Done)
+    } else {
+        Ok(Finish::Errors)
     }
 }
 

@@ -276,6 +276,15 @@ fn comparison_section(comparison: &Comparison) -> String {
         );
     }
     html.push_str("</tbody>\n</table>\n");
+    if let Some(m) = comparison.machine {
+        let _ = writeln!(
+            html,
+            "<p>The machine's speed probe took {:+.1}% against the baseline's (interval {:+.1}% to {:+.1}%): the gate blames the code only when the machine ran as fast as for the baseline.</p>",
+            (m.ratio - 1.0) * 100.0,
+            (m.low - 1.0) * 100.0,
+            (m.high - 1.0) * 100.0
+        );
+    }
     for difference in &comparison.differences {
         let _ = writeln!(
             html,

@@ -78,6 +78,7 @@ pub(crate) fn fixture() -> BenchReport {
             git_commit: "e3ccce647994".into(),
             rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
             workdir_fs: "tmpfs".into(),
+            probe_seconds: Vec::new(),
         },
         command: "flags bench --delay 100ms -m 1,20 --runs 3".into(),
         downloads: 20,
