@@ -1,7 +1,8 @@
 //! The documentation stays true: every command in README.md and docs/*.md
-//! runs as documented, the code map (docs/code-map.md) names every source
-//! file and only real ones, and the README stays a five-minute read that
-//! links every page of docs/.
+//! runs as documented, every repository path they name is in the tree,
+//! the code map (docs/code-map.md) names every source file and only real
+//! ones, and the README stays a five-minute read that links every page of
+//! docs/.
 
 use std::path::{Path, PathBuf};
 
@@ -393,4 +394,93 @@ fn every_command_in_the_readme_and_in_every_help_text_runs_as_documented() {
     });
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The folders whose paths the documents name.
+const TREES: [&str; 8] = [
+    "src/", "tests/", "docs/", "benches/", "scripts/", "fuzz/", "flags/", ".ci/",
+];
+
+/// Whether `path` (relative to the repository) is there: a file or a
+/// folder, or with one `*` in its last part, something it matches.
+fn exists(path: &str) -> bool {
+    let full = root().join(path.trim_end_matches('/'));
+    match path.rsplit_once('/') {
+        Some((folder, pattern)) if pattern.contains('*') => {
+            let (head, tail) = pattern.split_once('*').unwrap_or((pattern, ""));
+            std::fs::read_dir(root().join(folder))
+                .map(|entries| {
+                    entries.flatten().any(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.starts_with(head) && name.ends_with(tail)
+                    })
+                })
+                .unwrap_or(false)
+        }
+        _ => full.exists(),
+    }
+}
+
+/// The repository paths `text` names (`src/download/mod.rs`, `tests/*.rs`,
+/// `docs/ci.md:12`) that are not in the tree. A path stands after a space,
+/// a quote, a bracket or a backtick; placeholders (`flags/<cc>/`), URLs and
+/// paths inside other paths are not paths of the repository.
+fn missing_paths(text: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (at, _) in text.char_indices() {
+        let rest = &text[at..];
+        let before = text[..at].chars().next_back();
+        if !TREES.iter().any(|tree| rest.starts_with(tree))
+            || before.is_some_and(|c| !matches!(c, ' ' | '`' | '(' | '[' | '"' | '\'' | '\n'))
+        {
+            continue;
+        }
+        let path: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "_-./*<>{}".contains(*c))
+            .collect();
+        let path = path.trim_end_matches(['.', ',']);
+        // A unit (`flags/s`) has no extension and no folder in it; a part
+        // in capitals (`fuzz/corpus/NAME/`) is a placeholder.
+        let placeholder = path.split('/').any(|part| {
+            let stem = part.split('.').next().unwrap_or_default();
+            !stem.is_empty() && stem.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        });
+        let unit = !path.ends_with('/') && path.matches('/').count() == 1 && !path.contains('.');
+        if path.contains(['<', '>', '{', '}']) || TREES.contains(&path) || placeholder || unit {
+            continue;
+        }
+        if !exists(path) {
+            missing.push(path.to_owned());
+        }
+    }
+    missing
+}
+
+#[test]
+fn a_document_that_names_a_missing_path_is_caught() {
+    let fixture = "See `src/download/fetch/nonblocking.rs:4-9`, tests/*.rs and \
+                   [the map](docs/code-map.md); flags/<cc>/<cc>.gif is a pattern, \
+                   https://example.org/src/gone.rs a URL, but `tests/contract.rs` \
+                   and src/nowhere/ are gone.";
+    assert_eq!(
+        missing_paths(fixture),
+        vec!["tests/contract.rs".to_owned(), "src/nowhere/".to_owned()]
+    );
+}
+
+#[test]
+fn every_path_the_documents_name_is_in_the_tree() {
+    let mut missing = Vec::new();
+    for (page, text) in documents() {
+        missing.extend(
+            missing_paths(&text)
+                .into_iter()
+                .map(|path| format!("{page}: {path}")),
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "named but not in the tree: {missing:#?}"
+    );
 }

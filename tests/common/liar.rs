@@ -1,6 +1,6 @@
 //! A flags server that lies: raw TCP on 127.0.0.1:0, answering each request
 //! with the misbehaviour its path names. The client contract's conformance
-//! matrix (tests/contract.rs) runs every scenario in every mode.
+//! matrix (tests/cases/contract.rs) runs every scenario in every mode.
 //!
 //! A scenario's base URL is `http://127.0.0.1:PORT/<scenario>/flags`, so the
 //! client asks for `/<scenario>/flags/br/br.gif`. A second listener on
