@@ -114,7 +114,7 @@ impl Comparison {
                 .filter(|m| m.ratio < 1.0 - max_regression / 2.0)
             {
                 return Judgement::Undecided(format!(
-                    "the machine was {:.0}% faster than for the baseline, which could hide a slowdown",
+                    "the machine ran {:.0}% faster than for the baseline, which could hide a slowdown",
                     (1.0 - m.ratio) * 100.0
                 ));
             }
@@ -128,7 +128,7 @@ impl Comparison {
         }
         match self.machine {
             Some(m) if m.ratio > 1.0 + max_regression / 2.0 => Judgement::Undecided(format!(
-                "the machine was {:.0}% slower than for the baseline (probe interval {:+.0}% to {:+.0}%)",
+                "the machine ran {:.0}% slower than for the baseline (probe interval {:+.0}% to {:+.0}%)",
                 (m.ratio - 1.0) * 100.0,
                 (m.low - 1.0) * 100.0,
                 (m.high - 1.0) * 100.0
@@ -301,7 +301,7 @@ mod tests {
         let Judgement::Undecided(why) = with(Some(slower)).judge(&regressed, 0.1) else {
             panic!("a loaded machine decides nothing");
         };
-        assert!(why.starts_with("the machine was 40% slower"), "{why}");
+        assert!(why.starts_with("the machine ran 40% slower"), "{why}");
         let straddles = cell(1.1, 1.02, 1.2);
         assert!(matches!(
             with(Some(same)).judge(&straddles, 0.1),

@@ -127,10 +127,10 @@ const GRACE: Duration = Duration::from_millis(800);
 const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 
 /// How often they are sampled otherwise, for the live display and the
-/// peaks. Each sample wakes a thread: on a virtual machine a wake-up costs
-/// tens of µs, and at every 10 ms that was three quarters of a sequential
-/// run's CPU against a slow server. The peaks are also sampled where
-/// threads appear (see `run_threaded`) and when the run ends.
+/// peaks: each sample wakes a thread, which against a slow server is most
+/// of what a sequential run does (docs/performance.md). The peaks are also
+/// sampled where threads appear (see `run_threaded`) and when the run
+/// ends.
 const SAMPLE_EVERY_UNSEEN: Duration = Duration::from_millis(100);
 
 /// Threads started between two samples while threaded mode starts its

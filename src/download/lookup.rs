@@ -2,8 +2,8 @@
 //! to a host looks it up, every other thread and task of the run waits for
 //! that answer and shares it. Left to the HTTP libraries, a name cost a
 //! `getaddrinfo` per connection, and ureq starts a thread for each (so that
-//! a slow lookup can be abandoned): `localhost` cost the threaded mode 2.6
-//! times what `127.0.0.1` did (docs/performance.md).
+//! a slow lookup can be abandoned): `localhost` cost the threaded mode
+//! more than twice what `127.0.0.1` did (docs/performance.md).
 //!
 //! A lookup is bounded by the connect timeout; a failed one is reported as
 //! such (`connection failed: cannot look up NAME: why`), and it too is

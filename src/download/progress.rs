@@ -310,8 +310,8 @@ impl Progress {
     }
 
     /// The run's results, sorted by code, and their counts: taken, not
-    /// copied, as the run has ended: copying 10,000 of them was a fifth of
-    /// what a run did after its last download.
+    /// copied, as the run has ended and copying them would be most of what
+    /// a run does after its last download.
     pub(crate) fn take_results(&self) -> (Counts, Vec<CodeResult>) {
         let mut state = self.state.lock();
         let mut results = std::mem::take(&mut state.1);

@@ -1,8 +1,8 @@
 //! Seeing the models work: what a run is doing, live and afterwards.
 //!
-//! `Gauges` are always kept (two atomics and a read of `/proc/self/stat`
-//! every 10 ms): requests in flight and OS threads, for the live display and the
-//! report. `Lanes` give each download in progress a slot number, the lanes
+//! `Gauges` are always kept (a few atomics, and the OS threads read from
+//! `/proc/self/stat` at each sample): requests in flight and sent,
+//! connections opened and OS threads, for the live display and the report. `Lanes` give each download in progress a slot number, the lanes
 //! of the picture, never more than the concurrency. [`Timeline`] records,
 //! when `--trace` or `--timeline` asks for it, one span per phase of every
 //! download: the wait for a slot, each request until its headers, its body,

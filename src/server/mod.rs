@@ -2,9 +2,10 @@
 //! `/flags/<cc>/metadata.json`, and can simulate latency and errors so that
 //! the three download models can be compared against a slow, flaky server.
 //!
-//! It runs on axum (over hyper and tokio): axum gives routing, `HEAD` handling
-//! and graceful shutdown for free, while the simulated faults only need a
-//! handler, so nothing lower-level is warranted.
+//! It runs on axum (over hyper and tokio): axum gives routing, `HEAD`
+//! handling and graceful shutdown, the simulated faults need only a
+//! handler, and the listener of every server (`crate::listen`) holds the
+//! connection-level limits (cap, timeouts, HTTP/2's settings).
 
 pub mod config;
 pub(crate) mod connection;
