@@ -19,7 +19,6 @@ pub mod duration;
 pub mod files;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod listen;
 pub mod logs;
 pub mod server;
 pub mod spin;

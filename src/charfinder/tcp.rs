@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::listen::{Guarded, Listener};
+use crate::server::listen::{Guarded, Listener};
 
 use super::{Index, MAX_QUERY_BYTES, Query, count_line, result_line};
 

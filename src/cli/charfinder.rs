@@ -12,7 +12,7 @@ use super::serve::LimitArgs;
 use super::values;
 use super::{Failure, Finish, usage};
 use crate::charfinder::{Index, Query, count_line, http, result_line, tcp};
-use crate::listen::{self, Listener};
+use crate::server::listen::{self, Listener};
 use crate::{errln, out, outln, sys};
 
 /// Find Unicode characters by the words of their names.

@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 
 use super::values;
 use super::{Failure, Finish, usage};
-use crate::listen::{self, Limits};
 use crate::server::config::{DataSource, Preset, ServerConfig};
 use crate::server::delay::Delay;
 use crate::server::faults::Fault;
+use crate::server::listen::{self, Limits};
 use crate::{errln, outln, server, sys};
 
 const EXAMPLES: &str = "\

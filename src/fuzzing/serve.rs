@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::listen::{Busy, Limits, connection_service, http_builder};
 use crate::server::config::{DataSource, ServerConfig};
 use crate::server::connection::Connection;
 use crate::server::folder::Folder;
 use crate::server::handler::{ServerState, router};
+use crate::server::listen::{Busy, Limits, connection_service, http_builder};
 
 /// The bytes of a file placed beside the served folder, never to be served.
 const SECRET: &[u8] = b"FUZZ-SECRET-7f3a9c";

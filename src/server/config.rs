@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 
 use super::delay::Delay;
 use super::faults::Fault;
-use crate::listen::Limits;
+use crate::server::listen::Limits;
 
 /// Where the server's files come from.
 #[derive(Debug, Clone, Default)]

@@ -1,11 +1,11 @@
 //! What the flags server knows of each connection: its socket, so that the
 //! `reset` faults can make its close a TCP reset. The listener itself is the
-//! package's shared one ([`crate::listen`]).
+//! package's shared one ([`crate::server::listen`]).
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-use crate::listen::Guarded;
+use crate::server::listen::Guarded;
 
 /// What the handler knows of a connection.
 #[derive(Debug, Clone, Copy)]

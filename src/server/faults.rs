@@ -225,7 +225,9 @@ pub(crate) fn respond(
             let Some(fd) = fd else {
                 // HTTP/2: RST_STREAM before any header.
                 let mut response = Response::new(Body::empty());
-                response.extensions_mut().insert(crate::listen::ResetStream);
+                response
+                    .extensions_mut()
+                    .insert(crate::server::listen::ResetStream);
                 return response;
             };
             set_reset_on_close(fd);

@@ -4,7 +4,7 @@
 //!
 //! It runs on axum (over hyper and tokio): axum gives routing, `HEAD`
 //! handling and graceful shutdown, the simulated faults need only a
-//! handler, and the listener of every server (`crate::listen`) holds the
+//! handler, and the listener of every server (`listen.rs`) holds the
 //! connection-level limits (cap, timeouts, HTTP/2's settings).
 
 pub mod config;
@@ -13,6 +13,7 @@ pub mod delay;
 pub mod faults;
 pub(crate) mod folder;
 pub(crate) mod handler;
+pub mod listen;
 
 use std::io;
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ use connection::connection;
 use folder::Folder;
 use handler::{ServerState, router};
 
-use crate::listen::{self, Listener};
+use listen::Listener;
 
 /// A server running on a tokio runtime, with its address and a way to stop it.
 pub(crate) struct RunningServer {
