@@ -24,6 +24,18 @@ impl Gate {
         self.comparison.regressions(self.max_regression).is_empty()
     }
 
+    /// The keys of the cells whose interval reaches both sides of the
+    /// allowed slowdown: more runs may decide them.
+    pub(crate) fn too_noisy(&self) -> Vec<String> {
+        let limit = 1.0 + self.max_regression;
+        self.comparison
+            .cells
+            .iter()
+            .filter(|c| c.low <= limit && limit < c.high)
+            .map(|c| c.key.clone())
+            .collect()
+    }
+
     /// What to print: the machine's speed against the baseline's, then
     /// each cell with what was compared, its interval and the decision,
     /// and the cells not compared. Undecided cells start with `warning:`.

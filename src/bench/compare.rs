@@ -102,16 +102,16 @@ impl Comparison {
 
     /// Judges `cell` against a slowdown of at most `max_regression`. A
     /// cell regresses only when its whole interval is beyond it and the
-    /// machine ran as fast as for the baseline (within half the allowed
-    /// slowdown); a machine that sped up or slowed down more than that,
-    /// or an interval that reaches both sides of the limit, leaves the
-    /// cell undecided, never failed by chance.
+    /// machine ran as fast as for the baseline: one surely slower (or
+    /// faster) by more than half the allowed slowdown, or an interval
+    /// that reaches both sides of the limit, leaves the cell undecided,
+    /// never failed by chance.
     pub(crate) fn judge(&self, cell: &CellComparison, max_regression: f64) -> Judgement {
         let limit = 1.0 + max_regression;
         if cell.high <= limit {
             if let Some(m) = self
                 .machine
-                .filter(|m| m.ratio < 1.0 - max_regression / 2.0)
+                .filter(|m| m.ratio < 1.0 - max_regression / 2.0 && m.high < 1.0)
             {
                 return Judgement::Undecided(format!(
                     "the machine ran {:.0}% faster than for the baseline, which could hide a slowdown",
@@ -127,12 +127,14 @@ impl Comparison {
             ));
         }
         match self.machine {
-            Some(m) if m.ratio > 1.0 + max_regression / 2.0 => Judgement::Undecided(format!(
-                "the machine ran {:.0}% slower than for the baseline (probe interval {:+.0}% to {:+.0}%)",
-                (m.ratio - 1.0) * 100.0,
-                (m.low - 1.0) * 100.0,
-                (m.high - 1.0) * 100.0
-            )),
+            Some(m) if m.ratio > 1.0 + max_regression / 2.0 && m.low > 1.0 => {
+                Judgement::Undecided(format!(
+                    "the machine ran {:.0}% slower than for the baseline (probe interval {:+.0}% to {:+.0}%)",
+                    (m.ratio - 1.0) * 100.0,
+                    (m.low - 1.0) * 100.0,
+                    (m.high - 1.0) * 100.0
+                ))
+            }
             _ => Judgement::Regressed,
         }
     }

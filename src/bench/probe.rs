@@ -10,9 +10,21 @@ use std::time::Instant;
 /// Steps of the arithmetic each core does per probe: a few milliseconds.
 const STEPS: u64 = 2_000_000;
 
+/// Probes taken together; the quickest of them is the figure, so that a
+/// passing hiccup does not count, while a load that lasts (another
+/// process busy on a core) slows every one of them.
+const TRIES: usize = 3;
+
+/// The machine's speed now: the quickest of [`TRIES`] probes, in seconds.
+pub(crate) fn machine_seconds(cores: usize) -> f64 {
+    (0..TRIES)
+        .map(|_| probe(cores))
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// Seconds that `cores` threads take to do [`STEPS`] dependent
 /// multiply-adds each, started together.
-pub(crate) fn machine_seconds(cores: usize) -> f64 {
+fn probe(cores: usize) -> f64 {
     let started = Instant::now();
     std::thread::scope(|scope| {
         for seed in 0..cores.max(1) as u64 {

@@ -214,8 +214,16 @@ struct ChildReport {
     loop_lag: Option<LoopLag>,
 }
 
-/// Runs the whole matrix, or as much of it as runs before `cancel`.
-pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<BenchReport> {
+/// Runs the whole matrix, or as much of it as runs before `cancel`. Then,
+/// while `undecided` names cells of the report so far (the keys of cells
+/// whose runs cannot decide yet) and no cell has `max_runs` measured runs,
+/// one more round of those cells alone.
+pub(crate) fn run(
+    config: &BenchConfig,
+    cancel: &CancellationToken,
+    max_runs: usize,
+    undecided: &dyn Fn(&BenchReport) -> Vec<String>,
+) -> Result<BenchReport> {
     let downloads = config.jobs.len();
     let machine = Machine::current(&config.workdir);
     let scratch = tempfile::Builder::new()
@@ -325,19 +333,49 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
         run.sequence = Some(sequence);
         planned[index].cell.runs.push(run);
     }
+    let mut sequence = planned.iter().map(|p| p.cell.runs.len()).sum::<usize>();
+    for _ in config.runs..max_runs {
+        let wanted = undecided(&report(config, &machine, &probes, &planned, cancel));
+        let more: Vec<usize> = (0..planned.len())
+            .filter(|&i| wanted.contains(&planned[i].cell.key()))
+            .collect();
+        if more.is_empty() || cancel.is_cancelled() {
+            break;
+        }
+        probes.push(super::probe::machine_seconds(machine.cores));
+        for index in more {
+            let Some(mut run) = matrix.run_one(&planned[index], false)? else {
+                break;
+            };
+            run.sequence = Some(sequence);
+            sequence += 1;
+            planned[index].cell.runs.push(run);
+        }
+    }
     drop(servers);
-    // An interrupted bench reports the cells with a measured run.
+    matrix.bar.finish_and_clear();
+    Ok(report(config, &machine, &probes, &planned, cancel))
+}
+
+/// The report of the runs made so far: the cells with a measured run
+/// (an interrupted bench reports those), each summed up.
+fn report(
+    config: &BenchConfig,
+    machine: &Machine,
+    probes: &[f64],
+    planned: &[Planned],
+    cancel: &CancellationToken,
+) -> BenchReport {
     let cells: Vec<Cell> = planned
-        .into_iter()
-        .map(|p| p.cell)
+        .iter()
+        .map(|p| p.cell.clone())
         .filter(|cell| cell.measured().count() > 0)
         .map(|mut cell| {
             cell.finish();
             cell
         })
         .collect();
-    matrix.bar.finish_and_clear();
-    Ok(BenchReport {
+    BenchReport {
         schema: SCHEMA.into(),
         flags_version: env!("CARGO_PKG_VERSION").into(),
         created_unix: std::time::SystemTime::now()
@@ -345,17 +383,17 @@ pub(crate) fn run(config: &BenchConfig, cancel: &CancellationToken) -> Result<Be
             .map_or(0, |d| d.as_secs()),
         machine: Machine {
             load_after: super::schema::load_average(),
-            probe_seconds: probes,
-            ..machine
+            probe_seconds: probes.to_vec(),
+            ..machine.clone()
         },
         command: config.command_line.clone(),
-        downloads,
+        downloads: config.jobs.len(),
         runs: config.runs,
         warmup: config.warmup,
         interrupted: cancel.is_cancelled(),
         order: config.order,
         cells,
-    })
+    }
 }
 
 /// How many runs the whole matrix makes, warm-ups included.

@@ -396,6 +396,10 @@ fn compare_table(comparison: &compare::Comparison, threshold: f64) -> String {
     out
 }
 
+/// How many times `--runs` a cell may run in all when its runs cannot
+/// decide against the baseline.
+const MORE_RUNS: usize = 4;
+
 /// Runs the bench (or reads `--from`), then shows and writes what it found.
 pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
     let mut args = args;
@@ -419,7 +423,21 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
             let cancel = CancellationToken::new();
             sys::on_interrupt(cancel.clone(), "interrupted: stopping the bench")
                 .context("cannot install the Ctrl-C handler")?;
-            crate::bench::run(&config, &cancel)?
+            // With a baseline, a cell whose interval reaches both sides of
+            // the allowed slowdown gets more runs, round by round, up to
+            // MORE_RUNS times --runs in all.
+            let max_runs = if baseline.is_some() {
+                config.runs * MORE_RUNS
+            } else {
+                config.runs
+            };
+            let undecided = |so_far: &BenchReport| match &baseline {
+                Some(baseline) => {
+                    baseline::compare(so_far, baseline, args.max_regression).too_noisy()
+                }
+                None => Vec::new(),
+            };
+            crate::bench::run(&config, &cancel, max_runs, &undecided)?
         }
     };
     out!("{}", table::terminal(&report));

@@ -137,6 +137,39 @@ fn every_mode_reaches_the_same_verdict_on_every_lie() {
 }
 
 #[test]
+fn a_kept_alive_connection_the_server_resets_is_replaced_in_every_mode() {
+    // Two flags one at a time: the async client keeps the connection for
+    // the next request too. Every hop of the loop is answered on a
+    // connection the server resets under the next request; each mode sends
+    // that request again on a new one, and follows the loop to its end.
+    let liar = Liar::start();
+    for mode in MODES {
+        let out = tempfile::tempdir().unwrap();
+        let output = flags()
+            .args([
+                "BR",
+                "CN",
+                "--retries",
+                "0",
+                "--json",
+                "--progress",
+                "never",
+            ])
+            .args(common::mode_args(mode, "1"))
+            .arg("-s")
+            .arg(liar.base("redirect-loop-closing"))
+            .arg("-o")
+            .arg(out.path())
+            .output()
+            .unwrap();
+        let report = json(&output.stdout);
+        for result in report["results"].as_array().unwrap() {
+            assert_eq!(result["reason"], "too many redirects", "{mode}: {report}");
+        }
+    }
+}
+
+#[test]
 fn the_matrix_has_at_least_forty_scenarios_with_unique_names() {
     assert!(SCENARIOS.len() >= 40, "{}", SCENARIOS.len());
     let mut names: Vec<&str> = SCENARIOS

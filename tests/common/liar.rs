@@ -805,6 +805,20 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     scenario!(
         "redirects",
+        "redirect-loop-closing",
+        "302 to itself, the connection reset 20 ms later, the next request unread (found by fuzzing: ureq sent the next hop on the closed connection, 'connection reset')",
+        TOO_MANY,
+        |r| {
+            // No body: the connection is ready for the next request, which
+            // the client sends on it before the reset comes.
+            let path = r.path.clone();
+            r.full("302 Found", &[("Location", path)], b"");
+            r.pause(20);
+            r.reset()
+        }
+    ),
+    scenario!(
+        "redirects",
         "redirect-endless",
         "302 to a new URL every time",
         TOO_MANY,

@@ -3,11 +3,12 @@
 
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::time::Instant;
 
 use crate::download::Run;
-use crate::download::contract::{self, Next, Stage};
+use crate::download::contract::{self, Cause, Next, Stage};
 use crate::download::lookup::Lookups;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
@@ -16,6 +17,7 @@ use url::Url;
 use super::causes::{ureq_cause, ureq_io_cause};
 use super::{Attempt, FlagContext, Saved, Target, parse_country, save_flag};
 use crate::download::timeline::{Phase, Step};
+use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnector, Transport};
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
 /// per thread, keeping that thread's one connection (a pool shared by many
@@ -23,6 +25,9 @@ use crate::download::timeline::{Phase, Step};
 /// redirects and turns no status into an error: the contract decides.
 pub(crate) struct BlockingClient {
     agent: ureq::Agent,
+    /// Connections the agent has opened: a request that fails without
+    /// opening one went out on a connection kept alive from an earlier one.
+    connects: Arc<AtomicUsize>,
     policy: RetryPolicy,
     max_size: u64,
 }
@@ -46,13 +51,15 @@ impl BlockingClient {
             .max_response_header_size(contract::MAX_HEAD - 1)
             .output_buffer_size(2 * 1024)
             .build();
+        let connects = Arc::new(AtomicUsize::new(0));
         let agent = ureq::Agent::with_parts(
             config,
-            ureq::unversioned::transport::DefaultConnector::new(),
+            DefaultConnector::new().chain(CountConnects(Arc::clone(&connects))),
             SharedLookups(Arc::clone(&run.lookups)),
         );
         Self {
             agent,
+            connects,
             policy: RetryPolicy::new(options.retries),
             max_size: options.max_size,
         }
@@ -117,7 +124,7 @@ impl BlockingClient {
         loop {
             let _in_flight = run.gauges.request();
             let sent = Instant::now();
-            let response = self.agent.get(request.url().as_str()).call();
+            let response = self.send(request.url());
             attempt.record(ctx, Phase::Request, sent);
             let response = response.map_err(|e| contract::verdict(ureq_cause(&e), Stage::Head))?;
             let Next::Read(framing) =
@@ -138,6 +145,47 @@ impl BlockingClient {
             framing.check(body.len() as u64)?;
             return Ok(body);
         }
+    }
+}
+
+impl BlockingClient {
+    /// GETs `url` and waits for the answer's head. A request that fails
+    /// before any answer on a connection kept alive from an earlier one
+    /// (the server closed it meanwhile, as HTTP/1.1 lets a server do) is
+    /// sent once more at once, on a new connection: RFC 9112 (9.3.1) allows
+    /// it for a GET, hyper does the same in the async mode, and since it was
+    /// never answered it is not one of `--retries`.
+    fn send(&self, url: &Url) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        let opened = self.connects.load(Ordering::Relaxed);
+        match self.agent.get(url.as_str()).call() {
+            Err(error)
+                if self.connects.load(Ordering::Relaxed) == opened
+                    && matches!(ureq_cause(&error), Cause::Reset | Cause::Eof) =>
+            {
+                self.agent.get(url.as_str()).call()
+            }
+            response => response,
+        }
+    }
+}
+
+/// The last link of the agent's connectors: counts each connection the
+/// ones before it opened, and passes it on.
+#[derive(Debug)]
+struct CountConnects(Arc<AtomicUsize>);
+
+impl Connector<Box<dyn Transport>> for CountConnects {
+    type Out = Box<dyn Transport>;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        opened: Option<Box<dyn Transport>>,
+    ) -> Result<Option<Box<dyn Transport>>, ureq::Error> {
+        if opened.is_some() {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(opened)
     }
 }
 

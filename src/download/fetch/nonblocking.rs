@@ -12,6 +12,7 @@
 //! what a download costs. The run's lookups are its resolver, and a layer
 //! on its connector counts the connections it opens.
 
+use std::cell::Cell;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
@@ -247,6 +248,12 @@ impl AsyncClient {
     /// pool would otherwise keep it idle and close it at the end, after
     /// the last download, on the run's clock. An answer that sends again
     /// (a redirect, a retry) takes a new connection.
+    ///
+    /// An HTTP/1.1 request that fails before any answer on a connection
+    /// kept alive from an earlier one (the server closed it meanwhile, as
+    /// HTTP/1.1 lets a server do) is sent once more at once, as the
+    /// blocking client does: RFC 9112 (9.3.1) allows it for a GET, and it
+    /// was never answered, so it is not one of `--retries`.
     async fn send(
         &self,
         ctx: &FlagContext<'_>,
@@ -254,14 +261,34 @@ impl AsyncClient {
         target: Target,
     ) -> reqwest::Result<reqwest::Response> {
         let job = ctx.recorder.job();
-        let mut request = self.client(job).get(url.clone());
-        if !self.http2 && target == Target::Flag && job + self.concurrency >= self.downloads {
-            request = request.header(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
+        let last =
+            !self.http2 && target == Target::Flag && job + self.concurrency >= self.downloads;
+        let request = || {
+            let request = self.client(job).get(url.clone());
+            if last {
+                request.header(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                )
+            } else {
+                request
+            }
+        };
+        let (response, opened) = OPENED
+            .scope(Cell::new(false), async {
+                (request().send().await, OPENED.with(Cell::get))
+            })
+            .await;
+        match response {
+            Err(error)
+                if !self.http2
+                    && !opened
+                    && matches!(reqwest_cause(&error), Cause::Reset | Cause::Eof) =>
+            {
+                request().send().await
+            }
+            response => response,
         }
-        request.send().await
     }
 }
 
@@ -327,6 +354,8 @@ where
         let (run, started) = (Arc::clone(&run), Instant::now());
         let counted = async move {
             let connected = connecting.await?;
+            // The request this connect was for, if it still waits for it.
+            let _ = OPENED.try_with(|opened| opened.set(true));
             run.gauges.connected();
             if let (Some(timeline), Some(c)) = (&run.timeline, connection) {
                 timeline.connection(c, ConnectionStep::Connect, started);
@@ -335,6 +364,12 @@ where
         };
         Box::pin(counted) as CountedConnect<S>
     })
+}
+
+tokio::task_local! {
+    /// Whether a request's own task opened a connection while it was being
+    /// sent: if not, it went out on one kept alive from an earlier request.
+    static OPENED: Cell<bool>;
 }
 
 /// A connect, counted when it ends.
