@@ -723,6 +723,19 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     scenario!(
         "framing",
+        "reset-ends-body",
+        "the whole flag with no length, read to the close, then a reset instead of the close (found by fuzzing: ureq took the reset for the close and saved it)",
+        TRUNCATED,
+        |r| {
+            let body = r.body;
+            r.head("200 OK", &[]);
+            r.send(body);
+            r.pause(50);
+            r.reset()
+        }
+    ),
+    scenario!(
+        "framing",
         "gzip-anyway",
         "`Content-Encoding: gzip` though not asked for",
         Expect::Ok(Saved::Gzip),

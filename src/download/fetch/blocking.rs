@@ -3,12 +3,12 @@
 
 use std::io::{self, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use std::time::Instant;
 
 use crate::download::Run;
-use crate::download::contract::{self, Cause, Next, Stage};
+use crate::download::contract::{self, Cause, Framing, Next, Stage};
 use crate::download::lookup::Lookups;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
@@ -17,7 +17,9 @@ use url::Url;
 use super::causes::{ureq_cause, ureq_io_cause};
 use super::{Attempt, FlagContext, Saved, Target, parse_country, save_flag};
 use crate::download::timeline::{Phase, Step};
-use ureq::unversioned::transport::{ConnectionDetails, Connector, DefaultConnector, Transport};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
 /// per thread, keeping that thread's one connection (a pool shared by many
@@ -28,6 +30,9 @@ pub(crate) struct BlockingClient {
     /// Connections the agent has opened: a request that fails without
     /// opening one went out on a connection kept alive from an earlier one.
     connects: Arc<AtomicUsize>,
+    /// Whether the server reset the connection since the last request was
+    /// sent: ureq ends a body read to the close at a reset as at a close.
+    reset: Arc<AtomicBool>,
     policy: RetryPolicy,
     max_size: u64,
 }
@@ -51,15 +56,23 @@ impl BlockingClient {
             .max_response_header_size(contract::MAX_HEAD - 1)
             .output_buffer_size(2 * 1024)
             .build();
-        let connects = Arc::new(AtomicUsize::new(0));
+        let (connects, reset) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let watch = WatchConnections {
+            connects: Arc::clone(&connects),
+            reset: Arc::clone(&reset),
+        };
         let agent = ureq::Agent::with_parts(
             config,
-            DefaultConnector::new().chain(CountConnects(Arc::clone(&connects))),
+            DefaultConnector::new().chain(watch),
             SharedLookups(Arc::clone(&run.lookups)),
         );
         Self {
             agent,
             connects,
+            reset,
             policy: RetryPolicy::new(options.retries),
             max_size: options.max_size,
         }
@@ -141,6 +154,11 @@ impl BlockingClient {
                 .read_to_end(&mut body);
             attempt.record(ctx, Phase::Body, receiving);
             read.map_err(|e| contract::verdict(ureq_io_cause(&e), Stage::Body))?;
+            // A body read to the close that a reset ended may be cut short:
+            // hyper says so, ureq took the reset for the close.
+            if framing == Framing::Close && self.reset.load(Ordering::Relaxed) {
+                return Err(contract::verdict(Cause::Reset, Stage::Body));
+            }
             request.check_size(body.len() as u64)?;
             framing.check(body.len() as u64)?;
             return Ok(body);
@@ -156,6 +174,7 @@ impl BlockingClient {
     /// it for a GET, hyper does the same in the async mode, and since it was
     /// never answered it is not one of `--retries`.
     fn send(&self, url: &Url) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        self.reset.store(false, Ordering::Relaxed);
         let opened = self.connects.load(Ordering::Relaxed);
         match self.agent.get(url.as_str()).call() {
             Err(error)
@@ -170,11 +189,14 @@ impl BlockingClient {
 }
 
 /// The last link of the agent's connectors: counts each connection the
-/// ones before it opened, and passes it on.
+/// ones before it opened, and watches it for a reset.
 #[derive(Debug)]
-struct CountConnects(Arc<AtomicUsize>);
+struct WatchConnections {
+    connects: Arc<AtomicUsize>,
+    reset: Arc<AtomicBool>,
+}
 
-impl Connector<Box<dyn Transport>> for CountConnects {
+impl Connector<Box<dyn Transport>> for WatchConnections {
     type Out = Box<dyn Transport>;
 
     fn connect(
@@ -182,10 +204,52 @@ impl Connector<Box<dyn Transport>> for CountConnects {
         _: &ConnectionDetails,
         opened: Option<Box<dyn Transport>>,
     ) -> Result<Option<Box<dyn Transport>>, ureq::Error> {
-        if opened.is_some() {
-            self.0.fetch_add(1, Ordering::Relaxed);
+        let Some(inner) = opened else {
+            return Ok(None);
+        };
+        self.connects.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(Box::new(Watched {
+            inner,
+            reset: Arc::clone(&self.reset),
+        })))
+    }
+}
+
+/// A connection whose resets are noted.
+#[derive(Debug)]
+struct Watched {
+    inner: Box<dyn Transport>,
+    reset: Arc<AtomicBool>,
+}
+
+impl Transport for Watched {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.inner.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let input = self.inner.await_input(timeout);
+        if let Err(ureq::Error::Io(e)) = &input
+            && matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            )
+        {
+            self.reset.store(true, Ordering::Relaxed);
         }
-        Ok(opened)
+        input
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
     }
 }
 
