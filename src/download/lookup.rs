@@ -8,7 +8,8 @@
 //! A lookup is bounded by the connect timeout; a failed one is reported as
 //! such (`connection failed: cannot look up NAME: why`), and it too is
 //! shared: a name that does not resolve is asked once, not once per flag.
-//! IP addresses need no lookup.
+//! IP addresses need no lookup. `SharedLookups` and `AsyncLookups` hand
+//! them to ureq and to reqwest as their resolvers.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -153,6 +154,70 @@ fn look_up(host: &str, timeout: Duration) -> Answer {
             timeout,
         }),
     }
+}
+
+/// The run's lookups as ureq's resolver: a host name is looked up once per
+/// run (ureq's own resolver starts a thread and calls `getaddrinfo` for
+/// every connection), an IP address never.
+#[derive(Debug)]
+pub(crate) struct SharedLookups(pub(crate) Arc<Lookups>);
+
+impl ureq::unversioned::resolver::Resolver for SharedLookups {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("").trim_matches(['[', ']']);
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let ips = self
+            .0
+            .resolve(host)
+            .map_err(|error| ureq::Error::Io(std::io::Error::other(error)))?;
+        let mut addrs = self.empty();
+        // ureq keeps 16 addresses at most.
+        for ip in ips.iter().take(16) {
+            addrs.push(std::net::SocketAddr::new(*ip, port));
+        }
+        Ok(addrs)
+    }
+}
+
+/// The run's lookups as reqwest's resolver: a host name is looked up once
+/// per run, on the blocking pool (`getaddrinfo` blocks); a name already
+/// known answers at once (the connector itself reads IP addresses).
+pub(crate) struct AsyncLookups(pub(crate) Arc<Lookups>);
+
+impl reqwest::dns::Resolve for AsyncLookups {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        if let Some(answer) = self.0.known(&host) {
+            return Box::pin(std::future::ready(addresses(answer)));
+        }
+        let lookups = Arc::clone(&self.0);
+        Box::pin(async move {
+            match tokio::task::spawn_blocking(move || lookups.resolve(&host)).await {
+                Ok(answer) => addresses(answer),
+                Err(error) => Err(Box::new(error) as _),
+            }
+        })
+    }
+}
+
+/// A lookup's answer as reqwest takes it (port 0: the URL's is used).
+fn addresses(
+    answer: Result<Arc<[std::net::IpAddr]>, LookupError>,
+) -> Result<reqwest::dns::Addrs, Box<dyn std::error::Error + Send + Sync>> {
+    let ips = answer?;
+    let addrs: Vec<std::net::SocketAddr> = ips
+        .iter()
+        .map(|ip| std::net::SocketAddr::new(*ip, 0))
+        .collect();
+    Ok(Box::new(addrs.into_iter()))
 }
 
 #[cfg(test)]

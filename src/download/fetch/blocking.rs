@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::download::Run;
 use crate::download::contract::{self, Cause, Framing, Next, Stage};
-use crate::download::lookup::Lookups;
+use crate::download::lookup::SharedLookups;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
 use url::Url;
@@ -250,36 +250,5 @@ impl Transport for Watched {
 
     fn is_tls(&self) -> bool {
         self.inner.is_tls()
-    }
-}
-
-/// The run's lookups as ureq's resolver: a host name is looked up once per
-/// run (ureq's own resolver starts a thread and calls `getaddrinfo` for
-/// every connection), an IP address never.
-#[derive(Debug)]
-struct SharedLookups(Arc<Lookups>);
-
-impl ureq::unversioned::resolver::Resolver for SharedLookups {
-    fn resolve(
-        &self,
-        uri: &http::Uri,
-        _config: &ureq::config::Config,
-        _timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().unwrap_or("").trim_matches(['[', ']']);
-        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
-            Some("https") => 443,
-            _ => 80,
-        });
-        let ips = self
-            .0
-            .resolve(host)
-            .map_err(|error| ureq::Error::Io(io::Error::other(error)))?;
-        let mut addrs = self.empty();
-        // ureq keeps 16 addresses at most.
-        for ip in ips.iter().take(16) {
-            addrs.push(std::net::SocketAddr::new(*ip, port));
-        }
-        Ok(addrs)
     }
 }

@@ -10,10 +10,10 @@
 //! redirects (the contract follows them), no TCP keep-alive probes, no
 //! system certificate folder read at start; docs/performance.md measures
 //! what a download costs. The run's lookups are its resolver, and a layer
-//! on its connector counts the connections it opens.
+//! on its connector counts the connections it opens (and tells a request
+//! on a kept-alive connection from one on a new connection).
 
 use std::cell::Cell;
-use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use tower::util::MapFutureLayer;
 use crate::download::Run;
 use crate::download::contract::{self, Cause, Framing, Next, Stage};
 use crate::download::fetch::causes::reqwest_cause;
-use crate::download::lookup::{LookupError, Lookups};
+use crate::download::lookup::AsyncLookups;
 use crate::download::plan::RequestOptions;
 use crate::download::retry::RetryPolicy;
 use crate::download::status::{CodeResult, FetchError};
@@ -304,39 +304,6 @@ fn idle_connections(options: &RequestOptions, concurrency: usize, downloads: usi
     } else {
         concurrency.min(downloads.saturating_sub(concurrency))
     }
-}
-
-/// The run's lookups as reqwest's resolver: a host name is looked up once
-/// per run, on the blocking pool (`getaddrinfo` blocks); a name already
-/// known answers at once (the connector itself reads IP addresses).
-struct AsyncLookups(Arc<Lookups>);
-
-impl reqwest::dns::Resolve for AsyncLookups {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        if let Some(answer) = self.0.known(&host) {
-            return Box::pin(std::future::ready(addresses(answer)));
-        }
-        let lookups = Arc::clone(&self.0);
-        Box::pin(async move {
-            match tokio::task::spawn_blocking(move || lookups.resolve(&host)).await {
-                Ok(answer) => addresses(answer),
-                Err(error) => Err(Box::new(error) as _),
-            }
-        })
-    }
-}
-
-/// A lookup's answer as reqwest takes it (port 0: the URL's is used).
-fn addresses(
-    answer: Result<Arc<[std::net::IpAddr]>, LookupError>,
-) -> Result<reqwest::dns::Addrs, Box<dyn StdError + Send + Sync>> {
-    let ips = answer?;
-    let addrs: Vec<std::net::SocketAddr> = ips
-        .iter()
-        .map(|ip| std::net::SocketAddr::new(*ip, 0))
-        .collect();
-    Ok(Box::new(addrs.into_iter()))
 }
 
 /// A layer on a client's connector that counts the connections it opens
