@@ -22,6 +22,16 @@ pub enum Delay {
 }
 
 impl Delay {
+    /// The delay of every request when it is not drawn at random.
+    pub(crate) fn fixed(&self) -> Option<Duration> {
+        match *self {
+            Delay::None => Some(Duration::ZERO),
+            Delay::Fixed(d) => Some(d),
+            Delay::Range(lo, hi) if lo >= hi => Some(lo),
+            Delay::Range(..) => None,
+        }
+    }
+
     /// Draws this request's delay.
     pub(crate) fn sample(&self, rng: &mut impl Rng) -> Duration {
         match *self {

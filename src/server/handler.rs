@@ -123,13 +123,19 @@ async fn serve_flag_file(
         .and_then(|n| n.parse::<u32>().ok());
     let (delay, fail, fault) = match hop {
         Some(_) => (Duration::ZERO, false, Some(FaultKind::RedirectLoop)),
-        None => {
-            let mut rng = state.rng_for(&path);
-            let delay = state.config.delay.sample(&mut rng);
-            let fail = rng.random_bool(state.config.error_rate.clamp(0.0, 1.0));
-            let fault = faults::pick(&state.config.faults, rng.random(), is_metadata);
-            (delay, fail, fault)
-        }
+        None => match state.config.delay.fixed() {
+            // Nothing to draw: no request needs a random source of its own.
+            Some(delay) if state.config.error_rate <= 0.0 && state.config.faults.is_empty() => {
+                (delay, false, None)
+            }
+            _ => {
+                let mut rng = state.rng_for(&path);
+                let delay = state.config.delay.sample(&mut rng);
+                let fail = rng.random_bool(state.config.error_rate.clamp(0.0, 1.0));
+                let fault = faults::pick(&state.config.faults, rng.random(), is_metadata);
+                (delay, fail, fault)
+            }
+        },
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -219,6 +219,11 @@ fn due(last: &mut Option<Instant>) -> bool {
 pub struct Guarded {
     stream: TcpStream,
     idle: Duration,
+    /// When bytes last moved either way.
+    moved: tokio::time::Instant,
+    /// Armed for `idle` after some earlier move: when it fires, it is put
+    /// off to `moved + idle` if bytes moved since, so that a busy
+    /// connection touches the timer once per idle period, not per read.
     deadline: Pin<Box<Sleep>>,
     busy: Busy,
     _permit: OwnedSemaphorePermit,
@@ -229,6 +234,7 @@ impl Guarded {
         Self {
             stream,
             idle,
+            moved: tokio::time::Instant::now(),
             deadline: Box::pin(tokio::time::sleep(idle)),
             busy: Busy::default(),
             _permit: permit,
@@ -248,8 +254,7 @@ impl Guarded {
 
     /// Bytes moved: the idle clock starts again.
     fn moved(&mut self) {
-        let next = tokio::time::Instant::now() + self.idle;
-        self.deadline.as_mut().reset(next);
+        self.moved = tokio::time::Instant::now();
     }
 
     /// When nothing moved: an error once the idle time is over, unless a
@@ -259,9 +264,17 @@ impl Guarded {
             self.moved();
             return None;
         }
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Some(io::Error::new(io::ErrorKind::TimedOut, "idle connection")),
-            Poll::Pending => None,
+        loop {
+            match self.deadline.as_mut().poll(cx) {
+                Poll::Pending => return None,
+                Poll::Ready(()) => {
+                    let due = self.moved + self.idle;
+                    if due <= tokio::time::Instant::now() {
+                        return Some(io::Error::new(io::ErrorKind::TimedOut, "idle connection"));
+                    }
+                    self.deadline.as_mut().reset(due);
+                }
+            }
         }
     }
 
