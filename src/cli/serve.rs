@@ -66,6 +66,12 @@ pub struct ServeArgs {
     /// Log one line per request.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Threads that answer requests [default: one per core].
+    ///
+    /// 1 runs every connection on one thread, as nginx's one worker does:
+    /// on a machine the clients share, the server then leaves them a core.
+    #[arg(long, value_name = "N", value_parser = values::workers, allow_negative_numbers = true)]
+    pub workers: Option<u16>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -176,7 +182,7 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
         );
     }
     let limits = config.limits;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    let runtime = server_runtime(args.workers).context("cannot start the tokio runtime")?;
     let served = runtime.block_on(async move {
         let mut stop = sys::StopSignals::listen().context("cannot listen for Ctrl-C")?;
         let description = format!(
@@ -210,4 +216,19 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
     // A request stuck on the file system must not hold the exit up.
     runtime.shutdown_timeout(Duration::from_millis(500));
     served
+}
+
+/// The server's runtime: `workers` threads, or one per core; one thread is
+/// tokio's current-thread scheduler, with no work to share between threads.
+fn server_runtime(workers: Option<u16>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(usize::from(n));
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder.enable_all().build()
 }

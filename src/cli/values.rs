@@ -78,6 +78,14 @@ pub fn retries(text: &str) -> Result<u32, String> {
     }
 }
 
+/// Server threads: 1 up to 1,024.
+pub fn workers(text: &str) -> Result<u16, String> {
+    match bounded(text, 1, u16::MAX)? {
+        n if n > 1024 => Err(format!("'{text}' is too many threads (at most 1024)")),
+        n => Ok(n),
+    }
+}
+
 /// A seed: any whole number that fits 64 bits.
 pub fn seed(text: &str) -> Result<u64, String> {
     whole(text)

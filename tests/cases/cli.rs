@@ -51,6 +51,12 @@ fn http2_is_for_the_async_mode_only() {
 fn numbers_say_what_is_wrong_in_words() {
     usage_error(&["--retries", "-1"], "'-1' is negative");
     usage_error(&["--retries", "abc"], "'abc' is not a whole number");
+    usage_error(&["serve", "--workers", "0"], "must be at least 1");
+    usage_error(&["serve", "--workers", "-2"], "'-2' is negative");
+    usage_error(
+        &["serve", "--workers", "5000"],
+        "'5000' is too many threads (at most 1024)",
+    );
     usage_error(
         &["--count", "-5"],
         "'-5' is negative: give a whole number from 1 up (see --help)",

@@ -2,8 +2,6 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::common::server;
@@ -18,15 +16,9 @@ fn get(url: &str) -> (u16, Vec<u8>, Option<String>) {
 
 /// Sends a raw request line, so that no client normalises the path.
 fn raw_status(addr: &str, path: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    common::raw_request(addr, &format!("GET {path}"), Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .0
 }
 
 #[test]
@@ -163,6 +155,35 @@ fn flags_serve_says_where_it_listens_and_serves() {
     let (status, body, _) = get(&format!("{}/br/br.gif", served.url));
     assert_eq!(status, 200);
     assert_eq!(body, flags::dataset::flag_gif("BR").unwrap());
+}
+
+/// The threads of process `pid`, from `/proc/<pid>/status`.
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn flags_serve_with_one_worker_answers_on_one_thread() {
+    let served = flags_serve(&["--port", "0", "--workers", "1"]);
+    for code in ["BR", "US", "CN"] {
+        let cc = code.to_lowercase();
+        let (status, body, _) = get(&format!("{}/{cc}/{cc}.gif", served.url));
+        assert_eq!(status, 200);
+        assert_eq!(body, flags::dataset::flag_gif(code).unwrap());
+    }
+    assert_eq!(threads_of(served.child.id()), 1);
+    let two = flags_serve(&["--port", "0", "--workers", "2"]);
+    assert_eq!(get(&format!("{}/br/br.gif", two.url)).0, 200);
+    assert_eq!(
+        threads_of(two.child.id()),
+        3,
+        "the main thread and two workers"
+    );
 }
 
 #[test]
