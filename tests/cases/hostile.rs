@@ -250,12 +250,7 @@ fn hostile_redirect_targets_and_error_details_are_inert_in_every_mode_and_output
 
 /// Sends one raw request line and reads the answer until the server closes.
 fn send(addr: &str, request: &str) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .write_all(format!("{request} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
+    let _ = common::raw_request(addr, request, Duration::from_secs(10));
 }
 
 /// Starts `bin args` logging to a file; sends `requests`; stops it; returns the log.

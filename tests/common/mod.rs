@@ -111,6 +111,35 @@ pub fn http(method: &str, url: &str) -> Answer {
     }
 }
 
+/// Sends `request` (a method and a path, `GET /flags/br/br.gif`) exactly as
+/// written, so that no client normalises the path, with `Connection:
+/// close`, and reads until the server closes, within `limit` per read.
+/// Returns the status (0 when the answer has no head) and the body (the
+/// whole answer when it has none).
+pub fn raw_request(
+    addr: &str,
+    request: &str,
+    limit: std::time::Duration,
+) -> std::io::Result<(u16, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(limit))?;
+    stream.write_all(
+        format!("{request} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let Some(head_end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok((0, answer));
+    };
+    let status = String::from_utf8_lossy(&answer[..head_end])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, answer[head_end + 4..].to_vec()))
+}
+
 /// Parses the `--json` output of a run.
 pub fn json(output: &[u8]) -> serde_json::Value {
     serde_json::from_slice(output)
