@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::download::store::plain;
+use crate::download::pipeline::store::plain;
 
 /// Why a result file's path was refused before any work.
 #[derive(Debug, thiserror::Error)]

@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 use super::measure::{Children, Measured, measure};
 use super::schema::{BenchReport, Cell, CellKind, Machine, Run, SCHEMA};
 use super::{BenchConfig, Model, Order, OutsideCommand};
+use crate::download::observers::progress::{live_bar, live_style};
+use crate::download::observers::report::{LoopLag, ideal_time};
 use crate::download::plan::{Mode, gif_url};
-use crate::download::progress::{live_bar, live_style};
-use crate::download::report::{LoopLag, ideal_time};
 use crate::download::status::Counts;
 use crate::duration::exact;
 

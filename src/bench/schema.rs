@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::measure::Cost;
 use super::stats::Summary;
-use crate::download::report::LoopLag;
+use crate::download::observers::report::LoopLag;
 
 /// Version tag of the JSON export; bumped on incompatible changes.
 pub(crate) const SCHEMA: &str = "flags-bench/1";

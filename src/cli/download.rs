@@ -11,11 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::values::{self, ProgressChoice, SaveArg};
 use super::{Failure, Finish, usage};
+use crate::download::observers::progress::{Lines, Progress};
+use crate::download::observers::report::{self, Ending};
+use crate::download::observers::{trace, waterfall};
+use crate::download::pipeline::store::OutputDir;
 use crate::download::plan::{self, Mode, Plan, RequestOptions, Runtime, SaveOptions};
-use crate::download::progress::{Lines, Progress};
-use crate::download::report::{self, Ending};
-use crate::download::store::OutputDir;
-use crate::download::{trace, waterfall};
 use crate::files::{check_writable, write_atomic};
 use crate::server::BackgroundServer;
 use crate::server::config::{Preset, ServerConfig};

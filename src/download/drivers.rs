@@ -9,43 +9,44 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use futures::executor::block_on;
 use futures::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
 
-use crate::download::fetch::blocking::BlockingClient;
-use crate::download::fetch::nonblocking::{AsyncClient, ClientError};
+use crate::download::pipeline::blocking::BlockingClient;
+use crate::download::pipeline::nonblocking::{AsyncClient, ClientError};
+use crate::download::pipeline::{Transport, download};
 use crate::download::plan::{Mode, Runtime};
 use crate::download::status::CodeResult;
 use crate::download::{Run, RunError};
 use crate::errln;
 
 /// Sequential: one blocking client, one request at a time.
-pub(crate) fn run_sequential(run: &Run) {
-    let client = BlockingClient::new(run);
+pub(crate) fn run_sequential<T: Transport>(run: &Arc<Run>, client: T) {
     for job in 0..run.plan.codes.len() {
-        if run.cancel.is_cancelled() {
+        if run.shared.cancel.is_cancelled() {
             break;
         }
-        run.progress
-            .record(guarded(run, job, || client.download_flag(run, job)));
+        let result = guarded(run, job, || block_on(download(&client, run, job)));
+        run.observers.record(result);
     }
 }
 
 /// Threaded: `concurrency` OS threads doing blocking I/O; each takes the next
-/// job from a shared counter, with a client of its own that keeps its one
-/// connection (a pool shared by a thousand threads is searched and locked at
-/// every request).
-pub(crate) fn run_threaded(run: &Run) {
+/// job from a shared counter, with a client of its own (`new_client`) that
+/// keeps its one connection (a pool shared by a thousand threads is searched
+/// and locked at every request).
+pub(crate) fn run_threaded<T: Transport>(run: &Arc<Run>, new_client: impl Fn(&Run) -> T + Sync) {
     let next = AtomicUsize::new(0);
     let worker = || {
-        let client = BlockingClient::new(run);
+        let client = new_client(run);
         loop {
             let job = next.fetch_add(1, Ordering::Relaxed);
-            if job >= run.plan.codes.len() || run.cancel.is_cancelled() {
+            if job >= run.plan.codes.len() || run.shared.cancel.is_cancelled() {
                 break;
             }
-            run.progress
-                .record(guarded(run, job, || client.download_flag(run, job)));
+            let result = guarded(run, job, || block_on(download(&client, run, job)));
+            run.observers.record(result);
         }
     };
     thread::scope(|scope| {
@@ -69,26 +70,30 @@ pub(crate) fn run_threaded(run: &Run) {
 
 /// Async: one tokio runtime; `concurrency` downloads in flight at once through
 /// `buffer_unordered` (itself run as a task, see `drive`); each download is a
-/// task, so the runtime's workers share them, and each file is saved with
-/// `spawn_blocking` inside `download_flag`, so the runtime never waits on the
-/// disk.
-pub(crate) async fn run_async(run: Arc<Run>) -> Result<(), ClientError> {
-    let client = Arc::new(AsyncClient::new(&run)?);
+/// task, so the runtime's workers share them, and each file is saved on the
+/// blocking pool (see `AsyncClient`), so the runtime never waits on the disk.
+pub(crate) async fn run_async<T>(run: Arc<Run>, client: T)
+where
+    T: Transport + Send + Sync + 'static,
+{
+    let client = Arc::new(client);
     stream::iter(0..run.plan.codes.len())
-        .take_until(run.cancel.clone().cancelled_owned())
+        .take_until(run.shared.cancel.clone().cancelled_owned())
         .map(|job| spawn_download(&client, &run, job))
         .buffer_unordered(run.plan.concurrency)
-        .for_each(|result| async { run.progress.record(result) })
+        .for_each(|result| async { run.observers.record(result) })
         .await;
-    Ok(())
 }
 
 /// Runs one download as its own task; a task that panics is that code's ERROR.
-async fn spawn_download(client: &Arc<AsyncClient>, run: &Arc<Run>, job: usize) -> CodeResult {
+async fn spawn_download<T>(client: &Arc<T>, run: &Arc<Run>, job: usize) -> CodeResult
+where
+    T: Transport + Send + Sync + 'static,
+{
     let (client, task_run) = (Arc::clone(client), Arc::clone(run));
     tokio::spawn(async move {
         let started = Instant::now();
-        let result = client.download_flag(&task_run, job).await;
+        let result = download(&*client, &task_run, job).await;
         result.took(started.elapsed())
     })
     .await
@@ -142,22 +147,24 @@ const PROBE_EVERY: Duration = Duration::from_millis(1);
 
 /// Runs the plan with the driver of its mode. Returns when the downloads are
 /// done or, after the run is cancelled, when in-flight work has finished or
-/// the grace period is over; results are in `run.progress`. Meanwhile the
+/// the grace period is over; results are with `run.observers`. Meanwhile the
 /// waiting thread samples threads and requests in flight (no thread of its
 /// own, so as not to count itself).
 pub(crate) fn drive(run: Arc<Run>) -> Result<(), RunError> {
     // The live display has its fields from its first frame.
     run.sample();
     match run.plan.mode {
-        Mode::Sequential => drive_blocking(run, run_sequential),
-        Mode::Threaded => drive_blocking(run, run_threaded),
-        Mode::Async => drive_async(run),
+        Mode::Sequential => {
+            drive_blocking(run, |run| run_sequential(run, BlockingClient::new(run)))
+        }
+        Mode::Threaded => drive_blocking(run, |run| run_threaded(run, BlockingClient::new)),
+        Mode::Async => drive_async(run, AsyncClient::new),
     }
 }
 
 /// Runs a blocking driver on a thread of its own while this thread waits
 /// for it, for the grace period after an interrupt, and samples.
-fn drive_blocking(run: Arc<Run>, driver: fn(&Run)) -> Result<(), RunError> {
+fn drive_blocking(run: Arc<Run>, driver: fn(&Arc<Run>)) -> Result<(), RunError> {
     let (done, finished) = tokio::sync::oneshot::channel::<()>();
     let driven = Arc::clone(&run);
     thread::Builder::new()
@@ -173,7 +180,7 @@ fn drive_blocking(run: Arc<Run>, driver: fn(&Run)) -> Result<(), RunError> {
     waiter.block_on(async {
         tokio::select! {
             _ = finished => {}
-            () = cancelled_then_grace(&run.cancel) => {}
+            () = cancelled_then_grace(&run.shared.cancel) => {}
             () = watch(&run) => {}
         }
     });
@@ -182,9 +189,16 @@ fn drive_blocking(run: Arc<Run>, driver: fn(&Run)) -> Result<(), RunError> {
 }
 
 /// Runs the async driver on its runtime, with the loop-lag probe beside it.
-fn drive_async(run: Arc<Run>) -> Result<(), RunError> {
+fn drive_async<T>(
+    run: Arc<Run>,
+    new_client: impl FnOnce(&Arc<Run>) -> Result<T, ClientError>,
+) -> Result<(), RunError>
+where
+    T: Transport + Send + Sync + 'static,
+{
     let runtime = async_runtime(run.plan.runtime)?;
     let result = runtime.block_on(async {
+        let client = new_client(&run)?;
         let probe = tokio::spawn(probe_loop_lag(Arc::clone(&run)));
         // Let the probe take its first nap before any download can block
         // the loop (on the one-thread runtime, it runs now).
@@ -193,20 +207,19 @@ fn drive_async(run: Arc<Run>) -> Result<(), RunError> {
         // download that ends wakes it there, and the one it starts is
         // queued there, not on this thread (a wake-up across threads each
         // time).
-        let mut driver = tokio::spawn(run_async(Arc::clone(&run)));
-        let result = tokio::select! {
+        let mut driver = tokio::spawn(run_async(Arc::clone(&run), client));
+        tokio::select! {
             joined = &mut driver => match joined {
-                Ok(result) => result,
                 Err(error) if error.is_panic() => panic::resume_unwind(error.into_panic()),
-                Err(_) => Ok(()),
+                _ => {}
             },
-            () = cancelled_then_grace(&run.cancel) => Ok(()),
-            () = watch(&run) => Ok(()),
+            () = cancelled_then_grace(&run.shared.cancel) => {}
+            () = watch(&run) => {}
         };
         driver.abort();
         probe.abort();
         close_probe(&run);
-        result
+        Ok::<(), ClientError>(())
     });
     // The blocking pool's threads outlive their saves for a while: counting
     // now catches its peak.
@@ -234,7 +247,7 @@ fn async_runtime(runtime: Runtime) -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Samples threads and requests in flight, for as long as it is polled.
 async fn watch(run: &Run) {
-    let every = match run.timeline {
+    let every = match run.observers.timeline {
         Some(_) => SAMPLE_EVERY,
         None => SAMPLE_EVERY_UNSEEN,
     };
@@ -251,9 +264,9 @@ async fn watch(run: &Run) {
 async fn probe_loop_lag(run: Arc<Run>) {
     loop {
         let due = Instant::now() + PROBE_EVERY;
-        *run.lag_due.lock() = Some(due);
+        *run.observers.lag_due.lock() = Some(due);
         tokio::time::sleep_until(due.into()).await;
-        run.lag_due.lock().take();
+        run.observers.lag_due.lock().take();
         record_lag(&run, Instant::now().saturating_duration_since(due));
     }
 }
@@ -261,13 +274,13 @@ async fn probe_loop_lag(run: Arc<Run>) {
 /// Notes one wake-up that came `late`.
 fn record_lag(run: &Run, late: Duration) {
     let micros = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
-    run.lags.lock().push(micros);
+    run.observers.lags.lock().push(micros);
 }
 
 /// When the run ends, the probe may still be waiting for a wake-up that is
 /// overdue (a block that lasted until the end): that lateness counts too.
 fn close_probe(run: &Run) {
-    let due = run.lag_due.lock().take();
+    let due = run.observers.lag_due.lock().take();
     if let Some(due) = due.filter(|due| *due < Instant::now()) {
         record_lag(run, due.elapsed());
     }
@@ -282,19 +295,60 @@ async fn cancelled_then_grace(cancel: &CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::download::fetch::PANIC_CODE;
+    use crate::download::observers::progress::{Lines, Progress};
+    use crate::download::pipeline::contract::{Cause, Framing};
+    use crate::download::pipeline::store::OutputDir;
+    use crate::download::pipeline::{FlagFile, Head, Saved, Target};
     use crate::download::plan::{Plan, RequestOptions};
-    use crate::download::progress::{Lines, Progress};
-    use crate::download::status::Status;
-    use crate::download::store::OutputDir;
+    use crate::download::status::{FetchError, Status};
     use crate::server::{BackgroundServer, ServerConfig};
+
+    /// `inner`, except that asking for India's flag panics.
+    struct PanicsOnIndia<T>(T);
+
+    impl<T: Transport> Transport for PanicsOnIndia<T> {
+        type Response = T::Response;
+
+        async fn send(
+            &self,
+            url: &url::Url,
+            job: usize,
+            target: Target,
+        ) -> Result<T::Response, Cause> {
+            if url.path().ends_with("/in/in.gif") {
+                panic!("a panic injected by a test");
+            }
+            self.0.send(url, job, target).await
+        }
+
+        fn head(response: &T::Response) -> Head<'_> {
+            T::head(response)
+        }
+
+        async fn read(
+            &self,
+            response: T::Response,
+            framing: Framing,
+            limit: u64,
+        ) -> Result<bytes::Bytes, Cause> {
+            self.0.read(response, framing, limit).await
+        }
+
+        async fn pause(&self, wait: Duration) {
+            self.0.pause(wait).await;
+        }
+
+        async fn save(&self, run: &Arc<Run>, flag: FlagFile) -> Result<Saved, FetchError> {
+            self.0.save(run, flag).await
+        }
+    }
 
     #[test]
     fn a_panicking_download_is_an_error_and_the_others_complete_in_every_mode() {
         let server = BackgroundServer::start(ServerConfig::default()).unwrap();
         for mode in [Mode::Sequential, Mode::Threaded, Mode::Async] {
             let dir = tempfile::tempdir().unwrap();
-            let codes: Vec<String> = ["BR", "CN", PANIC_CODE, "IN", "US"]
+            let codes: Vec<String> = ["BR", "CN", "IN", "RU", "US"]
                 .iter()
                 .map(|c| c.to_string())
                 .collect();
@@ -314,10 +368,21 @@ mod tests {
             let progress = Progress::new(5, false, Lines::None, true);
             let cancel = CancellationToken::new();
             let run = Arc::new(Run::new(plan, output, progress, cancel, true).unwrap());
-            drive(Arc::clone(&run)).unwrap();
-            let (counts, results) = run.progress.take_results();
+            match mode {
+                Mode::Sequential => drive_blocking(Arc::clone(&run), |run| {
+                    run_sequential(run, PanicsOnIndia(BlockingClient::new(run)))
+                }),
+                Mode::Threaded => drive_blocking(Arc::clone(&run), |run| {
+                    run_threaded(run, |run| PanicsOnIndia(BlockingClient::new(run)))
+                }),
+                Mode::Async => drive_async(Arc::clone(&run), |run| {
+                    AsyncClient::new(run).map(PanicsOnIndia)
+                }),
+            }
+            .unwrap();
+            let (counts, results) = run.observers.progress.take_results();
             assert_eq!((counts.ok, counts.error), (4, 1), "{mode}");
-            let failed = results.iter().find(|r| r.code == PANIC_CODE).unwrap();
+            let failed = results.iter().find(|r| r.code == "IN").unwrap();
             assert_eq!(failed.status, Status::Error);
             assert_eq!(
                 failed.reason.as_deref(),

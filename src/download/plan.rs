@@ -223,8 +223,76 @@ pub(crate) fn open_files_needed(concurrency: usize, server_in_process: bool) -> 
 
 /// The URL of a code's GIF on the server at `base`: `{base}/br/br.gif`.
 pub(crate) fn gif_url(base: &str, code: &str) -> String {
-    let cc = code.to_ascii_lowercase();
-    format!("{base}/{cc}/{cc}.gif")
+    let mut url = base.trim_end_matches('/').to_owned();
+    Target::Flag.push_path(code, &mut url);
+    url
+}
+
+/// What a request is for: the flag itself, or its `metadata.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// `<cc>.gif`.
+    Flag,
+    /// `metadata.json` (with `--names`).
+    Metadata,
+}
+
+impl Target {
+    /// Both, in the order a `--names` download asks for them.
+    pub const ALL: [Target; 2] = [Target::Flag, Target::Metadata];
+
+    /// Its name in the trace: `flag` or `metadata`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Flag => "flag",
+            Target::Metadata => "metadata",
+        }
+    }
+}
+
+impl Target {
+    /// Appends its path under a flags server's base URL, in the data set's
+    /// layout: `/br/br.gif`, `/br/metadata.json`. The one place that knows
+    /// it.
+    pub(crate) fn push_path(self, code: &str, path: &mut String) {
+        let cc = |path: &mut String| path.extend(code.chars().map(|c| c.to_ascii_lowercase()));
+        path.push('/');
+        cc(path);
+        path.push('/');
+        match self {
+            Target::Flag => {
+                cc(path);
+                path.push_str(".gif");
+            }
+            Target::Metadata => path.push_str("metadata.json"),
+        }
+    }
+}
+
+/// The URLs of a run's downloads, from its base URL parsed once: each is
+/// the base with its path extended (no parsing per request).
+#[derive(Debug, Clone)]
+pub(crate) struct FlagUrls {
+    base: url::Url,
+}
+
+impl FlagUrls {
+    /// The URLs under `base`, a flags server's base URL.
+    pub(crate) fn new(base: &str) -> Result<Self, url::ParseError> {
+        url::Url::parse(base).map(|base| Self { base })
+    }
+
+    /// The URL of `code`'s `target`.
+    pub(crate) fn of(&self, code: &str, target: Target) -> url::Url {
+        let base = self.base.path().trim_end_matches('/');
+        let mut path = String::with_capacity(base.len() + 2 * code.len() + 16);
+        path.push_str(base);
+        target.push_path(code, &mut path);
+        let mut url = self.base.clone();
+        url.set_path(&path);
+        url
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +301,25 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn urls_follow_the_data_set_layout_under_any_base() {
+        let urls = FlagUrls::new("http://127.0.0.1:8000/flags/").unwrap();
+        assert_eq!(
+            urls.of("BR", Target::Flag).as_str(),
+            "http://127.0.0.1:8000/flags/br/br.gif"
+        );
+        assert_eq!(
+            urls.of("BR", Target::Metadata).as_str(),
+            "http://127.0.0.1:8000/flags/br/metadata.json"
+        );
+        let root = FlagUrls::new("https://example.org").unwrap();
+        assert_eq!(
+            root.of("us", Target::Flag).as_str(),
+            "https://example.org/us/us.gif"
+        );
+        assert_eq!(gif_url("http://h/flags", "CN"), "http://h/flags/cn/cn.gif");
     }
 
     #[test]

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use super::observers::report::{self, ErrorGroup, LoopLag, RunReport};
+use super::observers::timeline::{JobEnd, Phase, Recording, Sample, Span, Target};
+use super::observers::{trace, waterfall};
 use super::plan::{Mode, Plan, RequestOptions, Runtime, SaveOptions};
-use super::report::{self, ErrorGroup, LoopLag, RunReport};
 use super::status::{CodeResult, Counts, FetchError, Status};
-use super::timeline::{JobEnd, Phase, Recording, Sample, Span, Target};
-use super::{trace, waterfall};
 
 fn results() -> Vec<CodeResult> {
     let mut results = vec![

@@ -1,5 +1,5 @@
 //! The client contract's verdicts, at the level where
-//! `download::contract` decides: a status, headers, a body's length.
+//! `download::pipeline::contract` decides: a status, headers, a body's length.
 
 use std::time::Duration;
 
@@ -7,8 +7,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use url::Url;
 
-use crate::download::contract::{Framing, MAX_REDIRECTS, Next, Request};
-use crate::download::retry::{Decision, RetryPolicy};
+use crate::download::pipeline::contract::{Framing, MAX_REDIRECTS, Next, Request};
+use crate::download::pipeline::retry::{Decision, RetryPolicy};
 use crate::download::status::FetchError;
 
 /// Headers the contract reads, so that the fuzzer meets them often.
@@ -144,7 +144,9 @@ pub fn retry_after(data: &[u8]) {
         StatusCode::SERVICE_UNAVAILABLE,
         &headers,
     ) {
-        Err(FetchError::Invalid(_)) if value.len() > crate::download::contract::MAX_HEAD / 2 => {
+        Err(FetchError::Invalid(_))
+            if value.len() > crate::download::pipeline::contract::MAX_HEAD / 2 =>
+        {
             return; // a head too large to read
         }
         Err(error) => error,

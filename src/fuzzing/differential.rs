@@ -13,11 +13,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::download::contract::{Framing, framing};
+use crate::download::observers::progress::{Lines, Progress};
+use crate::download::pipeline::contract::{Framing, framing};
+use crate::download::pipeline::store::OutputDir;
 use crate::download::plan::{Mode, Plan, RequestOptions, Runtime, SaveOptions};
-use crate::download::progress::{Lines, Progress};
 use crate::download::status::Status;
-use crate::download::store::OutputDir;
 
 /// How the server ends its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Arbitrary)]

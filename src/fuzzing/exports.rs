@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 
+use crate::download::observers::report::{self, RunReport};
+use crate::download::observers::timeline::{JobEnd, Phase, Recording, Span, Target};
+use crate::download::observers::{trace, waterfall};
 use crate::download::plan::{Mode, Runtime};
-use crate::download::report::{self, RunReport};
 use crate::download::status::{CodeResult, Counts, FetchError, Status};
-use crate::download::timeline::{JobEnd, Phase, Recording, Span, Target};
-use crate::download::{trace, waterfall};
 
 /// One download as the fuzzer draws it.
 #[derive(Debug, Arbitrary)]

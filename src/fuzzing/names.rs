@@ -2,8 +2,8 @@
 
 use std::path::{Component, Path};
 
-use crate::download::fetch::parse_country;
-use crate::download::store::flag_file_name;
+use crate::download::pipeline::parse_country;
+use crate::download::pipeline::store::flag_file_name;
 
 /// Characters no file name may hold on Windows (Linux refuses only `/`
 /// and NUL, macOS adds `:` in the Finder).

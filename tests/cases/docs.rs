@@ -85,30 +85,35 @@ fn the_code_map_names_every_source_file_and_only_real_ones() {
     let mut files = Vec::new();
     source_files(&root().join("src"), &mut files);
     // A line names a file by its path, or by its name under the folder
-    // line above it.
-    let mut folder = String::new();
+    // line above it that is less indented.
+    let mut folders: Vec<(usize, String)> = Vec::new();
     let mut named = Vec::new();
     for line in map.lines() {
+        let indent = line.len() - line.trim_start().len();
+        while folders.last().is_some_and(|(at, _)| *at >= indent) {
+            folders.pop();
+        }
+        let parent = folders.last().map(|(_, f)| f.clone()).unwrap_or_default();
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some(first) = words.first() else { continue };
-        if first.starts_with("src/") {
-            folder = if first.ends_with('/') {
-                first.to_string()
-            } else {
-                String::new()
-            };
-            named.push(first.trim_end_matches('/').to_string());
-            if first.ends_with('/') && root().join(first).join("mod.rs").exists() {
-                // A folder's line describes its mod.rs.
-                named.push(format!("{first}mod.rs"));
-            }
-            continue;
-        }
+        let parent = if first.starts_with("src/") {
+            String::new()
+        } else {
+            parent
+        };
         for word in words
             .iter()
             .take_while(|w| w.ends_with(".rs") || w.ends_with(".html") || w.ends_with('/'))
         {
-            named.push(format!("{folder}{word}").trim_end_matches('/').to_string());
+            let path = format!("{parent}{word}");
+            named.push(path.trim_end_matches('/').to_string());
+            if word.ends_with('/') {
+                if root().join(&path).join("mod.rs").exists() {
+                    // A folder's line describes its mod.rs.
+                    named.push(format!("{path}mod.rs"));
+                }
+                folders.push((indent, path));
+            }
         }
     }
     for file in &files {
@@ -459,7 +464,7 @@ fn missing_paths(text: &str) -> Vec<String> {
 
 #[test]
 fn a_document_that_names_a_missing_path_is_caught() {
-    let fixture = "See `src/download/fetch/nonblocking.rs:4-9`, tests/*.rs and \
+    let fixture = "See `src/download/pipeline/nonblocking.rs:4-9`, tests/*.rs and \
                    [the map](docs/code-map.md); flags/<cc>/<cc>.gif is a pattern, \
                    https://example.org/src/gone.rs a URL, but `tests/contract.rs` \
                    and src/nowhere/ are gone.";
@@ -482,5 +487,109 @@ fn every_path_the_documents_name_is_in_the_tree() {
     assert!(
         missing.is_empty(),
         "named but not in the tree: {missing:#?}"
+    );
+}
+
+/// The page where measured figures live; other pages quote it.
+const FIGURES_HOME: &str = "docs/performance.md";
+
+/// Units that make a number a measured figure.
+const UNITS: [&str; 7] = ["µs", "ms", "MiB", "KiB", "%", "×", " instructions"];
+
+/// The figures of `text` (`69 µs`, `1,003 instructions`, `13.0×`), as the
+/// number and what follows it.
+fn figures(text: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let mut before = ' ';
+    while let Some((at, c)) = chars.next() {
+        let starts = c.is_ascii_digit() && !(before.is_alphanumeric() || ".,-_".contains(before));
+        before = c;
+        if !starts {
+            continue;
+        }
+        let number: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+            .collect();
+        let number = number.trim_end_matches(['.', ',']);
+        let rest = text[at + number.len()..].trim_start_matches([' ', '\u{a0}']);
+        if let Some(unit) = UNITS
+            .iter()
+            .find(|unit| rest.starts_with(unit.trim_start()))
+        {
+            found.push((number.to_owned(), unit.trim_start().to_owned()));
+        }
+        while chars
+            .peek()
+            .is_some_and(|(_, c)| c.is_ascii_digit() || *c == ',' || *c == '.')
+        {
+            before = chars.next().map_or(' ', |(_, c)| c);
+        }
+    }
+    found
+}
+
+/// The figures of `page` that it quotes from [`FIGURES_HOME`] and that are
+/// not there: a paragraph that links the page (and the tables right after
+/// it) quotes it, and each of its figures must stand in it as written.
+fn misquoted(page: &str, home: &str) -> Vec<String> {
+    // A number stands in the home page when it is not part of a longer one.
+    let has = |number: &str| {
+        home.match_indices(number).any(|(at, _)| {
+            let before = home[..at].chars().next_back().unwrap_or(' ');
+            let rest = &home[at + number.len()..];
+            let longer_before = before.is_ascii_digit() || ".,".contains(before);
+            let longer_after = rest.starts_with(|c: char| c.is_ascii_digit() || c == ',')
+                || (rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()));
+            !longer_before && !longer_after
+        })
+    };
+    let blocks: Vec<&str> = page.split("\n\n").collect();
+    let mut wrong = Vec::new();
+    for (i, block) in blocks.iter().enumerate() {
+        if !block.contains("performance.md") {
+            continue;
+        }
+        let tables = blocks[i + 1..]
+            .iter()
+            .take_while(|next| next.trim_start().starts_with('|'));
+        for quoted in std::iter::once(block).chain(tables) {
+            for (number, unit) in figures(quoted) {
+                if !has(&number) {
+                    wrong.push(format!("{number} {unit}"));
+                }
+            }
+        }
+    }
+    wrong
+}
+
+#[test]
+fn a_figure_quoted_wrong_is_caught() {
+    let home = "async 85 % at 91-92 µs, 61,972 instructions, threaded 1.23 s";
+    let page = "Threaded runs 61,972 instructions ([numbers](docs/performance.md)).\n\n\
+                | CPU | 91 µs | 93 µs |\n\n\
+                Elsewhere 93 µs, with no link, is not a quote.\n\n\
+                See [performance](performance.md): 85 % and 1.2 ms.";
+    assert_eq!(misquoted(page, home), vec!["93 µs", "1.2 ms"]);
+}
+
+#[test]
+fn figures_quoted_from_the_performance_page_are_the_ones_there() {
+    let home = read(FIGURES_HOME);
+    let mut wrong = Vec::new();
+    for (page, text) in documents() {
+        if page != FIGURES_HOME {
+            wrong.extend(
+                misquoted(&text, &home)
+                    .into_iter()
+                    .map(|f| format!("{page}: {f}")),
+            );
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "quoted from {FIGURES_HOME} but not in it: {wrong:#?}"
     );
 }

@@ -327,7 +327,7 @@ proptest! {
     #[test]
     fn no_code_or_country_name_escapes_the_output_folder(code in ".{0,4}", country in proptest::option::of(any::<String>())) {
         let out = Path::new("/tmp/out");
-        let name = flags::download::store::flag_file_name(&code, country.as_deref());
+        let name = flags::download::pipeline::store::flag_file_name(&code, country.as_deref());
         let path = out.join(&name);
         prop_assert_eq!(path.parent(), Some(out));
         prop_assert!(!name.contains('/') && !name.contains('\0') && !name.contains('\\'));

@@ -20,7 +20,7 @@ fn names_all_saves_194_files_named_after_the_metadata_in_every_mode() {
                 .as_str()
                 .unwrap()
                 .to_owned();
-            let name = flags::download::store::flag_file_name(&code, Some(&country));
+            let name = flags::download::pipeline::store::flag_file_name(&code, Some(&country));
             assert_eq!(
                 saved.get(&name).map(Vec::as_slice),
                 flags::dataset::flag_gif(&code),

@@ -12,7 +12,7 @@ use super::{Exporter, table};
 use crate::bench::Order;
 use crate::bench::measure::Cost;
 use crate::bench::schema::{BenchReport, Cell, CellKind, Machine, Run};
-use crate::download::report::LoopLag;
+use crate::download::observers::report::LoopLag;
 
 fn run(wall: f64, warmup: bool, sequence: usize) -> Run {
     Run {

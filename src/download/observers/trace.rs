@@ -12,8 +12,8 @@
 
 use serde_json::{Value, json};
 
-use crate::download::report::RunReport;
-use crate::download::timeline::{Phase, Recording, Target};
+use crate::download::observers::report::RunReport;
+use crate::download::observers::timeline::{Phase, Recording, Target};
 
 /// The track of the run's host lookups, after every slot's.
 const LOOKUP_TRACK: usize = 1_000_000;

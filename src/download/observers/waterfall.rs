@@ -14,8 +14,8 @@ use anyhow::{Result, anyhow};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::download::report::RunReport;
-use crate::download::timeline::{Phase, Recording, Target};
+use crate::download::observers::report::RunReport;
+use crate::download::observers::timeline::{Phase, Recording, Target};
 
 /// The colour of each phase.
 fn colour(phase: Phase, target: Target) -> RGBColor {

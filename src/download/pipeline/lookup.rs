@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::download::timeline::LookupSpan;
+use crate::download::observers::timeline::LookupSpan;
 
 /// Why a host name gave no address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

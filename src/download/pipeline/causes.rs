@@ -6,8 +6,8 @@
 use std::error::Error as StdError;
 use std::io;
 
-use crate::download::contract::Cause;
-use crate::download::lookup::LookupError;
+use crate::download::pipeline::contract::Cause;
+use crate::download::pipeline::lookup::LookupError;
 
 /// What an I/O error under an HTTP client means, in the contract's terms.
 fn io_cause(error: &io::Error) -> Cause {

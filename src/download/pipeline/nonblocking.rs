@@ -17,22 +17,19 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tower::util::MapFutureLayer;
-
-use crate::download::Run;
-use crate::download::contract::{self, Cause, Framing, Next, Stage};
-use crate::download::fetch::causes::reqwest_cause;
-use crate::download::lookup::AsyncLookups;
-use crate::download::plan::RequestOptions;
-use crate::download::retry::RetryPolicy;
-use crate::download::status::{CodeResult, FetchError};
 use url::Url;
 
-use super::{Attempt, FlagContext, Saved, Target, parse_country, save_flag};
-use crate::download::timeline::{ConnectionStep, Phase, Recorder, Step};
+use super::causes::reqwest_cause;
+use super::contract::{self, Cause, Framing};
+use super::lookup::AsyncLookups;
+use super::{FlagFile, Head, Saved, Target, Transport, save_flag};
+use crate::download::Run;
+use crate::download::plan::RequestOptions;
+use crate::download::status::FetchError;
 
 /// The async client of the async mode: reqwest. Over HTTP/1.1 it is one
 /// client, whose pool keeps idle connections to the server for the
@@ -43,10 +40,10 @@ use crate::download::timeline::{ConnectionStep, Phase, Recorder, Step};
 /// decides.
 pub(crate) struct AsyncClient {
     clients: Vec<reqwest::Client>,
-    policy: RetryPolicy,
-    max_size: u64,
     /// Whether the clients speak HTTP/2 (else HTTP/1.1).
     http2: bool,
+    /// `--save inline`: files saved on the runtime's own threads.
+    save_inline: bool,
     /// Downloads in all, and how many are in flight at most: which
     /// requests are the last their connection carries (see [`Self::send`]).
     downloads: usize,
@@ -71,7 +68,7 @@ impl AsyncClient {
                 .tcp_keepalive_interval(None)
                 .tcp_keepalive_retries(None)
                 .tcp_user_timeout(None)
-                .dns_resolver(Arc::new(AsyncLookups(Arc::clone(&run.lookups))))
+                .dns_resolver(Arc::new(AsyncLookups(Arc::clone(&run.shared.lookups))))
                 .connector_layer(counting_connects(run, connection));
             let builder = match connection {
                 // HTTP/1.1 only, even where TLS offers h2, so that the
@@ -101,8 +98,7 @@ impl AsyncClient {
         };
         Ok(Self {
             clients,
-            policy: RetryPolicy::new(options.retries),
-            max_size: options.max_size,
+            save_inline: run.plan.save.inline,
             http2: options.http2.is_some(),
             downloads: run.plan.codes.len(),
             concurrency: run.plan.concurrency,
@@ -112,131 +108,6 @@ impl AsyncClient {
     /// The client of job `job`'s connection.
     fn client(&self, job: usize) -> &reqwest::Client {
         &self.clients[job % self.clients.len()]
-    }
-
-    /// Downloads job `job` of the run (metadata first with `--names`) and
-    /// saves it; the two steps are plain `.await`s one after the other.
-    pub(crate) async fn download_flag(&self, run: &Arc<Run>, job: usize) -> CodeResult {
-        let mut ctx = FlagContext::new(run, job);
-        let outcome = self.try_download_flag(run, &mut ctx).await;
-        ctx.finish(outcome)
-    }
-
-    async fn try_download_flag(
-        &self,
-        run: &Arc<Run>,
-        ctx: &mut FlagContext<'_>,
-    ) -> Result<Saved, FetchError> {
-        if run.plan.request.names {
-            let metadata = self.get(run, ctx, Target::Metadata).await?;
-            ctx.country = Some(parse_country(&metadata)?);
-        }
-        let gif = self.get(run, ctx, Target::Flag).await?;
-        if run.plan.save.inline {
-            // The blocking mistake, on purpose: std::fs on the runtime's thread.
-            return save_flag(run, ctx.recorder, ctx.code, ctx.label().as_deref(), &gif);
-        }
-        let (saver, code, label) = (Arc::clone(run), ctx.code.to_owned(), ctx.label());
-        let (job, lane) = (ctx.recorder.job(), ctx.recorder.lane());
-        let connection = ctx.recorder.connection();
-        tokio::task::spawn_blocking(move || {
-            let recorder =
-                Recorder::new(saver.timeline.as_ref(), job, &code, lane).on_connection(connection);
-            save_flag(&saver, recorder, &code, label.as_deref(), &gif)
-        })
-        .await
-        .map_err(|e| FetchError::Save(e.to_string()))?
-    }
-
-    /// GET with retries.
-    async fn get(
-        &self,
-        run: &Run,
-        ctx: &mut FlagContext<'_>,
-        target: Target,
-    ) -> Result<Bytes, FetchError> {
-        let url = target.url(run, ctx.code);
-        let mut attempt = 0;
-        loop {
-            match self
-                .get_once(
-                    run,
-                    ctx,
-                    &url,
-                    Attempt {
-                        target,
-                        number: attempt,
-                    },
-                )
-                .await
-            {
-                Err(error) => {
-                    let wait = ctx.retry_or_give_up(&self.policy, error, &mut attempt, run)?;
-                    let waited = Instant::now();
-                    tokio::time::sleep(wait).await;
-                    let step = Step {
-                        phase: Phase::Backoff,
-                        target,
-                        attempt,
-                    };
-                    ctx.recorder.record(step, waited);
-                }
-                body => return body,
-            }
-        }
-    }
-
-    /// One GET, its redirects followed and its body judged by the contract;
-    /// each request and body is a span of the timeline.
-    async fn get_once(
-        &self,
-        run: &Run,
-        ctx: &FlagContext<'_>,
-        url: &Url,
-        attempt: Attempt,
-    ) -> Result<Bytes, FetchError> {
-        let mut request = contract::Request::new(url.clone(), self.max_size);
-        loop {
-            let _in_flight = run.gauges.request();
-            let sent = Instant::now();
-            let response = self.send(ctx, request.url(), attempt.target).await;
-            attempt.record(ctx, Phase::Request, sent);
-            let mut response = response.map_err(|e| {
-                let cause = reqwest_cause(&e);
-                if cause == Cause::Refused {
-                    ctx.recorder.goaway();
-                }
-                contract::verdict(cause, Stage::Head)
-            })?;
-            let Next::Read(framing) =
-                request.judge(response.version(), response.status(), response.headers())?
-            else {
-                continue;
-            };
-            let receiving = Instant::now();
-            let body_error = |e: reqwest::Error| contract::verdict(reqwest_cause(&e), Stage::Body);
-            let read = match framing {
-                // A length the contract allowed: hyper holds the body to it,
-                // and one chunk (the usual case) is kept without a copy.
-                Framing::Length(_) => response.bytes().await.map_err(body_error),
-                // Otherwise the cap is checked chunk by chunk.
-                _ => {
-                    async {
-                        let mut body = Vec::new();
-                        while let Some(chunk) = response.chunk().await.map_err(body_error)? {
-                            body.extend_from_slice(&chunk);
-                            request.check_size(body.len() as u64)?;
-                        }
-                        Ok(Bytes::from(body))
-                    }
-                    .await
-                }
-            };
-            attempt.record(ctx, Phase::Body, receiving);
-            let body = read?;
-            framing.check(body.len() as u64)?;
-            return Ok(body);
-        }
     }
 
     /// Sends a GET of `url` on the client of the job's connection and
@@ -254,13 +125,12 @@ impl AsyncClient {
     /// HTTP/1.1 lets a server do) is sent once more at once, as the
     /// blocking client does: RFC 9112 (9.3.1) allows it for a GET, and it
     /// was never answered, so it is not one of `--retries`.
-    async fn send(
+    async fn get(
         &self,
-        ctx: &FlagContext<'_>,
         url: &Url,
+        job: usize,
         target: Target,
     ) -> reqwest::Result<reqwest::Response> {
-        let job = ctx.recorder.job();
         let last =
             !self.http2 && target == Target::Flag && job + self.concurrency >= self.downloads;
         let request = || {
@@ -289,6 +159,70 @@ impl AsyncClient {
             }
             response => response,
         }
+    }
+}
+
+impl Transport for AsyncClient {
+    type Response = reqwest::Response;
+
+    async fn send(&self, url: &Url, job: usize, target: Target) -> Result<Self::Response, Cause> {
+        self.get(url, job, target)
+            .await
+            .map_err(|e| reqwest_cause(&e))
+    }
+
+    fn head(response: &Self::Response) -> Head<'_> {
+        Head {
+            version: response.version(),
+            status: response.status(),
+            headers: response.headers(),
+        }
+    }
+
+    async fn read(
+        &self,
+        mut response: Self::Response,
+        framing: Framing,
+        limit: u64,
+    ) -> Result<Bytes, Cause> {
+        let cause = |e: reqwest::Error| reqwest_cause(&e);
+        match framing {
+            // A length the contract allowed: hyper holds the body to it,
+            // and one chunk (the usual case) is kept without a copy.
+            Framing::Length(_) => response.bytes().await.map_err(cause),
+            // Otherwise the reading stops past the cap.
+            _ => {
+                let mut body = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(cause)? {
+                    body.extend_from_slice(&chunk);
+                    if body.len() as u64 > limit {
+                        break;
+                    }
+                }
+                Ok(Bytes::from(body))
+            }
+        }
+    }
+
+    async fn pause(&self, wait: Duration) {
+        tokio::time::sleep(wait).await;
+    }
+
+    /// Saves on the blocking pool, so that the runtime never waits on the
+    /// disk; with `--save inline`, on the runtime's thread (the blocking
+    /// mistake, on purpose).
+    async fn save(&self, run: &Arc<Run>, flag: FlagFile) -> Result<Saved, FetchError> {
+        if self.save_inline {
+            return save_flag(run, &flag);
+        }
+        let saver = Arc::clone(run);
+        tokio::task::spawn_blocking(move || save_flag(&saver, &flag))
+            .await
+            .map_err(|e| FetchError::Save(e.to_string()))?
+    }
+
+    fn connection(&self, job: usize) -> Option<usize> {
+        self.http2.then(|| job % self.clients.len())
     }
 }
 
@@ -323,10 +257,7 @@ where
             let connected = connecting.await?;
             // The request this connect was for, if it still waits for it.
             let _ = OPENED.try_with(|opened| opened.set(true));
-            run.gauges.connected();
-            if let (Some(timeline), Some(c)) = (&run.timeline, connection) {
-                timeline.connection(c, ConnectionStep::Connect, started);
-            }
+            run.observers.connected(connection, started);
             Ok(connected)
         };
         Box::pin(counted) as CountedConnect<S>

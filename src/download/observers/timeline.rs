@@ -190,28 +190,7 @@ impl Phase {
     }
 }
 
-/// What a request is for: the flag itself, or its `metadata.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// `<cc>.gif`.
-    Flag,
-    /// `metadata.json` (with `--names`).
-    Metadata,
-}
-
-impl Target {
-    /// Both, in the order a `--names` download asks for them.
-    pub const ALL: [Target; 2] = [Target::Flag, Target::Metadata];
-
-    /// Its name in the trace: `flag` or `metadata`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Flag => "flag",
-            Target::Metadata => "metadata",
-        }
-    }
-}
+pub use crate::download::plan::Target;
 
 /// How a download ended, as the trace and the picture say it: its status,
 /// or abandoned when an interrupt stopped it first.
@@ -442,86 +421,6 @@ pub struct Recording {
     pub lookups: Vec<LookupSpan>,
     /// Requests in flight and OS threads over time.
     pub samples: Vec<Sample>,
-}
-
-/// Where one download records its phases: its job, code and lane, and the
-/// run's timeline if one is kept.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Recorder<'a> {
-    timeline: Option<&'a Timeline>,
-    job: usize,
-    code: &'a str,
-    lane: usize,
-    connection: Option<usize>,
-}
-
-impl<'a> Recorder<'a> {
-    /// Records job `job` (`code`) in `timeline`, if any, in slot `lane`.
-    pub(crate) fn new(
-        timeline: Option<&'a Timeline>,
-        job: usize,
-        code: &'a str,
-        lane: usize,
-    ) -> Self {
-        Self {
-            timeline,
-            job,
-            code,
-            lane,
-            connection: None,
-        }
-    }
-
-    /// The same, its requests riding HTTP/2 connection `connection`.
-    pub(crate) fn on_connection(self, connection: Option<usize>) -> Self {
-        Self { connection, ..self }
-    }
-
-    /// The HTTP/2 connection its requests ride, if any.
-    pub(crate) fn connection(&self) -> Option<usize> {
-        self.connection
-    }
-
-    /// The timeline it records in, if any.
-    pub(crate) fn timeline(&self) -> Option<&'a Timeline> {
-        self.timeline
-    }
-
-    /// Its job number.
-    pub(crate) fn job(&self) -> usize {
-        self.job
-    }
-
-    /// Its slot.
-    pub(crate) fn lane(&self) -> usize {
-        self.lane
-    }
-
-    /// Notes, on its HTTP/2 connection's track, that the server's `GOAWAY`
-    /// refused a stream of this download.
-    pub(crate) fn goaway(&self) {
-        if let (Some(timeline), Some(c)) = (self.timeline, self.connection) {
-            timeline.connection(c, ConnectionStep::GoAway, Instant::now());
-        }
-    }
-
-    /// Records `step` from `start` until now, on this thread.
-    pub(crate) fn record(&self, step: Step, start: Instant) {
-        if let Some(timeline) = self.timeline {
-            timeline.span(Span {
-                job: self.job,
-                code: self.code.to_owned(),
-                lane: self.lane,
-                connection: self.connection,
-                phase: step.phase,
-                target: step.target,
-                attempt: step.attempt,
-                start: timeline.since_start(start),
-                end: timeline.since_start(Instant::now()),
-                thread: thread_id(),
-            });
-        }
-    }
 }
 
 #[cfg(test)]

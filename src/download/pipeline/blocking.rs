@@ -4,22 +4,21 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
-use std::time::Instant;
-
-use crate::download::Run;
-use crate::download::contract::{self, Cause, Framing, Next, Stage};
-use crate::download::lookup::SharedLookups;
-use crate::download::retry::RetryPolicy;
-use crate::download::status::{CodeResult, FetchError};
+use bytes::Bytes;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout,
+    Transport as UreqTransport,
+};
 use url::Url;
 
 use super::causes::{ureq_cause, ureq_io_cause};
-use super::{Attempt, FlagContext, Saved, Target, parse_country, save_flag};
-use crate::download::timeline::{Phase, Step};
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
-};
+use super::contract::{self, Cause, Framing};
+use super::lookup::SharedLookups;
+use super::{FlagFile, Head, Saved, Target, Transport, save_flag};
+use crate::download::Run;
+use crate::download::status::FetchError;
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
 /// per thread, keeping that thread's one connection (a pool shared by many
@@ -33,8 +32,6 @@ pub(crate) struct BlockingClient {
     /// Whether the server reset the connection since the last request was
     /// sent: ureq ends a body read to the close at a reset as at a close.
     reset: Arc<AtomicBool>,
-    policy: RetryPolicy,
-    max_size: u64,
 }
 
 impl BlockingClient {
@@ -67,102 +64,58 @@ impl BlockingClient {
         let agent = ureq::Agent::with_parts(
             config,
             DefaultConnector::new().chain(watch),
-            SharedLookups(Arc::clone(&run.lookups)),
+            SharedLookups(Arc::clone(&run.shared.lookups)),
         );
         Self {
             agent,
             connects,
             reset,
-            policy: RetryPolicy::new(options.retries),
-            max_size: options.max_size,
+        }
+    }
+}
+
+impl Transport for BlockingClient {
+    type Response = http::Response<ureq::Body>;
+
+    async fn send(&self, url: &Url, _job: usize, _target: Target) -> Result<Self::Response, Cause> {
+        self.get(url).map_err(|e| ureq_cause(&e))
+    }
+
+    fn head(response: &Self::Response) -> Head<'_> {
+        Head {
+            version: response.version(),
+            status: response.status(),
+            headers: response.headers(),
         }
     }
 
-    /// Downloads job `job` of the run (metadata first with `--names`) and saves it.
-    pub(crate) fn download_flag(&self, run: &Run, job: usize) -> CodeResult {
-        let mut ctx = FlagContext::new(run, job);
-        let outcome = self.try_download_flag(run, &mut ctx);
-        ctx.finish(outcome)
-    }
-
-    fn try_download_flag(&self, run: &Run, ctx: &mut FlagContext) -> Result<Saved, FetchError> {
-        if run.plan.request.names {
-            let metadata = self.get(run, ctx, Target::Metadata)?;
-            ctx.country = Some(parse_country(&metadata)?);
-        }
-        let gif = self.get(run, ctx, Target::Flag)?;
-        save_flag(run, ctx.recorder, ctx.code, ctx.label().as_deref(), &gif)
-    }
-
-    /// GET with retries.
-    fn get(&self, run: &Run, ctx: &mut FlagContext, target: Target) -> Result<Vec<u8>, FetchError> {
-        let url = target.url(run, ctx.code);
-        let mut attempt = 0;
-        loop {
-            match self.get_once(
-                run,
-                ctx,
-                &url,
-                Attempt {
-                    target,
-                    number: attempt,
-                },
-            ) {
-                Err(error) => {
-                    let wait = ctx.retry_or_give_up(&self.policy, error, &mut attempt, run)?;
-                    let waited = Instant::now();
-                    std::thread::sleep(wait);
-                    let step = Step {
-                        phase: Phase::Backoff,
-                        target,
-                        attempt,
-                    };
-                    ctx.recorder.record(step, waited);
-                }
-                body => return body,
-            }
-        }
-    }
-
-    /// One GET, its redirects followed and its body judged by the contract;
-    /// each request and body is a span of the timeline.
-    fn get_once(
+    async fn read(
         &self,
-        run: &Run,
-        ctx: &FlagContext,
-        url: &Url,
-        attempt: Attempt,
-    ) -> Result<Vec<u8>, FetchError> {
-        let mut request = contract::Request::new(url.clone(), self.max_size);
-        loop {
-            let _in_flight = run.gauges.request();
-            let sent = Instant::now();
-            let response = self.send(request.url());
-            attempt.record(ctx, Phase::Request, sent);
-            let response = response.map_err(|e| contract::verdict(ureq_cause(&e), Stage::Head))?;
-            let Next::Read(framing) =
-                request.judge(response.version(), response.status(), response.headers())?
-            else {
-                continue;
-            };
-            let receiving = Instant::now();
-            let mut body = Vec::with_capacity(framing.capacity(self.max_size));
-            let read = response
-                .into_body()
-                .into_reader()
-                .take(self.max_size + 1)
-                .read_to_end(&mut body);
-            attempt.record(ctx, Phase::Body, receiving);
-            read.map_err(|e| contract::verdict(ureq_io_cause(&e), Stage::Body))?;
-            // A body read to the close that a reset ended may be cut short:
-            // hyper says so, ureq took the reset for the close.
-            if framing == Framing::Close && self.reset.load(Ordering::Relaxed) {
-                return Err(contract::verdict(Cause::Reset, Stage::Body));
-            }
-            request.check_size(body.len() as u64)?;
-            framing.check(body.len() as u64)?;
-            return Ok(body);
+        response: Self::Response,
+        framing: Framing,
+        limit: u64,
+    ) -> Result<Bytes, Cause> {
+        let mut body = Vec::with_capacity(framing.capacity(limit));
+        response
+            .into_body()
+            .into_reader()
+            .take(limit + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| ureq_io_cause(&e))?;
+        // A body read to the close that a reset ended may be cut short:
+        // hyper says so, ureq took the reset for the close.
+        if framing == Framing::Close && self.reset.load(Ordering::Relaxed) {
+            return Err(Cause::Reset);
         }
+        Ok(Bytes::from(body))
+    }
+
+    async fn pause(&self, wait: Duration) {
+        std::thread::sleep(wait);
+    }
+
+    async fn save(&self, run: &Arc<Run>, flag: FlagFile) -> Result<Saved, FetchError> {
+        save_flag(run, &flag)
     }
 }
 
@@ -173,7 +126,7 @@ impl BlockingClient {
     /// sent once more at once, on a new connection: RFC 9112 (9.3.1) allows
     /// it for a GET, hyper does the same in the async mode, and since it was
     /// never answered it is not one of `--retries`.
-    fn send(&self, url: &Url) -> Result<http::Response<ureq::Body>, ureq::Error> {
+    fn get(&self, url: &Url) -> Result<http::Response<ureq::Body>, ureq::Error> {
         self.reset.store(false, Ordering::Relaxed);
         let opened = self.connects.load(Ordering::Relaxed);
         match self.agent.get(url.as_str()).call() {
@@ -196,14 +149,14 @@ struct WatchConnections {
     reset: Arc<AtomicBool>,
 }
 
-impl Connector<Box<dyn Transport>> for WatchConnections {
-    type Out = Box<dyn Transport>;
+impl Connector<Box<dyn UreqTransport>> for WatchConnections {
+    type Out = Box<dyn UreqTransport>;
 
     fn connect(
         &self,
         _: &ConnectionDetails,
-        opened: Option<Box<dyn Transport>>,
-    ) -> Result<Option<Box<dyn Transport>>, ureq::Error> {
+        opened: Option<Box<dyn UreqTransport>>,
+    ) -> Result<Option<Box<dyn UreqTransport>>, ureq::Error> {
         let Some(inner) = opened else {
             return Ok(None);
         };
@@ -218,11 +171,11 @@ impl Connector<Box<dyn Transport>> for WatchConnections {
 /// A connection whose resets are noted.
 #[derive(Debug)]
 struct Watched {
-    inner: Box<dyn Transport>,
+    inner: Box<dyn UreqTransport>,
     reset: Arc<AtomicBool>,
 }
 
-impl Transport for Watched {
+impl UreqTransport for Watched {
     fn buffers(&mut self) -> &mut dyn Buffers {
         self.inner.buffers()
     }

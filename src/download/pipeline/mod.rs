@@ -1,0 +1,333 @@
+//! One flag's download, written once: the metadata first with `--names`,
+//! then the flag, each request tried again as the retry policy says, each
+//! response judged by the client contract ([`contract`]), then the atomic
+//! save ([`store`]). The story is an `async fn` over a [`Transport`] that
+//! makes one request: [`blocking`] (ureq, for the sequential and threaded
+//! modes) or [`nonblocking`] (reqwest, for the async mode). On the
+//! blocking transport every step blocks its thread and returns a finished
+//! future, so the blocking modes poll the story once with
+//! `futures::executor::block_on`: no runtime, no other thread, the same
+//! blocking calls as code written without `async`. The observers
+//! ([`Observers`](crate::download::observers::Observers)) hear of each
+//! step.
+
+pub mod blocking;
+mod causes;
+pub mod contract;
+pub(crate) mod lookup;
+pub mod nonblocking;
+pub mod retry;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, Version};
+use url::Url;
+
+use crate::download::Run;
+use crate::download::observers::Watched;
+use crate::download::observers::timeline::{Phase, Step};
+pub(crate) use crate::download::plan::Target;
+use crate::download::status::{CodeResult, FetchError};
+use contract::{Cause, Framing, Next, Stage};
+use retry::{Decision, RetryPolicy};
+use store::SaveError;
+
+/// What moves the bytes of one request: a blocking or an async HTTP
+/// client. It follows no redirect and turns no status into an error: the
+/// story does both through the contract.
+pub(crate) trait Transport: Send + Sync {
+    /// A response whose head has arrived and whose body has not been read.
+    type Response: Send;
+
+    /// Sends a GET of `url`, for download `job`'s `target`, and waits for
+    /// the answer's head; a failure is its cause in the contract's terms.
+    fn send(
+        &self,
+        url: &Url,
+        job: usize,
+        target: Target,
+    ) -> impl Future<Output = Result<Self::Response, Cause>> + Send;
+
+    /// The head of `response`.
+    fn head(response: &Self::Response) -> Head<'_>;
+
+    /// Reads the body of `response`, `framing` as the contract read it, and
+    /// stops past `limit` bytes (the story then refuses it as too large).
+    fn read(
+        &self,
+        response: Self::Response,
+        framing: Framing,
+        limit: u64,
+    ) -> impl Future<Output = Result<Bytes, Cause>> + Send;
+
+    /// Waits `wait` before a retry.
+    fn pause(&self, wait: Duration) -> impl Future<Output = ()> + Send;
+
+    /// Saves `flag` with [`save_flag`], on the thread the transport's
+    /// mode saves on.
+    fn save(
+        &self,
+        run: &Arc<Run>,
+        flag: FlagFile,
+    ) -> impl Future<Output = Result<Saved, FetchError>> + Send;
+
+    /// The HTTP/2 connection job `job`'s requests ride (`--connections
+    /// N`), if any: the timeline draws each on a track of its own.
+    fn connection(&self, _job: usize) -> Option<usize> {
+        None
+    }
+}
+
+/// A response's head, as the contract judges it.
+pub(crate) struct Head<'a> {
+    /// The HTTP version it came in.
+    pub version: Version,
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: &'a HeaderMap,
+}
+
+/// Downloads job `job` of the run over `transport` and saves it.
+pub(crate) async fn download<T: Transport>(
+    transport: &T,
+    run: &Arc<Run>,
+    job: usize,
+) -> CodeResult {
+    let mut flag = Download::new(run, job, transport.connection(job));
+    let outcome = flag.fetch(transport).await;
+    flag.finish(outcome)
+}
+
+/// One download in progress: what it has gathered so far, kept across
+/// its requests, and how the observers know it.
+struct Download<'a> {
+    run: &'a Arc<Run>,
+    job: usize,
+    code: &'a str,
+    retries: u32,
+    country: Option<String>,
+    watched: Watched,
+}
+
+impl<'a> Download<'a> {
+    /// Starts job `job`: the observers give it a slot.
+    fn new(run: &'a Arc<Run>, job: usize, connection: Option<usize>) -> Self {
+        let code = run.plan.codes[job].as_str();
+        Self {
+            run,
+            job,
+            code,
+            retries: 0,
+            country: None,
+            watched: run.observers.started(job, code, connection),
+        }
+    }
+
+    /// The story: the metadata first with `--names`, then the flag, then
+    /// the save.
+    async fn fetch<T: Transport>(&mut self, transport: &T) -> Result<Saved, FetchError> {
+        if self.run.plan.request.names {
+            let metadata = self.get(transport, Target::Metadata).await?;
+            self.country = Some(parse_country(&metadata)?);
+        }
+        let body = self.get(transport, Target::Flag).await?;
+        let flag = FlagFile {
+            watched: self.watched,
+            code: self.code.to_owned(),
+            label: self.label(),
+            body,
+        };
+        transport.save(self.run, flag).await
+    }
+
+    /// GET with retries: the one retry loop of every mode.
+    async fn get<T: Transport>(
+        &mut self,
+        transport: &T,
+        target: Target,
+    ) -> Result<Bytes, FetchError> {
+        let url = self.run.shared.urls.of(self.code, target);
+        let policy = RetryPolicy::new(self.run.plan.request.retries);
+        let mut attempt = 0;
+        loop {
+            let error = match self.get_once(transport, &url, target, attempt).await {
+                Ok(body) => return Ok(body),
+                Err(error) => error,
+            };
+            let cancelled = self.run.shared.cancel.is_cancelled();
+            let (wait, error) = match policy.decide(error, attempt, cancelled) {
+                Decision::GiveUp(error) => return Err(error),
+                Decision::Retry { wait, error } => (wait, error),
+            };
+            attempt += 1;
+            self.retries += 1;
+            self.run
+                .observers
+                .retrying(self.code, attempt, &error, wait);
+            let waited = Instant::now();
+            transport.pause(wait).await;
+            self.phase(Phase::Backoff, target, attempt, waited);
+        }
+    }
+
+    /// One GET, its redirects followed and its body judged by the contract;
+    /// each request and body is a phase the observers hear of.
+    async fn get_once<T: Transport>(
+        &self,
+        transport: &T,
+        url: &Url,
+        target: Target,
+        attempt: u32,
+    ) -> Result<Bytes, FetchError> {
+        let max_size = self.run.plan.request.max_size;
+        let mut request = contract::Request::new(url.clone(), max_size);
+        loop {
+            let _in_flight = self.run.observers.sending();
+            let sent = Instant::now();
+            let response = transport.send(request.url(), self.job, target).await;
+            self.phase(Phase::Request, target, attempt, sent);
+            let response = response.map_err(|cause| {
+                if cause == Cause::Refused {
+                    self.run.observers.refused(self.watched);
+                }
+                contract::verdict(cause, Stage::Head)
+            })?;
+            let head = T::head(&response);
+            let Next::Read(framing) = request.judge(head.version, head.status, head.headers)?
+            else {
+                continue;
+            };
+            let receiving = Instant::now();
+            let read = transport.read(response, framing, max_size).await;
+            self.phase(Phase::Body, target, attempt, receiving);
+            let body = read.map_err(|cause| contract::verdict(cause, Stage::Body))?;
+            request.check_size(body.len() as u64)?;
+            framing.check(body.len() as u64)?;
+            return Ok(body);
+        }
+    }
+
+    /// Tells the observers of `phase` of attempt `attempt` at `target`,
+    /// from `start` until now.
+    fn phase(&self, phase: Phase, target: Target, attempt: u32, start: Instant) {
+        let step = Step {
+            phase,
+            target,
+            attempt,
+        };
+        self.run
+            .observers
+            .phase(self.watched, self.code, step, start);
+    }
+
+    /// The name to save under: the country's, or the job number's.
+    fn label(&self) -> Option<String> {
+        match (&self.country, self.run.plan.numbered) {
+            (Some(country), _) => Some(country.clone()),
+            (None, true) => Some(self.job.to_string()),
+            (None, false) => None,
+        }
+    }
+
+    /// The download's result, told to the observers.
+    fn finish(mut self, outcome: Result<Saved, FetchError>) -> CodeResult {
+        let (code, country, retries) = (self.code, self.country.take(), self.retries);
+        let result = match outcome {
+            Ok(saved) => CodeResult::ok(code, saved.bytes, saved.file, country, retries),
+            Err(error) => CodeResult::failed(code, &error, country, retries),
+        };
+        self.run.observers.ended(self.watched, &result);
+        result
+    }
+}
+
+impl Drop for Download<'_> {
+    /// The slot is free again, however the download ended (even a panic).
+    fn drop(&mut self) {
+        self.run.observers.release(self.watched);
+    }
+}
+
+/// A flag downloaded and not yet saved.
+pub(crate) struct FlagFile {
+    /// How the observers know its download.
+    pub watched: Watched,
+    /// Its country code.
+    pub code: String,
+    /// The name to save under, if not the code's.
+    pub label: Option<String>,
+    /// The bytes, as the server sent them.
+    pub body: Bytes,
+}
+
+/// A flag saved: how many bytes, under which name in the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Saved {
+    /// Bytes written, as the server sent them.
+    pub bytes: u64,
+    /// The name inside the output folder (safe, whatever the server said).
+    pub file: String,
+}
+
+/// Reads the `country` of a `metadata.json` body.
+pub(crate) fn parse_country(body: &[u8]) -> Result<String, FetchError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| FetchError::BadMetadata(format!("not JSON ({e})")))?;
+    match value.get("country").and_then(|c| c.as_str()) {
+        Some(country) if !country.trim().is_empty() => Ok(country.to_owned()),
+        _ => Err(FetchError::BadMetadata("no 'country' field".into())),
+    }
+}
+
+/// Saves a downloaded flag atomically under its safe name, taking at least
+/// `--save-delay` (a slow disk, simulated by sleeping on this thread), and
+/// tells the observers of the save, on the thread it ran on. Once the run
+/// has ended (the output folder is closed) nothing more is saved.
+pub(crate) fn save_flag(run: &Run, flag: &FlagFile) -> Result<Saved, FetchError> {
+    let started = Instant::now();
+    if !run.plan.save.delay.is_zero() {
+        std::thread::sleep(run.plan.save.delay);
+    }
+    let name = store::flag_file_name(&flag.code, flag.label.as_deref());
+    let saved = run.shared.output.save(&name, &flag.body);
+    let step = Step::first(Phase::Save, Target::Flag);
+    run.observers.phase(flag.watched, &flag.code, step, started);
+    match saved {
+        Ok(_) => Ok(Saved {
+            bytes: flag.body.len() as u64,
+            file: name,
+        }),
+        Err(SaveError::Closed) => Err(FetchError::Cancelled),
+        Err(error) => Err(FetchError::Save(error.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_checked() {
+        assert_eq!(
+            parse_country(br#"{"country": "Brazil"}"#),
+            Ok("Brazil".into())
+        );
+        assert!(matches!(
+            parse_country(b"{nope"),
+            Err(FetchError::BadMetadata(_))
+        ));
+        assert!(matches!(
+            parse_country(b"{}"),
+            Err(FetchError::BadMetadata(_))
+        ));
+        assert!(matches!(
+            parse_country(br#"{"country": ""}"#),
+            Err(FetchError::BadMetadata(_))
+        ));
+    }
+}
