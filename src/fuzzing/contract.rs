@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use url::Url;
 
 use crate::download::pipeline::contract::{Framing, MAX_REDIRECTS, Next, Request};
-use crate::download::pipeline::retry::{Decision, RetryPolicy};
+use crate::download::pipeline::{Decision, RetryPolicy};
 use crate::download::status::FetchError;
 
 /// Headers the contract reads, so that the fuzzer meets them often.

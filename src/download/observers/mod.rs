@@ -1,7 +1,7 @@
 //! Who watches a run: the live progress and the results it collects, the
 //! gauges (requests in flight, threads, connections), and the timeline
 //! that `--trace` and `--timeline` draw. The pipeline tells
-//! [`Observers`] what happens at a few named points (a download starts,
+//! `Observers` what happens at a few named points (a download starts,
 //! a phase ends, a retry waits, a connection opens, a download ends) and
 //! knows nothing of what is behind them; the report is made from what
 //! they gathered.

@@ -46,9 +46,10 @@ impl BlockingClient {
             .timeout_global(Some(options.timeout))
             .max_idle_connections(1)
             .max_idle_connections_per_host(1)
-            // ureq's default is 128 KB each way per connection, touched and
-            // zeroed: 1,000 threads held 256 MB for 20 KB flags. A request
-            // is 150 bytes; the input buffer grows for larger headers.
+            // ureq's default buffers are 128 KB each way per connection,
+            // touched and zeroed, a thousand times over in threaded mode; a
+            // request is 150 bytes, and the input buffer grows for larger
+            // headers (docs/performance.md has the memory it saves).
             .input_buffer_size(contract::MAX_HEAD)
             .max_response_header_size(contract::MAX_HEAD - 1)
             .output_buffer_size(2 * 1024)

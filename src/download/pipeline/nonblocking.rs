@@ -229,9 +229,9 @@ impl Transport for AsyncClient {
 /// The idle connections worth keeping: one per download in flight, but
 /// never more than the downloads left to start when the first ones end
 /// (`downloads - concurrency`), as no other request could take them up;
-/// with `--names` a flag follows its metadata on the same connection.
-/// hyper keeps about 30 KB per connection: 10,000 downloads at concurrency
-/// 10,000 kept every finished one open until the end of the run.
+/// with `--names` a flag follows its metadata on the same connection. An
+/// idle connection holds hyper's buffers until the run ends, which at
+/// thousands in flight is most of the peak memory.
 fn idle_connections(options: &RequestOptions, concurrency: usize, downloads: usize) -> usize {
     if options.names {
         concurrency
