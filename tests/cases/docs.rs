@@ -494,7 +494,16 @@ fn every_path_the_documents_name_is_in_the_tree() {
 const FIGURES_HOME: &str = "docs/performance.md";
 
 /// Units that make a number a measured figure.
-const UNITS: [&str; 8] = ["µs", "ms", "MiB", "KiB", "%", "×", " instructions", " times"];
+const UNITS: [&str; 8] = [
+    "µs",
+    "ms",
+    "MiB",
+    "KiB",
+    "%",
+    "×",
+    " instructions",
+    " times",
+];
 
 /// The figures of `text` (`69 µs`, `1,003 instructions`, `13.0×`), as the
 /// number and what follows it.
