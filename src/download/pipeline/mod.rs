@@ -96,9 +96,9 @@ pub(crate) async fn download<T: Transport>(
     run: &Arc<Run>,
     job: usize,
 ) -> CodeResult {
-    let mut flag = Download::new(run, job, transport.connection(job));
-    let outcome = flag.fetch(transport).await;
-    flag.finish(outcome)
+    let mut download = Download::new(run, job, transport.connection(job));
+    let outcome = download.fetch(transport).await;
+    download.finish(outcome)
 }
 
 /// One download in progress: what it has gathered so far, kept across
