@@ -130,9 +130,10 @@ impl Observers {
         }
     }
 
-    /// The download ended with `result`: its slot is free again, and the
-    /// timeline knows its status. Its result goes to [`Self::record`]
-    /// from the driver, which also records the downloads that panicked.
+    /// The download ended with `result`: the timeline knows its status.
+    /// Its slot is given back by [`Self::release`], and its result goes
+    /// to [`Self::record`] from the driver, which also records the
+    /// downloads that panicked.
     pub(crate) fn ended(&self, watched: Watched, result: &CodeResult) {
         if let Some(timeline) = &self.timeline {
             timeline.status(watched.job, result.status);
