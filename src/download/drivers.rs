@@ -10,24 +10,26 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
+use futures::future::ready;
 use futures::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
 
 use crate::download::pipeline::blocking::BlockingClient;
 use crate::download::pipeline::nonblocking::{AsyncClient, ClientError};
-use crate::download::pipeline::{Transport, download};
+use crate::download::pipeline::{FlagFile, Saved, Transport, download, save_flag};
 use crate::download::plan::{Mode, Runtime};
-use crate::download::status::CodeResult;
+use crate::download::status::{CodeResult, FetchError};
 use crate::download::{Run, RunError};
 use crate::errln;
 
-/// Sequential: one blocking client, one request at a time.
+/// Sequential: one blocking client, one request at a time, each file saved
+/// where it was downloaded.
 pub(crate) fn run_sequential<T: Transport>(run: &Arc<Run>, client: T) {
     for job in 0..run.plan.codes.len() {
         if run.shared.cancel.is_cancelled() {
             break;
         }
-        let result = guarded(run, job, || block_on(download(&client, run, job)));
+        let result = guarded(run, job, || download_blocking(&client, run, job));
         run.observers.record(result);
     }
 }
@@ -45,7 +47,7 @@ pub(crate) fn run_threaded<T: Transport>(run: &Arc<Run>, new_client: impl Fn(&Ru
             if job >= run.plan.codes.len() || run.shared.cancel.is_cancelled() {
                 break;
             }
-            let result = guarded(run, job, || block_on(download(&client, run, job)));
+            let result = guarded(run, job, || download_blocking(&client, run, job));
             run.observers.record(result);
         }
     };
@@ -69,9 +71,10 @@ pub(crate) fn run_threaded<T: Transport>(run: &Arc<Run>, new_client: impl Fn(&Ru
 }
 
 /// Async: one tokio runtime; `concurrency` downloads in flight at once through
-/// `buffer_unordered` (itself run as a task, see `drive`); each download is a
-/// task, so the runtime's workers share them, and each file is saved on the
-/// blocking pool (see `AsyncClient`), so the runtime never waits on the disk.
+/// `buffer_unordered` (itself run as a task, see `drive_async`); each download
+/// is a task, so the runtime's workers share them, and each file is saved on
+/// the blocking pool (`save_off_the_loop`), so the runtime never waits on the
+/// disk.
 pub(crate) async fn run_async<T>(run: Arc<Run>, client: T)
 where
     T: Transport + Send + Sync + 'static,
@@ -85,22 +88,45 @@ where
         .await;
 }
 
+/// Saves on the blocking pool, so that the runtime never waits on the disk;
+/// with `--save inline`, on the runtime's thread (the blocking mistake, on
+/// purpose).
+async fn save_off_the_loop(run: Arc<Run>, flag: FlagFile) -> Result<Saved, FetchError> {
+    if run.plan.save.inline {
+        return save_flag(&run, &flag);
+    }
+    tokio::task::spawn_blocking(move || save_flag(&run, &flag))
+        .await
+        .map_err(|e| FetchError::Save(e.to_string()))?
+}
+
 /// Runs one download as its own task; a task that panics is that code's ERROR.
 async fn spawn_download<T>(client: &Arc<T>, run: &Arc<Run>, job: usize) -> CodeResult
 where
     T: Transport + Send + Sync + 'static,
 {
     let (client, task_run) = (Arc::clone(client), Arc::clone(run));
-    tokio::spawn(async move {
+    let task = async move {
         let started = Instant::now();
-        let result = download(&*client, &task_run, job).await;
+        let saver = Arc::clone(&task_run);
+        let save = |flag| save_off_the_loop(saver, flag);
+        let result = download(&*client, &task_run, job, save).await;
         result.took(started.elapsed())
-    })
-    .await
-    .unwrap_or_else(|error| match error.try_into_panic() {
-        Ok(payload) => CodeResult::panicked(&run.plan.codes[job], &*payload),
-        Err(error) => CodeResult::panicked(&run.plan.codes[job], &error.to_string()),
-    })
+    };
+    tokio::spawn(run.observers.lags.timed(task))
+        .await
+        .unwrap_or_else(|error| match error.try_into_panic() {
+            Ok(payload) => CodeResult::panicked(&run.plan.codes[job], &*payload),
+            Err(error) => CodeResult::panicked(&run.plan.codes[job], &error.to_string()),
+        })
+}
+
+/// Downloads job `job` on this thread and saves it here: the blocking
+/// transport's steps are finished futures, so one poll runs the story.
+fn download_blocking<T: Transport>(client: &T, run: &Arc<Run>, job: usize) -> CodeResult {
+    block_on(download(client, run, job, |flag| {
+        ready(save_flag(run, &flag))
+    }))
 }
 
 /// Runs one blocking download; a panic inside it (a bug, ours or a
@@ -128,22 +154,15 @@ fn save_threads() -> usize {
 const GRACE: Duration = Duration::from_millis(800);
 
 /// How often the OS threads and the requests in flight are sampled for a
-/// timeline's counters, which draw them over time.
+/// timeline's counters, which draw them over time. Without a timeline they
+/// are sampled when a download starts or ends and where threads appear,
+/// never on a clock: a clock would wake the process while it waits, and
+/// waiting is what the models are compared on.
 const SAMPLE_EVERY: Duration = Duration::from_millis(10);
-
-/// How often they are sampled otherwise, for the live display and the
-/// peaks: each sample wakes a thread, which against a slow server is most
-/// of what a sequential run does (docs/performance.md). The peaks are also
-/// sampled where threads appear (see `run_threaded`) and when the run
-/// ends.
-const SAMPLE_EVERY_UNSEEN: Duration = Duration::from_millis(100);
 
 /// Threads started between two samples while threaded mode starts its
 /// workers, where its thread count peaks.
 const SAMPLE_EVERY_SPAWNS: usize = 64;
-
-/// How often the loop-lag probe asks to wake.
-const PROBE_EVERY: Duration = Duration::from_millis(1);
 
 /// Runs the plan with the driver of its mode. Returns when the downloads are
 /// done or, after the run is cancelled, when in-flight work has finished or
@@ -188,7 +207,8 @@ fn drive_blocking(run: Arc<Run>, driver: fn(&Arc<Run>)) -> Result<(), RunError> 
     Ok(())
 }
 
-/// Runs the async driver on its runtime, with the loop-lag probe beside it.
+/// Runs the async driver on its runtime, its tasks timed from wake-up to
+/// poll for the loop's lag (see `observers::lag`).
 fn drive_async<T>(
     run: Arc<Run>,
     new_client: impl FnOnce(&Arc<Run>) -> Result<T, ClientError>,
@@ -196,18 +216,15 @@ fn drive_async<T>(
 where
     T: Transport + Send + Sync + 'static,
 {
-    let runtime = async_runtime(run.plan.runtime)?;
+    let runtime = async_runtime(&run)?;
     let result = runtime.block_on(async {
         let client = new_client(&run)?;
-        let probe = tokio::spawn(probe_loop_lag(Arc::clone(&run)));
-        // Let the probe take its first nap before any download can block
-        // the loop (on the one-thread runtime, it runs now).
-        tokio::task::yield_now().await;
         // The stream that starts downloads runs as a task, on a worker: a
         // download that ends wakes it there, and the one it starts is
         // queued there, not on this thread (a wake-up across threads each
         // time).
-        let mut driver = tokio::spawn(run_async(Arc::clone(&run), client));
+        let driving = run_async(Arc::clone(&run), client);
+        let mut driver = tokio::spawn(run.observers.lags.timed(driving));
         tokio::select! {
             joined = &mut driver => match joined {
                 Err(error) if error.is_panic() => panic::resume_unwind(error.into_panic()),
@@ -217,8 +234,6 @@ where
             () = watch(&run) => {}
         };
         driver.abort();
-        probe.abort();
-        close_probe(&run);
         Ok::<(), ClientError>(())
     });
     // The blocking pool's threads outlive their saves for a while: counting
@@ -232,57 +247,38 @@ where
 /// The async mode's runtime: one worker per core, or every task on the
 /// calling thread (`--runtime current`, as asyncio runs). Either way saves
 /// go to a small blocking pool, which absorbs bursts of them without
-/// growing a thread per finished download.
-fn async_runtime(runtime: Runtime) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = match runtime {
+/// growing a thread per finished download. Each thread it starts is a
+/// sample, so the peak of threads is exact with no clock.
+fn async_runtime(run: &Arc<Run>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match run.plan.runtime {
         Runtime::Multi => tokio::runtime::Builder::new_multi_thread(),
         Runtime::Current => tokio::runtime::Builder::new_current_thread(),
     };
+    let sampled = Arc::downgrade(run);
     builder
         .enable_all()
         .max_blocking_threads(save_threads())
         .thread_name("flags-async")
+        .on_thread_start(move || {
+            if let Some(run) = sampled.upgrade() {
+                run.sample();
+            }
+        })
         .build()
 }
 
-/// Samples threads and requests in flight, for as long as it is polled.
+/// Samples threads and requests in flight on a clock while it is polled,
+/// for a timeline's counters; without a timeline, never completes and
+/// never wakes.
 async fn watch(run: &Run) {
-    let every = match run.observers.timeline {
-        Some(_) => SAMPLE_EVERY,
-        None => SAMPLE_EVERY_UNSEEN,
-    };
-    let mut tick = tokio::time::interval(every);
+    if run.observers.timeline.is_none() {
+        return std::future::pending().await;
+    }
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         run.sample();
-    }
-}
-
-/// A task that asks to wake every millisecond and records how late it
-/// woke: the event loop's lag. Anything that blocks a runtime thread shows.
-async fn probe_loop_lag(run: Arc<Run>) {
-    loop {
-        let due = Instant::now() + PROBE_EVERY;
-        *run.observers.lag_due.lock() = Some(due);
-        tokio::time::sleep_until(due.into()).await;
-        run.observers.lag_due.lock().take();
-        record_lag(&run, Instant::now().saturating_duration_since(due));
-    }
-}
-
-/// Notes one wake-up that came `late`.
-fn record_lag(run: &Run, late: Duration) {
-    let micros = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
-    run.observers.lags.lock().push(micros);
-}
-
-/// When the run ends, the probe may still be waiting for a wake-up that is
-/// overdue (a block that lasted until the end): that lateness counts too.
-fn close_probe(run: &Run) {
-    let due = run.observers.lag_due.lock().take();
-    if let Some(due) = due.filter(|due| *due < Instant::now()) {
-        record_lag(run, due.elapsed());
     }
 }
 
@@ -298,9 +294,9 @@ mod tests {
     use crate::download::observers::progress::{Lines, Progress};
     use crate::download::pipeline::contract::{Cause, Framing};
     use crate::download::pipeline::store::OutputDir;
-    use crate::download::pipeline::{FlagFile, Head, Saved, Target};
+    use crate::download::pipeline::{Head, Target};
     use crate::download::plan::{Plan, RequestOptions};
-    use crate::download::status::{FetchError, Status};
+    use crate::download::status::Status;
     use crate::server::{BackgroundServer, ServerConfig};
 
     /// `inner`, except that asking for India's flag panics.
@@ -336,10 +332,6 @@ mod tests {
 
         async fn pause(&self, wait: Duration) {
             self.0.pause(wait).await;
-        }
-
-        async fn save(&self, run: &Arc<Run>, flag: FlagFile) -> Result<Saved, FetchError> {
-            self.0.save(run, flag).await
         }
     }
 

@@ -90,18 +90,19 @@ impl Run {
             lookups: Arc::new(Lookups::new(plan.request.connect_timeout)),
             cancel,
         };
+        let http2 = plan.request.http2.is_some();
+        let observers = Observers::new(progress, keep_timeline, plan.concurrency, http2);
         Ok(Self {
             plan,
             shared,
-            observers: Observers::new(progress, keep_timeline),
+            observers,
         })
     }
 
     /// Samples the OS threads and the requests in flight (see
     /// [`Observers::sample`]).
     pub(crate) fn sample(&self) {
-        let http2 = self.plan.request.http2.is_some();
-        self.observers.sample(self.plan.concurrency, http2);
+        self.observers.sample();
     }
 }
 
@@ -167,7 +168,7 @@ pub(crate) fn run(
         errors: report::group_errors(&results),
         peak_threads: run.observers.gauges.peak_threads(),
         peak_in_flight: run.observers.gauges.peak_in_flight(),
-        loop_lag: (plan.mode == Mode::Async).then(|| LoopLag::of(&run.observers.lags.lock())),
+        loop_lag: (plan.mode == Mode::Async).then(|| LoopLag::of(&run.observers.lags.samples())),
         save_inline: plan.save.inline,
         save_delay_seconds: plan.save.delay.as_secs_f64(),
         results,

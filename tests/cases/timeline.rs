@@ -231,6 +231,37 @@ fn async_reports_its_loop_lag_and_the_other_modes_do_not() {
 }
 
 #[test]
+fn the_loop_lag_is_measured_on_events_and_nothing_wakes_a_waiting_run() {
+    // Three downloads one at a time, each waiting 300 ms for its answer:
+    // a probe on a clock (every millisecond) would have made about 900
+    // samples; on events, a download is a handful of wake-ups whatever it
+    // waits.
+    let site = server(ServerConfig {
+        delay: Delay::Fixed(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let report = run_json(
+        &[
+            "BR",
+            "CN",
+            "US",
+            "--mode",
+            "async",
+            "-m",
+            "1",
+            "-s",
+            site.base_url(),
+        ],
+        dir.path(),
+        0,
+    );
+    let samples = report["loop_lag"]["samples"].as_u64().unwrap();
+    assert!((3..=60).contains(&samples), "{samples} samples: {report}");
+    assert_eq!(report["peak_in_flight"], 1, "{report}");
+}
+
+#[test]
 fn inline_saves_block_a_one_thread_loop_and_offloaded_ones_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let base = [

@@ -6,17 +6,18 @@
 //! knows nothing of what is behind them; the report is made from what
 //! they gathered.
 
+pub mod lag;
 pub mod progress;
 pub mod report;
 pub mod timeline;
 pub mod trace;
 pub mod waterfall;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::download::status::{CodeResult, FetchError};
+use lag::Lags;
 use progress::{Live, Progress};
 use timeline::{ConnectionStep, Gauges, InFlight, Lanes, Sample, Span, Step, Timeline, thread_id};
 
@@ -32,11 +33,12 @@ pub(crate) struct Observers {
     lanes: Lanes,
     /// Every phase of every download, when asked for.
     pub(crate) timeline: Option<Timeline>,
-    /// How late the async runtime woke a task that asked to wake every
-    /// millisecond, in microseconds.
-    pub(crate) lags: Mutex<Vec<u32>>,
-    /// When the lag probe asked to wake next, while it waits.
-    pub(crate) lag_due: Mutex<Option<Instant>>,
+    /// How long the async mode's tasks, once ready, waited for a thread.
+    pub(crate) lags: Arc<Lags>,
+    /// Downloads in flight at most, for the live display.
+    limit: usize,
+    /// Whether the live display shows HTTP/2 connections.
+    http2: bool,
 }
 
 /// One download as the observers know it: its job, its code, its slot,
@@ -50,9 +52,10 @@ pub(crate) struct Watched {
 }
 
 impl Observers {
-    /// The observers of a run started now; `keep_timeline` records every
-    /// phase.
-    pub(crate) fn new(progress: Progress, keep_timeline: bool) -> Self {
+    /// The observers of a run started now, of `limit` downloads in flight
+    /// at most (over HTTP/2 connections with `http2`); `keep_timeline`
+    /// records every phase.
+    pub(crate) fn new(progress: Progress, keep_timeline: bool, limit: usize, http2: bool) -> Self {
         let started = Instant::now();
         Self {
             started,
@@ -60,8 +63,9 @@ impl Observers {
             gauges: Gauges::default(),
             lanes: Lanes::default(),
             timeline: keep_timeline.then(|| Timeline::new(started)),
-            lags: Mutex::new(Vec::new()),
-            lag_due: Mutex::new(None),
+            lags: Arc::new(Lags::default()),
+            limit,
+            http2,
         }
     }
 
@@ -102,9 +106,15 @@ impl Observers {
         }
     }
 
-    /// A request is sent: it is in flight until the guard drops.
+    /// A request is sent: it is in flight until the guard drops. Without a
+    /// timeline, whose clock samples the gauges, a request sent and a
+    /// download ended are when they are sampled.
     pub(crate) fn sending(&self) -> InFlight<'_> {
-        self.gauges.request()
+        let in_flight = self.gauges.request();
+        if self.timeline.is_none() {
+            self.sample();
+        }
+        in_flight
     }
 
     /// A download's request failed and waits `wait` before attempt
@@ -150,12 +160,15 @@ impl Observers {
     /// A download's result, for the live display and the report.
     pub(crate) fn record(&self, result: CodeResult) {
         self.progress.record(result);
+        if self.timeline.is_none() {
+            self.sample();
+        }
     }
 
     /// Samples the OS threads and the requests in flight: for the live
-    /// display (`limit` in flight at most, the connections shown over
-    /// HTTP/2), the peaks of the report, and the timeline's counters.
-    pub(crate) fn sample(&self, limit: usize, http2: bool) {
+    /// display, the peaks of the report, and the timeline's counters.
+    pub(crate) fn sample(&self) {
+        let (limit, http2) = (self.limit, self.http2);
         let threads = self.gauges.sample_threads();
         let in_flight = self.gauges.in_flight();
         if let Some(timeline) = &self.timeline {

@@ -82,21 +82,21 @@ pub(crate) fn ideal_time(n: usize, c: usize, delay: Duration) -> Duration {
     delay * n.div_ceil(c) as u32
 }
 
-/// How late an async runtime woke a task that asked to wake every
-/// millisecond: near 0 when nothing blocks it, the length of the block when
-/// something does.
+/// The async runtime's lag: how long its tasks' polls held a thread and how
+/// long woken tasks waited for one (`observers::lag`): near 0 when nothing
+/// blocks it, the length of the block when something does.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct LoopLag {
-    /// The latest wake-up, milliseconds.
+    /// The longest poll or wait, milliseconds.
     pub max_ms: f64,
-    /// 99 % of wake-ups were this late or less, milliseconds.
+    /// 99 % of polls and waits were this long or less, milliseconds.
     pub p99_ms: f64,
-    /// How many wake-ups were measured.
+    /// How many polls and waits were measured.
     pub samples: usize,
 }
 
 impl LoopLag {
-    /// The lag of these wake-ups (microseconds each).
+    /// The lag of these polls and waits (microseconds each).
     pub fn of(lags_us: &[u32]) -> Self {
         let mut sorted = lags_us.to_vec();
         sorted.sort_unstable();

@@ -16,9 +16,8 @@ use url::Url;
 use super::causes::{ureq_cause, ureq_io_cause};
 use super::contract::{self, Cause, Framing};
 use super::lookup::SharedLookups;
-use super::{FlagFile, Head, Saved, Target, Transport, save_flag};
+use super::{Head, Target, Transport};
 use crate::download::Run;
-use crate::download::status::FetchError;
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
 /// per thread, keeping that thread's one connection (a pool shared by many
@@ -113,10 +112,6 @@ impl Transport for BlockingClient {
 
     async fn pause(&self, wait: Duration) {
         std::thread::sleep(wait);
-    }
-
-    async fn save(&self, run: &Arc<Run>, flag: FlagFile) -> Result<Saved, FetchError> {
-        save_flag(run, &flag)
     }
 }
 

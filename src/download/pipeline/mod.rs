@@ -1,7 +1,8 @@
 //! One flag's download, written once: the metadata first with `--names`,
 //! then the flag, each request tried again as the retry policy (at the
 //! end of this file) says, each response judged by the client contract
-//! ([`contract`]), then the atomic save ([`store`]). The story is an
+//! ([`contract`]), then the atomic save ([`store`]) on the thread its
+//! driver chooses. The story is an
 //! `async fn` over a `Transport` that makes one request: [`blocking`]
 //! (ureq, for the sequential and threaded modes) or [`nonblocking`]
 //! (reqwest, for the async mode). On the blocking transport every step
@@ -65,14 +66,6 @@ pub(crate) trait Transport: Send + Sync {
     /// Waits `wait` before a retry.
     fn pause(&self, wait: Duration) -> impl Future<Output = ()> + Send;
 
-    /// Saves `flag` with [`save_flag`], on the thread the transport's
-    /// mode saves on.
-    fn save(
-        &self,
-        run: &Arc<Run>,
-        flag: FlagFile,
-    ) -> impl Future<Output = Result<Saved, FetchError>> + Send;
-
     /// The HTTP/2 connection job `job`'s requests ride (`--connections
     /// N`), if any: the timeline draws each on a track of its own.
     fn connection(&self, _job: usize) -> Option<usize> {
@@ -90,14 +83,25 @@ pub(crate) struct Head<'a> {
     pub headers: &'a HeaderMap,
 }
 
-/// Downloads job `job` of the run over `transport` and saves it.
-pub(crate) async fn download<T: Transport>(
+/// Downloads job `job` of the run over `transport` and hands the flag to
+/// `save`: the driver, not the transport, decides which thread writes
+/// files.
+pub(crate) async fn download<T, S, F>(
     transport: &T,
     run: &Arc<Run>,
     job: usize,
-) -> CodeResult {
+    save: S,
+) -> CodeResult
+where
+    T: Transport,
+    S: FnOnce(FlagFile) -> F,
+    F: Future<Output = Result<Saved, FetchError>>,
+{
     let mut download = Download::new(run, job, transport.connection(job));
-    let outcome = download.fetch(transport).await;
+    let outcome = match download.fetch(transport).await {
+        Ok(flag) => save(flag).await,
+        Err(error) => Err(error),
+    };
     download.finish(outcome)
 }
 
@@ -126,21 +130,20 @@ impl<'a> Download<'a> {
         }
     }
 
-    /// The story: the metadata first with `--names`, then the flag, then
-    /// the save.
-    async fn fetch<T: Transport>(&mut self, transport: &T) -> Result<Saved, FetchError> {
+    /// The story: the metadata first with `--names`, then the flag, ready
+    /// to save.
+    async fn fetch<T: Transport>(&mut self, transport: &T) -> Result<FlagFile, FetchError> {
         if self.run.plan.request.names {
             let metadata = self.get(transport, Target::Metadata).await?;
             self.country = Some(parse_country(&metadata)?);
         }
         let body = self.get(transport, Target::Flag).await?;
-        let flag = FlagFile {
+        Ok(FlagFile {
             watched: self.watched,
             code: self.code.to_owned(),
             label: self.label(),
             body,
-        };
-        transport.save(self.run, flag).await
+        })
     }
 
     /// GET with retries: the one retry loop of every mode.

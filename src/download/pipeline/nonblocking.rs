@@ -26,10 +26,9 @@ use url::Url;
 use super::causes::reqwest_cause;
 use super::contract::{self, Cause, Framing};
 use super::lookup::AsyncLookups;
-use super::{FlagFile, Head, Saved, Target, Transport, save_flag};
+use super::{Head, Target, Transport};
 use crate::download::Run;
 use crate::download::plan::RequestOptions;
-use crate::download::status::FetchError;
 
 /// The async client of the async mode: reqwest. Over HTTP/1.1 it is one
 /// client, whose pool keeps idle connections to the server for the
@@ -42,8 +41,6 @@ pub(crate) struct AsyncClient {
     clients: Vec<reqwest::Client>,
     /// Whether the clients speak HTTP/2 (else HTTP/1.1).
     http2: bool,
-    /// `--save inline`: files saved on the runtime's own threads.
-    save_inline: bool,
     /// Downloads in all, and how many are in flight at most: which
     /// requests are the last their connection carries (see [`Self::send`]).
     downloads: usize,
@@ -98,7 +95,6 @@ impl AsyncClient {
         };
         Ok(Self {
             clients,
-            save_inline: run.plan.save.inline,
             http2: options.http2.is_some(),
             downloads: run.plan.codes.len(),
             concurrency: run.plan.concurrency,
@@ -206,19 +202,6 @@ impl Transport for AsyncClient {
 
     async fn pause(&self, wait: Duration) {
         tokio::time::sleep(wait).await;
-    }
-
-    /// Saves on the blocking pool, so that the runtime never waits on the
-    /// disk; with `--save inline`, on the runtime's thread (the blocking
-    /// mistake, on purpose).
-    async fn save(&self, run: &Arc<Run>, flag: FlagFile) -> Result<Saved, FetchError> {
-        if self.save_inline {
-            return save_flag(run, &flag);
-        }
-        let saver = Arc::clone(run);
-        tokio::task::spawn_blocking(move || save_flag(&saver, &flag))
-            .await
-            .map_err(|e| FetchError::Save(e.to_string()))?
     }
 
     fn connection(&self, job: usize) -> Option<usize> {
