@@ -44,7 +44,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the flags server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Compare the three models side by side: tables, plots, JSON, CSV, Markdown.
     Bench(Box<BenchArgs>),
     /// The spinner demo: a spinner beside slow work, thread versus async.
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<Finish, Failure> {
     match cli.command {
         None => cli::download::run(cli.download),
-        Some(Command::Serve(args)) => cli::serve::run(args),
+        Some(Command::Serve(args)) => cli::serve::run(*args),
         Some(Command::Bench(args)) => cli::bench::run(*args),
         Some(Command::Spin(args)) => cli::spin::run(args),
         Some(Command::Costs(args)) => cli::costs::run(args),

@@ -25,4 +25,5 @@ mod cases {
     mod server;
     mod spin;
     mod timeline;
+    mod tls;
 }

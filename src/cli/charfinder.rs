@@ -149,7 +149,7 @@ fn serve(
             Service::Http => {
                 let router = http::router(index);
                 let peer = |_: &listen::Guarded, peer: SocketAddr| peer;
-                listen::serve_http(listener, router, peer, stopped, listen::GRACE).await;
+                listen::serve_http(listener, router, peer, stopped, listen::GRACE, None).await;
             }
         }
         Ok(Finish::Done)

@@ -15,12 +15,14 @@ use crate::download::observers::progress::{Lines, Progress};
 use crate::download::observers::report::{self, Ending};
 use crate::download::observers::{trace, waterfall};
 use crate::download::pipeline::store::OutputDir;
+use crate::download::pipeline::trust::Trust;
 use crate::download::plan::{self, Mode, Plan, RequestOptions, Runtime, SaveOptions};
 use crate::files::{check_writable, write_atomic};
 use crate::server::BackgroundServer;
 use crate::server::config::{Preset, ServerConfig};
 use crate::server::delay::Delay;
 use crate::server::faults::Fault;
+use crate::server::tls::ServerTls;
 use crate::{outln, sys};
 
 /// Which countries, shared by downloading and benchmarking.
@@ -87,6 +89,23 @@ pub struct DownloadArgs {
     /// With --http2: spread the streams over N connections [default: 1].
     #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, requires = "http2", help_heading = "Requests")]
     pub connections: Option<usize>,
+    /// Also trust the CA certificates of this PEM file over https.
+    ///
+    /// Added to the system's trust store, which SSL_CERT_FILE and
+    /// SSL_CERT_DIR replace as they do for curl.
+    #[arg(long, value_name = "FILE", help_heading = "Requests")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Do not check https certificates (the header says so).
+    #[arg(
+        short = 'k',
+        long,
+        conflicts_with = "cacert",
+        help_heading = "Requests"
+    )]
+    pub insecure: bool,
+    /// The embedded server speaks HTTPS, its CA trusted for this run.
+    #[arg(long, help_heading = "Server")]
+    pub tls: bool,
     /// Largest body accepted (suffixes K and M).
     #[arg(long, default_value = "4M", value_parser = values::size, value_name = "BYTES", allow_negative_numbers = true, help_heading = "Requests")]
     pub max_size: u64,
@@ -332,6 +351,11 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
     }
     let codes = args.selection.codes()?;
     let embedded_config = args.embedded_config()?;
+    if args.tls && embedded_config.is_none() {
+        return Err(usage(
+            "--tls makes the embedded server speak HTTPS; another --server speaks what its URL says (https://...)",
+        ));
+    }
     let mode = args.mode;
     if mode == Mode::Sequential && args.concurrency.is_some() {
         return Err(usage(
@@ -357,6 +381,16 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         embedded_config.is_some(),
     ))?;
     let mut notes = Vec::new();
+    let mut trust = Trust {
+        cacert: match &args.cacert {
+            Some(path) => Trust::read_cacert(path).map_err(usage)?,
+            None => Vec::new(),
+        },
+        insecure: args.insecure,
+    };
+    if trust.insecure {
+        notes.push("Insecure: https certificates are not checked (--insecure).".to_owned());
+    }
     if let Some(asked) = args.concurrency.filter(|asked| *asked > concurrency) {
         notes.push(format!(
             "Concurrency: {asked} requested, {concurrency} used: only {}.",
@@ -375,7 +409,14 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
     let site = embedded_config.as_ref().map(simulated);
     // The server first: the plan is made once, with its URL and latency.
     let (embedded, base_url, server_delay) = match embedded_config {
-        Some(config) => {
+        Some(mut config) => {
+            if args.tls {
+                // The embedded server's CA, trusted for this run only.
+                let tls = ServerTls::made_here()
+                    .context("cannot make the embedded server's certificate")?;
+                trust.cacert.extend(tls.ca_der());
+                config.tls = Some(tls);
+            }
             // The ideal is known when we set the server's latency.
             let delay = match config.delay {
                 Delay::None => Some(Duration::ZERO),
@@ -405,6 +446,7 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             max_size: args.max_size,
             names: args.names,
             http2,
+            trust,
         },
         skip_existing: args.skip_existing,
         numbered: args.count.is_some(),

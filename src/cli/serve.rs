@@ -14,6 +14,7 @@ use crate::server::config::{DataSource, Preset, ServerConfig};
 use crate::server::delay::Delay;
 use crate::server::faults::Fault;
 use crate::server::listen::{self, Limits};
+use crate::server::tls::ServerTls;
 use crate::{errln, outln, server, sys};
 
 const EXAMPLES: &str = "\
@@ -21,7 +22,8 @@ Examples:
   flags serve                                   the data set on http://127.0.0.1:8000/flags
   flags serve --preset error                    slow and flaky, on port 8002
   flags serve --port 0 --delay 100ms -v         a free port, 100 ms per request, a log line each
-  flags serve --fault reset=0.1 --seed 7        resets 10% of requests, the same ones every time";
+  flags serve --fault reset=0.1 --seed 7        resets 10% of requests, the same ones every time
+  flags serve --tls                             HTTPS, with a CA of its own whose file it names";
 
 /// Options of `flags serve`.
 #[derive(clap::Args, Debug)]
@@ -72,6 +74,26 @@ pub struct ServeArgs {
     /// on a machine the clients share, the server then leaves them a core.
     #[arg(long, value_name = "N", value_parser = values::workers, allow_negative_numbers = true)]
     pub workers: Option<u16>,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with a certificate for
+    /// localhost made at start, signed by a CA it writes to a file it names.
+    #[arg(long, help_heading = "HTTPS")]
+    pub tls: bool,
+    /// Serve HTTPS with this certificate chain (PEM) instead.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        help_heading = "HTTPS"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "HTTPS"
+    )]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -155,8 +177,19 @@ impl ServeArgs {
             limits: self
                 .limits
                 .limits(sys::raise_open_file_limit().unwrap_or(1024)),
+            tls: self.tls()?,
         };
         Ok((config, self.port.unwrap_or(preset.port())))
+    }
+
+    /// HTTPS as asked: the operator's certificate, or one made now.
+    fn tls(&self) -> Result<Option<ServerTls>, Failure> {
+        let made = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => ServerTls::from_files(cert, key),
+            _ if self.tls => ServerTls::made_here(),
+            _ => return Ok(None),
+        };
+        made.map(Some).map_err(usage)
     }
 
     /// The address to listen on: `--bind` (an address or a host name) and the port.
@@ -182,6 +215,7 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
         );
     }
     let limits = config.limits;
+    let ca_pem = config.tls.as_ref().and_then(|tls| tls.ca_pem.clone());
     let runtime = server_runtime(args.workers).context("cannot start the tokio runtime")?;
     let served = runtime.block_on(async move {
         let mut stop = sys::StopSignals::listen().context("cannot listen for Ctrl-C")?;
@@ -202,6 +236,13 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
             "Serving {description} on {} (open-file limit {limit}; {limits})",
             running.base_url()
         );
+        if let Some(ca_pem) = &ca_pem {
+            let path = write_ca(ca_pem, running.port())?;
+            outln!(
+                "HTTPS: its CA is {0}\n  curl --cacert {0}, flags --cacert {0}, SSL_CERT_FILE={0}",
+                path.display()
+            );
+        }
         if std::io::stdout().is_terminal() {
             outln!("Press Ctrl-C to stop.");
         }
@@ -216,6 +257,23 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
     // A request stuck on the file system must not hold the exit up.
     runtime.shutdown_timeout(Duration::from_millis(500));
     served
+}
+
+/// Writes the CA of `flags serve --tls` on `port` where clients can read
+/// it, whole or not at all: `flags-serve-ca-PORT.pem` in the temporary
+/// folder.
+fn write_ca(pem: &str, port: u16) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    let folder = std::env::temp_dir();
+    let path = folder.join(format!("flags-serve-ca-{port}.pem"));
+    let mut file = tempfile::NamedTempFile::new_in(&folder)
+        .with_context(|| format!("cannot write the CA in {}", folder.display()))?;
+    file.write_all(pem.as_bytes())
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.persist(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 /// The server's runtime: `workers` threads, or one per core; one thread is

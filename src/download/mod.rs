@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     pub lookups: Arc<Lookups>,
     /// Cancelled by the first Ctrl-C: no new download starts.
     pub cancel: CancellationToken,
+    /// The certificates https servers are verified against, read once for
+    /// the run (see `Trust::roots`).
+    pub roots: Arc<Vec<rustls::pki_types::CertificateDer<'static>>>,
 }
 
 impl Run {
@@ -89,6 +92,7 @@ impl Run {
             output,
             lookups: Arc::new(Lookups::new(plan.request.connect_timeout)),
             cancel,
+            roots: Arc::new(roots_of(&plan)),
         };
         let http2 = plan.request.http2.is_some();
         let observers = Observers::new(progress, keep_timeline, plan.concurrency, http2);
@@ -103,6 +107,22 @@ impl Run {
     /// [`Observers::sample`]).
     pub(crate) fn sample(&self) {
         self.observers.sample();
+    }
+}
+
+/// The roots of `plan`'s https requests: the system's store and `--cacert`
+/// when its server is https (read once, here); for a plain http server,
+/// which a redirect could still send to https, the bundled roots and
+/// `--cacert`, so that no plain run pays for reading the system's store.
+fn roots_of(plan: &Plan) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    let trust = &plan.request.trust;
+    if trust.insecure {
+        Vec::new()
+    } else if plan.base_url.starts_with("https:") {
+        trust.roots()
+    } else {
+        let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned();
+        bundled.chain(trust.cacert.iter().cloned()).collect()
     }
 }
 

@@ -133,6 +133,8 @@ pub(crate) struct RequestOptions {
     /// Async mode: every request an HTTP/2 stream, spread over this many
     /// connections (`--http2 --connections N`); `None` is HTTP/1.1.
     pub http2: Option<usize>,
+    /// Which https servers to trust (`--cacert`, `--insecure`).
+    pub trust: crate::download::pipeline::trust::Trust,
 }
 
 impl Default for RequestOptions {
@@ -144,6 +146,7 @@ impl Default for RequestOptions {
             max_size: 4 * 1024 * 1024,
             names: false,
             http2: None,
+            trust: Default::default(),
         }
     }
 }

@@ -67,6 +67,10 @@ pub(crate) enum FetchError {
     /// Fewer body bytes arrived than `Content-Length` announced.
     #[error("truncated body")]
     Truncated,
+    /// The TLS handshake failed for good: a certificate not to be trusted,
+    /// no protocol version or cipher in common. Not retried: it cannot heal.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The body was larger than `--max-size`.
     #[error("body larger than {0} bytes")]
     TooLarge(u64),

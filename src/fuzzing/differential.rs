@@ -320,6 +320,7 @@ fn fetch(mode: Mode, timeout: Duration) -> Verdict {
             max_size: MAX_SIZE,
             names: false,
             http2: None,
+            trust: Default::default(),
         },
         skip_existing: false,
         numbered: false,

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     /// How long a `--dir` file's bytes are served as kept before the file
     /// is checked again (zero: at every request).
     pub recheck: Duration,
+    /// HTTPS instead of cleartext (`--tls`).
+    pub tls: Option<crate::server::tls::ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             faults: Vec::new(),
             drip_speed: 1000,
             recheck: Duration::from_secs(1),
+            tls: None,
             limits: Limits::with_open_files(
                 rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
             ),

@@ -374,13 +374,15 @@ impl AsyncWrite for Guarded {
 /// peer))` in its extensions; an HTTP/1.1 request's head must arrive within
 /// the header timeout (hyper's own, which also closes a kept-alive
 /// connection idle that long), and a request being handled stops the idle
-/// clock.
+/// clock. With `tls`, every connection is HTTPS, its handshake held to the
+/// header timeout too, and ALPN chooses HTTP/2 or HTTP/1.1.
 pub async fn serve_http<T>(
     mut listener: Listener,
     router: axum::Router,
     info: impl Fn(&Guarded, SocketAddr) -> T,
     stop: impl Future<Output = ()>,
     grace: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) where
     T: Clone + Send + Sync + 'static,
 {
@@ -396,6 +398,7 @@ pub async fn serve_http<T>(
         let service = connection_service(router.clone(), info(&io, peer), io.busy());
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
+        let acceptor = tls.clone().map(tokio_rustls::TlsAcceptor::from);
         tokio::spawn(async move {
             // hyper gives a connection its buffers (about 11 KB) at once; a
             // connection that has sent nothing yet waits without them, so
@@ -407,8 +410,21 @@ pub async fn serve_http<T>(
             if !matches!(first_byte, Ok(Ok(1))) {
                 return;
             }
-            let io = hyper_util::rt::TokioIo::new(io);
-            let _ = watcher.watch(builder.serve_connection(io, service)).await;
+            match acceptor {
+                None => {
+                    let io = hyper_util::rt::TokioIo::new(io);
+                    let _ = watcher.watch(builder.serve_connection(io, service)).await;
+                }
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(io);
+                    let Ok(Ok(io)) = tokio::time::timeout(limits.header_timeout, handshake).await
+                    else {
+                        return;
+                    };
+                    let io = hyper_util::rt::TokioIo::new(io);
+                    let _ = watcher.watch(builder.serve_connection(io, service)).await;
+                }
+            }
         });
     }
     drop(listener);

@@ -14,6 +14,7 @@ pub mod faults;
 pub(crate) mod folder;
 pub(crate) mod handler;
 pub mod listen;
+pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ use listen::Listener;
 /// A server running on a tokio runtime, with its address and a way to stop it.
 pub(crate) struct RunningServer {
     addr: SocketAddr,
+    /// Whether it speaks HTTPS.
+    https: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -40,7 +43,13 @@ pub(crate) struct RunningServer {
 impl RunningServer {
     /// The base URL of the flags, e.g. `http://127.0.0.1:8000/flags`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/flags", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}/flags", self.addr)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// Stops accepting connections and gives the requests in flight up to
@@ -72,6 +81,8 @@ pub(crate) async fn start(config: ServerConfig, addr: SocketAddr) -> io::Result<
         ),
     };
     let limits = config.limits;
+    let tls = config.tls.as_ref().map(|tls| Arc::clone(&tls.config));
+    let https = tls.is_some();
     let state = Arc::new(ServerState::new(config, folder));
     let listener = Listener::new(listen::bind(addr)?, limits, "flags serve");
     let addr = listener.local_addr()?;
@@ -82,11 +93,13 @@ pub(crate) async fn start(config: ServerConfig, addr: SocketAddr) -> io::Result<
     let app = router(state);
     let task = tokio::spawn(async move {
         // The requests in flight get their time in `shutdown`.
-        listen::serve_http(listener, app, connection, stop, Duration::from_secs(3600)).await;
+        let grace = Duration::from_secs(3600);
+        listen::serve_http(listener, app, connection, stop, grace, tls).await;
         Ok(())
     });
     Ok(RunningServer {
         addr,
+        https,
         shutdown: Some(tx),
         task,
     })

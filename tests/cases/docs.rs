@@ -329,6 +329,9 @@ fn run_example(example: &Example, server: &str) -> Result<(), String> {
     command
         .args(["-o", "pipefail", "-c"])
         .current_dir(dir.path())
+        // What a command writes in the temporary folder (the CA of
+        // `flags serve --tls`) goes with the test's folder.
+        .env("TMPDIR", dir.path())
         .env("PATH", path);
     if is_server(&line) {
         // A server runs until stopped: on a free port, it must announce its

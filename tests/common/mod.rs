@@ -4,6 +4,7 @@
 
 pub mod liar;
 pub mod liar_h2;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -52,6 +52,7 @@ impl BlockingClient {
             .input_buffer_size(contract::MAX_HEAD)
             .max_response_header_size(contract::MAX_HEAD - 1)
             .output_buffer_size(2 * 1024)
+            .tls_config(tls_config(run))
             .build();
         let (connects, reset) = (
             Arc::new(AtomicUsize::new(0)),
@@ -72,6 +73,19 @@ impl BlockingClient {
             reset,
         }
     }
+}
+
+/// The TLS of every https connection: rustls verifying against the run's
+/// roots (the async client's too), or nothing with `--insecure`.
+fn tls_config(run: &Run) -> ureq::tls::TlsConfig {
+    let roots = run.shared.roots.iter();
+    let certs = roots.map(|der| ureq::tls::Certificate::from_der(der).to_owned());
+    ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(
+            &certs.collect::<Vec<_>>(),
+        ))
+        .disable_verification(run.plan.request.trust.insecure)
+        .build()
 }
 
 impl Transport for BlockingClient {

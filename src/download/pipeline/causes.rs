@@ -8,6 +8,7 @@ use std::io;
 
 use crate::download::pipeline::contract::Cause;
 use crate::download::pipeline::lookup::LookupError;
+use crate::download::pipeline::trust::tls_reason;
 
 /// What an I/O error under an HTTP client means, in the contract's terms.
 fn io_cause(error: &io::Error) -> Cause {
@@ -44,7 +45,7 @@ pub(super) fn ureq_cause(error: &ureq::Error) -> Cause {
         ureq::Error::HostNotFound => Cause::Connect("host not found".into()),
         ureq::Error::ConnectionFailed => Cause::Connect("connection failed".into()),
         ureq::Error::Tls(why) => Cause::Connect(format!("TLS: {why}")),
-        ureq::Error::Rustls(tls) => Cause::Connect(tls.to_string()),
+        ureq::Error::Rustls(tls) => tls_cause(tls),
         // ureq's decoder stalled: the connection ended with bytes it could
         // not yet decode (a chunk size line cut short, or a chunk's data
         // not followed by CRLF). The body ended before its framing did
@@ -54,8 +55,31 @@ pub(super) fn ureq_cause(error: &ureq::Error) -> Cause {
     }
 }
 
+/// What a rustls error means: a handshake that cannot succeed however often
+/// it is tried is a TLS verdict; one cut by the network is a reset.
+fn tls_cause(error: &rustls::Error) -> Cause {
+    match error {
+        rustls::Error::InvalidCertificate(_)
+        | rustls::Error::PeerIncompatible(_)
+        | rustls::Error::AlertReceived(_)
+        | rustls::Error::NoCertificatesPresented
+        | rustls::Error::InvalidCertRevocationList(_) => Cause::Tls(tls_reason(error)),
+        other => Cause::Connect(format!("TLS: {other}")),
+    }
+}
+
+/// The rustls error inside an I/O error (both clients wrap it so, the
+/// async one in an I/O error of its own), if any.
+fn rustls_in(error: &io::Error) -> Option<&rustls::Error> {
+    let inner = error.get_ref()?;
+    match inner.downcast_ref::<rustls::Error>() {
+        Some(tls) => Some(tls),
+        None => rustls_in(inner.downcast_ref::<io::Error>()?),
+    }
+}
+
 /// ureq reports its own errors, and rustls's, wrapped in `io::Error`. A
-/// TLS failure is a failure to connect, as the async client reports it.
+/// TLS failure is the async client's verdict too.
 pub(super) fn ureq_io_cause(error: &io::Error) -> Cause {
     let inner = error.get_ref();
     if let Some(ureq) = inner.and_then(|e| e.downcast_ref::<ureq::Error>()) {
@@ -64,8 +88,8 @@ pub(super) fn ureq_io_cause(error: &io::Error) -> Cause {
     if let Some(lookup) = inner.and_then(|e| e.downcast_ref::<LookupError>()) {
         return Cause::Connect(lookup.to_string());
     }
-    if let Some(tls) = inner.and_then(|e| e.downcast_ref::<rustls::Error>()) {
-        return Cause::Connect(tls.to_string());
+    if let Some(tls) = rustls_in(error) {
+        return tls_cause(tls);
     }
     io_cause(error)
 }
@@ -87,6 +111,12 @@ pub(super) fn reqwest_cause(error: &reqwest::Error) -> Cause {
     }
     if error.is_connect() {
         for e in chain(error) {
+            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+                return tls_cause(tls);
+            }
+            if let Some(tls) = e.downcast_ref::<io::Error>().and_then(rustls_in) {
+                return tls_cause(tls);
+            }
             if let Some(io) = e.downcast_ref::<io::Error>() {
                 match io.kind() {
                     io::ErrorKind::TimedOut => return Cause::Timeout,

@@ -78,6 +78,8 @@ pub(crate) enum Cause {
     Timeout,
     /// The connection could not be made.
     Connect(String),
+    /// The TLS handshake failed for good (see `trust::tls_reason`).
+    Tls(String),
     /// The connection was reset (or, over HTTP/2, the stream).
     Reset,
     /// HTTP/2: the server refused the stream before processing it.
@@ -111,6 +113,7 @@ pub(crate) fn verdict(cause: Cause, stage: Stage) -> FetchError {
         (Cause::Timeout, _) => FetchError::Timeout,
         (Cause::Refused, _) => FetchError::Refused,
         (Cause::Connect(why), _) => FetchError::Connect(why),
+        (Cause::Tls(why), _) => FetchError::Tls(why),
         (Cause::Reset | Cause::Eof, Stage::Head) => FetchError::Reset,
         (Cause::Reset | Cause::Eof, Stage::Body) => FetchError::Truncated,
         (Cause::Invalid(why) | Cause::Malformed(why), Stage::Head) => FetchError::Invalid(why),

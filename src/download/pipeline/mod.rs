@@ -17,6 +17,7 @@ pub mod contract;
 pub(crate) mod lookup;
 pub mod nonblocking;
 pub mod store;
+pub mod trust;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -7,8 +7,9 @@
 //! deadlines, and the resending of an HTTP/2 request the server refused
 //! before processing it (its default retry policy, which resends only such
 //! protocol refusals, at most twice). Its configuration keeps it lean: no
-//! redirects (the contract follows them), no TCP keep-alive probes, no
-//! system certificate folder read at start; docs/performance.md measures
+//! redirects (the contract follows them), no TCP keep-alive probes, the
+//! run's roots handed over in a prebuilt rustls configuration (the same
+//! as the blocking client's, see `trust`); docs/performance.md measures
 //! what a download costs. The run's lookups are its resolver, and a layer
 //! on its connector counts the connections it opens (and tells a request
 //! on a kept-alive connection from one on a new connection).
@@ -54,7 +55,7 @@ impl AsyncClient {
         let options = &run.plan.request;
         let build = |connection: Option<usize>| {
             let builder = reqwest::Client::builder()
-                .tls_backend_preconfigured(tls_config(connection.is_some())?)
+                .tls_backend_preconfigured(tls_config(run, connection.is_some())?)
                 .timeout(options.timeout)
                 .connect_timeout(options.connect_timeout)
                 .redirect(reqwest::redirect::Policy::none())
@@ -268,19 +269,22 @@ pub enum ClientError {
     Build(#[from] reqwest::Error),
 }
 
-/// The TLS configuration of every https connection: rustls over ring with
-/// the bundled Mozilla roots, as ureq has them (the same trust in every
-/// mode, and no reading of the system's certificate folder at every
-/// start); ALPN offers HTTP/1.1 alone, or h2 alone with `http2`.
-fn tls_config(http2: bool) -> Result<rustls::ClientConfig, rustls::Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+/// The TLS configuration of every https connection: rustls over ring,
+/// verifying against the run's roots as the blocking client does (the same
+/// trust and the same verdicts in every mode), or nothing with
+/// `--insecure`; ALPN offers HTTP/1.1 alone, or h2 alone with `http2`.
+fn tls_config(run: &Run, http2: bool) -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = run
+        .plan
+        .request
+        .trust
+        .verifier(&run.shared.roots, &provider)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
     config.alpn_protocols = vec![if http2 {
         b"h2".to_vec()
     } else {

@@ -1,0 +1,243 @@
+//! Which https servers a run trusts, the same in every mode, as curl does:
+//! the system's trust store (read by rustls-native-certs, which honours
+//! `SSL_CERT_FILE` and `SSL_CERT_DIR` as curl, Python and git do), plus the
+//! certificates of `--cacert`; or none checked at all with `--insecure`.
+//! Both clients verify with rustls's WebPKI verifier over the same roots,
+//! so a certificate gets one verdict whichever mode met it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+
+/// What a run trusts over https.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// Certificates added to the system's store (`--cacert`).
+    pub cacert: Vec<CertificateDer<'static>>,
+    /// Whether certificates go unchecked (`--insecure`).
+    pub insecure: bool,
+}
+
+/// Why `--cacert` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// The file cannot be read, or is not PEM.
+    #[error("--cacert {}: {why}", path.display())]
+    Unreadable {
+        /// The file as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The file holds no certificate.
+    #[error("--cacert {}: no certificate in it (a PEM file with BEGIN CERTIFICATE)", path.display())]
+    Empty {
+        /// The file as given.
+        path: PathBuf,
+    },
+}
+
+impl Trust {
+    /// The certificates of a PEM file, one or more, for `--cacert`.
+    pub fn read_cacert(path: &Path) -> Result<Vec<CertificateDer<'static>>, TrustError> {
+        let unreadable = |why: String| TrustError::Unreadable {
+            path: path.to_owned(),
+            why,
+        };
+        let pem = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| unreadable(format!("not PEM ({e})")))?;
+        if certs.is_empty() {
+            return Err(TrustError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        Ok(certs)
+    }
+
+    /// The roots to verify against: the system's store and `--cacert`.
+    /// A system with no store at all (no `ca-certificates`) falls back on
+    /// the bundled Mozilla roots, so that public sites still work.
+    pub(crate) fn roots(&self) -> Vec<CertificateDer<'static>> {
+        let mut roots = rustls_native_certs::load_native_certs().certs;
+        if roots.is_empty() {
+            roots.extend(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        }
+        roots.extend(self.cacert.iter().cloned());
+        roots
+    }
+
+    /// The verifier of the async client: WebPKI over `roots`, as the
+    /// blocking client's, or none with `--insecure`.
+    pub(crate) fn verifier(
+        &self,
+        roots: &[CertificateDer<'static>],
+        provider: &Arc<CryptoProvider>,
+    ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error> {
+        if self.insecure {
+            return Ok(Arc::new(NoVerification(Arc::clone(provider))));
+        }
+        let mut store = rustls::RootCertStore::empty();
+        store.add_parsable_certificates(roots.iter().cloned());
+        rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(store),
+            Arc::clone(provider),
+        )
+        .build()
+        .map_err(|e| rustls::Error::General(e.to_string()))
+        .map(|v| v as Arc<dyn ServerCertVerifier>)
+    }
+}
+
+/// What a TLS failure means to a person: the words of curl and browsers.
+pub(crate) fn tls_reason(error: &rustls::Error) -> String {
+    use rustls::Error as E;
+    match error {
+        E::InvalidCertificate(certificate) => certificate_reason(certificate),
+        E::PeerIncompatible(why) => format!("no TLS version or cipher in common ({why:?})"),
+        E::AlertReceived(rustls::AlertDescription::HandshakeFailure) => {
+            "the server refused the handshake (no TLS version or cipher in common?)".into()
+        }
+        E::AlertReceived(alert) => format!("the server ended the handshake: {alert:?}"),
+        E::NoCertificatesPresented => "the server presented no certificate".into(),
+        other => format!("TLS: {other}"),
+    }
+}
+
+/// What a certificate's fault means to a person.
+fn certificate_reason(error: &CertificateError) -> String {
+    use CertificateError as C;
+    match error {
+        C::Expired | C::ExpiredContext { .. } => "certificate has expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "certificate is not valid yet".into(),
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            let host = match expected {
+                ServerName::DnsName(name) => name.as_ref().to_owned(),
+                ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+                other => format!("{other:?}"),
+            };
+            let names: Vec<&str> = presented.iter().map(|n| presented_name(n)).collect();
+            match names.as_slice() {
+                [] => format!("certificate names no host, not {host}"),
+                names => format!("certificate is for {}, not {host}", names.join(", ")),
+            }
+        }
+        C::NotValidForName => "certificate is for another host".into(),
+        // rustls cannot tell a self-signed certificate from one whose CA is
+        // missing or whose intermediate the server did not send.
+        C::UnknownIssuer => "unknown issuer (self-signed, a CA not trusted here, or a \
+                             missing intermediate): pass its CA with --cacert"
+            .into(),
+        C::BadSignature => "certificate has a bad signature".into(),
+        C::Revoked => "certificate has been revoked".into(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "certificate is not for a TLS server".into()
+        }
+        other => format!("bad certificate: {other:?}"),
+    }
+}
+
+/// A name of a certificate as webpki presents it (its `Debug` form, such
+/// as `DnsName("other.example")`, the only form it gives; the TLS tests
+/// pin it): the name alone.
+fn presented_name(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .unwrap_or(presented)
+}
+
+/// `--insecure`: every certificate accepted, its signatures still checked
+/// (the handshake itself stays TLS).
+#[derive(Debug)]
+struct NoVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.0.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cacert_that_is_missing_or_not_pem_is_one_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        let error = Trust::read_cacert(&missing).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("--cacert {}: ", missing.display())),
+            "{error}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let error = Trust::read_cacert(&empty).unwrap_err().to_string();
+        assert!(error.ends_with("no certificate in it (a PEM file with BEGIN CERTIFICATE)"));
+    }
+
+    #[test]
+    fn certificate_faults_read_as_a_person_says_them() {
+        assert_eq!(
+            tls_reason(&rustls::Error::InvalidCertificate(
+                CertificateError::Expired
+            )),
+            "certificate has expired"
+        );
+        let wrong_host = CertificateError::NotValidForNameContext {
+            expected: ServerName::try_from("localhost").unwrap(),
+            presented: vec!["DnsName(\"other.example\")".into()],
+        };
+        assert_eq!(
+            tls_reason(&rustls::Error::InvalidCertificate(wrong_host)),
+            "certificate is for other.example, not localhost"
+        );
+        assert!(
+            tls_reason(&rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+            .ends_with("pass its CA with --cacert")
+        );
+    }
+}

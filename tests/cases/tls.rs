@@ -1,0 +1,246 @@
+//! HTTPS in every mode: trust as curl has it (the system's store, which
+//! `SSL_CERT_FILE` replaces, plus `--cacert`; `--insecure`), and a
+//! certificate that cannot be trusted is one verdict in every mode: exit
+//! 1, no file, no retry, a reason that names the certificate's problem.
+
+use crate::common::tls::{Cert, tls_site};
+use crate::common::{ChildServer, MODES, flags, json, mode_args};
+
+/// `flags BR CN` in `mode` against `url` with `extra` arguments and
+/// environment: its exit code, its JSON report and the output folder.
+fn fetch(
+    mode: &str,
+    url: &str,
+    extra: &[&str],
+    env: &[(&str, &std::path::Path)],
+) -> (i32, serde_json::Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = flags();
+    command
+        .args(["BR", "CN", "-s", url, "--json", "-o"])
+        .arg(dir.path())
+        .args(mode_args(mode, "2"))
+        .args(extra)
+        // The tests' CA is never in this machine's store.
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    let report = json(&output.stdout);
+    (output.status.code().unwrap_or(-1), report, dir)
+}
+
+/// The files a run left in `dir`.
+fn files(dir: &tempfile::TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn cacert_or_ssl_cert_file_trusts_a_private_ca_in_every_mode() {
+    let site = tls_site(Cert::Good);
+    let ca = site.ca_pem.to_str().unwrap();
+    for mode in MODES {
+        for how in ["--cacert", "SSL_CERT_FILE"] {
+            let (code, report, dir) = if how == "--cacert" {
+                fetch(mode, &site.base_url, &["--cacert", ca], &[])
+            } else {
+                fetch(
+                    mode,
+                    &site.base_url,
+                    &[],
+                    &[("SSL_CERT_FILE", &site.ca_pem)],
+                )
+            };
+            assert_eq!(code, 0, "{mode} {how}: {report}");
+            assert_eq!(report["counts"]["ok"], 2, "{mode} {how}");
+            for cc in ["BR", "CN"] {
+                let saved = std::fs::read(dir.path().join(format!("{cc}.gif"))).unwrap();
+                assert_eq!(saved, flags::dataset::flag_gif(cc).unwrap(), "{mode} {how}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_untrusted_certificate_is_one_plain_verdict_never_retried_in_every_mode() {
+    let cases = [
+        (
+            Cert::Good,
+            "TLS: unknown issuer (self-signed, a CA not trusted here, or a missing \
+             intermediate): pass its CA with --cacert",
+        ),
+        (Cert::SelfSigned, "TLS: unknown issuer"),
+        (Cert::Expired, "TLS: certificate has expired"),
+        (
+            Cert::OtherHost,
+            "TLS: certificate is for other.example, not localhost",
+        ),
+    ];
+    for (cert, reason) in cases {
+        let site = tls_site(cert);
+        // The site's own CA trusted, but for the first case and the
+        // self-signed one, which no CA signed.
+        let ca = site.ca_pem.to_str().unwrap();
+        let trusted: &[&str] = match cert {
+            Cert::Good | Cert::SelfSigned => &[],
+            _ => &["--cacert", ca],
+        };
+        for mode in MODES {
+            let (code, report, dir) = fetch(
+                mode,
+                &site.base_url,
+                &[trusted, &["--retries", "3"]].concat(),
+                &[],
+            );
+            assert_eq!(code, 1, "{cert:?} {mode}: {report}");
+            assert_eq!(report["counts"]["error"], 2, "{cert:?} {mode}: {report}");
+            assert!(files(&dir).is_empty(), "{cert:?} {mode}: {:?}", files(&dir));
+            for result in report["results"].as_array().unwrap() {
+                assert_eq!(result["retries"], 0, "{cert:?} {mode}: {result}");
+                let why = result["reason"].as_str().unwrap();
+                assert!(why.starts_with(reason), "{cert:?} {mode}: {why}");
+            }
+        }
+    }
+}
+
+#[test]
+fn insecure_accepts_any_certificate_and_the_header_says_so() {
+    let site = tls_site(Cert::SelfSigned);
+    for mode in MODES {
+        let (code, report, _dir) = fetch(mode, &site.base_url, &["--insecure"], &[]);
+        assert_eq!(code, 0, "{mode}: {report}");
+        assert_eq!(report["counts"]["ok"], 2, "{mode}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let assert = flags()
+        .args(["BR", "-k", "-s", &site.base_url, "-o"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("Insecure: https certificates are not checked (--insecure)."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_cacert_that_is_not_a_certificate_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(&bad, "hello\n").unwrap();
+    let assert = flags().arg("BR").arg("--cacert").arg(&bad).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(
+        stderr,
+        format!(
+            "flags: --cacert {}: no certificate in it (a PEM file with BEGIN CERTIFICATE) (see --help)\n",
+            bad.display()
+        )
+    );
+}
+
+/// `flags serve --tls` on a free port, its CA written in `tmp`: the child,
+/// its base URL, its CA's path and its stdout (kept open).
+fn serve_tls(tmp: &std::path::Path) -> (ChildServer, String, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
+        .args(["serve", "--tls", "--port", "0"])
+        .env("TMPDIR", tmp)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let serving = lines.next().unwrap().unwrap();
+    let url = serving
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no https URL in: {serving}"))
+        .to_owned();
+    let https = lines.next().unwrap().unwrap();
+    let ca = https
+        .strip_prefix("HTTPS: its CA is ")
+        .unwrap_or_else(|| panic!("no CA in: {https}"))
+        .to_owned();
+    // Reads what else it prints, so that it never writes to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (
+        ChildServer {
+            child,
+            url: url.clone(),
+        },
+        url,
+        ca,
+    )
+}
+
+#[test]
+fn flags_serve_tls_names_its_ca_and_every_mode_trusts_it_over_h1_and_h2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_server, url, ca) = serve_tls(tmp.path());
+    assert_eq!(
+        std::path::Path::new(&ca).parent(),
+        Some(tmp.path()),
+        "the CA is written in the temporary folder"
+    );
+    let url = url.replace("127.0.0.1", "localhost");
+    for mode in MODES {
+        let (code, report, dir) = fetch(mode, &url, &["--cacert", &ca], &[]);
+        assert_eq!(code, 0, "{mode}: {report}");
+        for cc in ["BR", "CN"] {
+            let saved = std::fs::read(dir.path().join(format!("{cc}.gif"))).unwrap();
+            assert_eq!(saved, flags::dataset::flag_gif(cc).unwrap(), "{mode}");
+        }
+    }
+    // HTTP/2, negotiated by ALPN: every stream on the one connection.
+    let (code, report, _dir) = fetch("async", &url, &["--cacert", &ca, "--http2"], &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["http"], "2", "{report}");
+    assert_eq!(report["connections"], 1, "{report}");
+    // Without its CA, its certificate is not trusted.
+    let (code, report, _dir) = fetch("async", &url, &[], &[]);
+    assert_eq!(code, 1, "{report}");
+}
+
+#[test]
+fn the_embedded_server_speaks_https_with_tls_in_every_mode_and_only_it_does() {
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let output = flags()
+            .args(["BR", "CN", "--tls", "--json", "-o"])
+            .arg(dir.path())
+            .args(mode_args(mode, "2"))
+            .env_remove("SSL_CERT_FILE")
+            .output()
+            .unwrap();
+        let report = json(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{mode}: {report}");
+        assert!(
+            report["server"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://127.0.0.1:"),
+            "{report}"
+        );
+        let saved = std::fs::read(dir.path().join("BR.gif")).unwrap();
+        assert_eq!(saved, flags::dataset::flag_gif("BR").unwrap(), "{mode}");
+    }
+    let assert = flags()
+        .args(["BR", "--tls", "-s", "http://127.0.0.1:9/flags"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.starts_with("flags: --tls makes the embedded server speak HTTPS"),
+        "{stderr}"
+    );
+}
