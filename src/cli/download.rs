@@ -89,6 +89,11 @@ pub struct DownloadArgs {
     /// With --http2: spread the streams over N connections [default: 1].
     #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, requires = "http2", help_heading = "Requests")]
     pub connections: Option<usize>,
+    /// With --http2: streams in flight at most on one connection; the
+    /// others wait their turn, their timeout not yet running [default: 100,
+    /// the least a server is advised to allow].
+    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, requires = "http2", help_heading = "Requests")]
+    pub streams: Option<usize>,
     /// Also trust the CA certificates of this PEM file over https.
     ///
     /// Added to the system's trust store, which SSL_CERT_FILE and
@@ -406,6 +411,16 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         }
         asked.min(concurrency)
     });
+    let streams = args.streams.unwrap_or(plan::DEFAULT_STREAMS);
+    if let Some(connections) = http2 {
+        let most = connections.saturating_mul(streams);
+        if most < concurrency {
+            notes.push(format!(
+                "HTTP/2: {} × {streams} streams: {most} requests in flight at most; the others wait their turn (--connections, --streams).",
+                crate::text::count(connections, "connection", "connections"),
+            ));
+        }
+    }
     let site = embedded_config.as_ref().map(simulated);
     // The server first: the plan is made once, with its URL and latency.
     let (embedded, base_url, server_delay) = match embedded_config {
@@ -446,6 +461,7 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             max_size: args.max_size,
             names: args.names,
             http2,
+            streams,
             trust,
         },
         skip_existing: args.skip_existing,

@@ -155,7 +155,7 @@ pub(crate) fn run(
     let ideal_seconds = plan
         .server_delay
         .filter(|d| !d.is_zero())
-        .map(|d| ideal_time(plan.codes.len(), plan.concurrency, d).as_secs_f64());
+        .map(|d| ideal_time(plan.codes.len(), plan.in_flight_at_most(), d).as_secs_f64());
     let elapsed_seconds = elapsed.as_secs_f64();
     let download_seconds: f64 = results.iter().map(|r| r.seconds).sum();
     let requests = run.observers.gauges.sent();

@@ -133,9 +133,18 @@ pub(crate) struct RequestOptions {
     /// Async mode: every request an HTTP/2 stream, spread over this many
     /// connections (`--http2 --connections N`); `None` is HTTP/1.1.
     pub http2: Option<usize>,
+    /// With `http2`: streams in flight at most on one connection
+    /// (`--streams`); the others wait their turn before they are sent.
+    pub streams: usize,
     /// Which https servers to trust (`--cacert`, `--insecure`).
     pub trust: crate::download::pipeline::trust::Trust,
 }
+
+/// HTTP/2 streams in flight at most on one connection, unless told: 100,
+/// the least a server is advised to allow (RFC 9113, 6.5.2), so that a
+/// request waits its turn here, before its timeout runs, rather than in
+/// the client library, where it would.
+pub const DEFAULT_STREAMS: usize = 100;
 
 impl Default for RequestOptions {
     fn default() -> Self {
@@ -146,6 +155,7 @@ impl Default for RequestOptions {
             max_size: 4 * 1024 * 1024,
             names: false,
             http2: None,
+            streams: DEFAULT_STREAMS,
             trust: Default::default(),
         }
     }
@@ -176,6 +186,19 @@ pub(crate) struct Plan {
     pub runtime: Runtime,
     /// How files are written.
     pub save: SaveOptions,
+}
+
+impl Plan {
+    /// Requests that can really be in flight at once: the concurrency, or
+    /// over HTTP/2 the connections' streams when they are fewer.
+    pub(crate) fn in_flight_at_most(&self) -> usize {
+        match self.request.http2 {
+            Some(connections) => self
+                .concurrency
+                .min(connections.saturating_mul(self.request.streams)),
+            None => self.concurrency,
+        }
+    }
 }
 
 /// How the async mode's tokio runtime runs its tasks.

@@ -125,6 +125,7 @@ fn header() {
             max_size: 4 << 20,
             names: false,
             http2: None,
+            streams: crate::download::plan::DEFAULT_STREAMS,
             trust: Default::default(),
         },
         skip_existing: false,

@@ -320,6 +320,7 @@ fn fetch(mode: Mode, timeout: Duration) -> Verdict {
             max_size: MAX_SIZE,
             names: false,
             http2: None,
+            streams: crate::download::plan::DEFAULT_STREAMS,
             trust: Default::default(),
         },
         skip_existing: false,

@@ -67,12 +67,23 @@ pub(crate) trait Transport: Send + Sync {
     /// Waits `wait` before a retry.
     fn pause(&self, wait: Duration) -> impl Future<Output = ()> + Send;
 
+    /// Waits until the connection job `job`'s requests ride can take one
+    /// more request (over HTTP/2, a stream of `--streams`); the request
+    /// holds the slot until its body is read. Sent only then, its timeout
+    /// runs only then: waiting one's turn is not failing.
+    fn slot(&self, _job: usize) -> impl Future<Output = Option<Slot>> + Send {
+        std::future::ready(None)
+    }
+
     /// The HTTP/2 connection job `job`'s requests ride (`--connections
     /// N`), if any: the timeline draws each on a track of its own.
     fn connection(&self, _job: usize) -> Option<usize> {
         None
     }
 }
+
+/// A request's place on its connection, given back when dropped.
+pub(crate) type Slot = tokio::sync::OwnedSemaphorePermit;
 
 /// A response's head, as the contract judges it.
 pub(crate) struct Head<'a> {
@@ -189,6 +200,7 @@ impl<'a> Download<'a> {
         let max_size = self.run.plan.request.max_size;
         let mut request = contract::Request::new(url.clone(), max_size);
         loop {
+            let _slot = transport.slot(self.job).await;
             let _in_flight = self.run.observers.sending();
             let sent = Instant::now();
             let response = transport.send(request.url(), self.job, target).await;

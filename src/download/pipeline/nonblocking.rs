@@ -27,7 +27,7 @@ use url::Url;
 use super::causes::reqwest_cause;
 use super::contract::{self, Cause, Framing};
 use super::lookup::AsyncLookups;
-use super::{Head, Target, Transport};
+use super::{Head, Slot, Target, Transport};
 use crate::download::Run;
 use crate::download::plan::RequestOptions;
 
@@ -40,10 +40,13 @@ use crate::download::plan::RequestOptions;
 /// decides.
 pub(crate) struct AsyncClient {
     clients: Vec<reqwest::Client>,
+    /// Over HTTP/2, each connection's streams (`--streams`), one permit a
+    /// request in flight on it.
+    streams: Vec<Arc<tokio::sync::Semaphore>>,
     /// Whether the clients speak HTTP/2 (else HTTP/1.1).
     http2: bool,
     /// Downloads in all, and how many are in flight at most: which
-    /// requests are the last their connection carries (see [`Self::send`]).
+    /// requests are the last their connection carries (see [`Self::get`]).
     downloads: usize,
     concurrency: usize,
 }
@@ -94,8 +97,15 @@ impl AsyncClient {
                 .map(|c| build(Some(c)))
                 .collect::<Result<_, _>>()?,
         };
+        let streams = match options.http2 {
+            None => Vec::new(),
+            Some(_) => (0..clients.len())
+                .map(|_| Arc::new(tokio::sync::Semaphore::new(options.streams)))
+                .collect(),
+        };
         Ok(Self {
             clients,
+            streams,
             http2: options.http2.is_some(),
             downloads: run.plan.codes.len(),
             concurrency: run.plan.concurrency,
@@ -203,6 +213,11 @@ impl Transport for AsyncClient {
 
     async fn pause(&self, wait: Duration) {
         tokio::time::sleep(wait).await;
+    }
+
+    async fn slot(&self, job: usize) -> Option<Slot> {
+        let streams = self.streams.get(job % self.clients.len())?;
+        Arc::clone(streams).acquire_owned().await.ok()
     }
 
     fn connection(&self, job: usize) -> Option<usize> {
