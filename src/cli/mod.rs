@@ -171,7 +171,7 @@ fn one_line(error: &clap::Error) -> String {
         line.push_str(&format!(" [possible values: {}]", values.join(", ")));
     }
     if let Some(ContextValue::Strings(missing)) = error.get(ContextKind::InvalidArg)
-        && (line.ends_with("were not provided:") || line.ends_with("was not provided:"))
+        && error.kind() == clap::error::ErrorKind::MissingRequiredArgument
     {
         line.push_str(&format!(" {}", missing.join(", ")));
     }

@@ -299,7 +299,7 @@ mod tests {
     use crate::download::status::Status;
     use crate::server::{BackgroundServer, ServerConfig};
 
-    /// `inner`, except that asking for India's flag panics.
+    /// The transport it wraps, except that asking for India's flag panics.
     struct PanicsOnIndia<T>(T);
 
     impl<T: Transport> Transport for PanicsOnIndia<T> {

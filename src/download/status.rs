@@ -47,7 +47,7 @@ pub(crate) enum FetchError {
         code: u16,
         /// Its canonical reason phrase, if any.
         reason: String,
-        /// The server's `Retry-After`, in seconds, when it sent one.
+        /// How long the server asked to wait (`Retry-After`), when it did.
         retry_after: Option<Duration>,
     },
     /// No complete answer within `--timeout`.

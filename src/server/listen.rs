@@ -451,7 +451,7 @@ pub(crate) fn connection_service<T>(
 where
     T: Clone + Send + Sync + 'static,
 {
-    use tower_service::Service;
+    use tower::Service;
 
     hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         request

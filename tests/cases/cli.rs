@@ -317,3 +317,16 @@ fn every_command_has_version_and_a_man_page() {
         "{page}"
     );
 }
+
+#[test]
+fn a_missing_required_option_is_named_on_the_one_line() {
+    let assert = flags()
+        .args(["serve", "--tls-cert", "cert.pem"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(
+        stderr,
+        "flags: the following required arguments were not provided: --tls-key <FILE> (see --help)\n"
+    );
+}

@@ -414,3 +414,102 @@ fn every_mode_goes_through_the_socks_proxy_of_the_environment() {
         );
     }
 }
+
+#[test]
+fn http2_streams_beyond_the_connections_slots_wait_before_their_timeout_runs() {
+    // The server allows 2 streams a connection and answers in 200 ms: 30
+    // requests take 15 rounds, 3 s, longer than the 2 s timeout. Held back
+    // by --streams 2 before they are sent, none times out, none is
+    // retried; waiting in the client library, the late ones would.
+    let mut config = ServerConfig {
+        delay: Delay::Fixed(Duration::from_millis(200)),
+        ..ServerConfig::default()
+    };
+    config.limits.max_streams = 2;
+    let site = server(config);
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["-a", "-l", "30", "-m", "30", "--http2", "--streams", "2"];
+    let assert = flags()
+        .args(args)
+        .args(["--timeout", "2s", "--retries", "0", "--json", "-s"])
+        .arg(site.base_url())
+        .arg("-o")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let report = common::json(&assert.get_output().stdout);
+    assert_eq!(report["counts"]["ok"], 30, "{report}");
+    assert_eq!(report["counts"]["retries"], 0, "{report}");
+    assert_eq!(report["connections"], 1, "{report}");
+    assert_eq!(report["peak_in_flight"], 2, "{report}");
+    // The ideal counts the rounds the slots make: 15 × 100 ms.
+    let embedded = common::run_json(
+        &[&args[..], &["--server-delay", "100ms"]].concat(),
+        &dir.path().join("embedded"),
+        0,
+    );
+    assert_eq!(embedded["ideal_seconds"], 1.5, "{embedded}");
+    // The header says how many can be in flight.
+    let header = flags()
+        .args(args)
+        .args(["-s", site.base_url(), "-o"])
+        .arg(dir.path().join("header"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&header.stdout).into_owned();
+    assert!(
+        stdout.contains(
+            "HTTP/2: 1 connection × 2 streams: 2 requests in flight at most; the others wait their turn (--connections, --streams)."
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_socks_proxy_that_is_not_there_is_connection_refused_in_every_mode() {
+    // hyper-util's SOCKS error says "refused" only in its Debug form
+    // (causes.rs reads it there): this pins that text to the version in
+    // Cargo.lock, so an upgrade that moves it fails here.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let site = server(ServerConfig::default());
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let output = flags()
+            .args([
+                "BR",
+                "--retries",
+                "0",
+                "--json",
+                "-s",
+                site.base_url(),
+                "-o",
+            ])
+            .arg(dir.path())
+            .args(common::mode_args(mode, "1"))
+            .env("ALL_PROXY", format!("socks5://127.0.0.1:{port}"))
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .output()
+            .unwrap();
+        let report = common::json(&output.stdout);
+        let reason = report["results"][0]["reason"].as_str().unwrap_or_default();
+        assert_eq!(
+            reason, "connection failed: connection refused",
+            "{mode}: {report}"
+        );
+    }
+}
+
+#[test]
+fn one_h2_in_the_lock_so_the_errors_causes_rs_downcasts_are_reqwests() {
+    // causes.rs downcasts reqwest's error sources to `h2::Error`: that
+    // works only while the h2 of Cargo.toml is the one hyper uses.
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
+    let h2s = lock.lines().filter(|line| *line == "name = \"h2\"").count();
+    assert_eq!(
+        h2s, 1,
+        "more than one h2 in Cargo.lock: the downcasts in causes.rs may miss"
+    );
+}

@@ -9,12 +9,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use futures::task::AtomicWaker;
+use parking_lot::Mutex;
 
 /// How long polls held their thread and how long woken tasks waited for
 /// theirs, in microseconds, one entry each.
@@ -53,20 +54,14 @@ impl Lags {
 
     /// The lags measured so far, microseconds each.
     pub(crate) fn samples(&self) -> Vec<u32> {
-        self.samples
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.samples.lock().clone()
     }
 
     /// Notes one poll that came `late` after its wake-up, or that held its
     /// thread that long.
     fn record(&self, late: Duration) {
         let micros = u32::try_from(late.as_micros()).unwrap_or(u32::MAX);
-        self.samples
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(micros);
+        self.samples.lock().push(micros);
     }
 
     /// Now, in nanoseconds since the epoch, plus one (0 means "not woken").

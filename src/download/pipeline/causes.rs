@@ -129,7 +129,9 @@ pub(super) fn reqwest_cause(error: &reqwest::Error) -> Cause {
             }
         }
         // A SOCKS proxy that could not be reached: hyper-util's SOCKS error
-        // shows its cause only in its Debug form, not as a source.
+        // shows its cause only in its Debug form, not as a source (the
+        // text is pinned by a_socks_proxy_that_is_not_there_is_connection_
+        // refused_in_every_mode, in tests/cases/connections.rs).
         if format!("{error:?}").contains("kind: ConnectionRefused") {
             return Cause::Connect("connection refused".into());
         }
@@ -154,6 +156,8 @@ pub(super) fn reqwest_cause(error: &reqwest::Error) -> Cause {
             // tell from a cut; the body did not arrive as framed, in both
             // clients: truncated. (Data longer than its chunk size, where
             // no CR follows, is invalid in both: "Invalid chunk body CR".)
+            // hyper gives only this text; the matrix scenarios of a chunk's
+            // data followed by CR and not LF pin it (tests/common/liar.rs).
             if io.to_string() == "Invalid chunk body LF" {
                 return Cause::Eof;
             }
