@@ -255,6 +255,104 @@ fn loopback_round_trip() -> std::io::Result<Cost> {
     Ok(cost)
 }
 
+/// A TCP connection on loopback and a TLS 1.3 handshake over it, to a
+/// server thread with a certificate made here, the session read to the
+/// server's close (so that its tickets arrive): a full handshake, and one
+/// resumed from a ticket of the previous connection.
+fn tls_handshakes() -> std::io::Result<[Cost; 2]> {
+    use std::sync::Arc;
+
+    let tls = crate::server::tls::ServerTls::made_here().map_err(std::io::Error::other)?;
+    let ca = tls.ca_der().ok_or_else(|| std::io::Error::other("no CA"))?;
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server_config = Arc::clone(&tls.config);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::clone(&done);
+    let server = std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            let Ok(mut tcp) = stream else { break };
+            let Ok(mut conn) = rustls::ServerConnection::new(Arc::clone(&server_config)) else {
+                break;
+            };
+            if conn.complete_io(&mut tcp).is_ok() {
+                conn.send_close_notify();
+                let _ = conn.complete_io(&mut tcp);
+            }
+        }
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).map_err(std::io::Error::other)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = |resume: bool| -> std::io::Result<Arc<rustls::ClientConfig>> {
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(std::io::Error::other)?
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        if !resume {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
+        Ok(Arc::new(config))
+    };
+    let mut failed = None;
+    let mut costs = Vec::new();
+    for (key, what, resume) in [
+        (
+            "tls_full_handshake",
+            "a loopback TCP connection and a full TLS 1.3 handshake",
+            false,
+        ),
+        (
+            "tls_resumed_handshake",
+            "a loopback TCP connection and a resumed TLS 1.3 handshake",
+            true,
+        ),
+    ] {
+        let config = client(resume)?;
+        // The first session of the resumed row has no ticket yet.
+        let mut first = true;
+        costs.push(time(key, what, 20, 10, || {
+            let mut session = || -> std::io::Result<()> {
+                let name = rustls::pki_types::ServerName::try_from("localhost")
+                    .map_err(std::io::Error::other)?;
+                let mut conn = rustls::ClientConnection::new(Arc::clone(&config), name)
+                    .map_err(std::io::Error::other)?;
+                let mut tcp = TcpStream::connect(addr)?;
+                tcp.set_nodelay(true)?;
+                let mut stream = rustls::Stream::new(&mut conn, &mut tcp);
+                let mut rest = Vec::new();
+                stream.read_to_end(&mut rest)?;
+                // The row measures what it names, or fails.
+                let kind = conn.handshake_kind();
+                let resumed = kind == Some(rustls::HandshakeKind::Resumed);
+                if resumed != resume && !first {
+                    return Err(std::io::Error::other(format!(
+                        "{what}: the handshake was {kind:?}"
+                    )));
+                }
+                first = false;
+                Ok(())
+            };
+            if let Err(error) = session() {
+                failed.get_or_insert(error);
+            }
+        }));
+    }
+    // Ends the server thread: the connection wakes its accept.
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    drop(TcpStream::connect(addr));
+    let _ = server.join();
+    match (failed, costs.pop(), costs.pop()) {
+        (Some(error), _, _) => Err(error),
+        (None, Some(resumed), Some(full)) => Ok([full, resumed]),
+        _ => Err(std::io::Error::other("no TLS handshake measured")),
+    }
+}
+
 /// Creating and saving a flag-sized file atomically (temporary file,
 /// write, rename), as a download's save does, in `folder`.
 fn atomic_save(key: &'static str, folder: &Path) -> std::io::Result<Cost> {
@@ -428,6 +526,7 @@ pub fn measure(output: &Path) -> std::io::Result<Costs> {
     times.push(thread_wakeup());
     times.push(task_wakeup(&runtime));
     times.push(loopback_round_trip()?);
+    times.extend(tls_handshakes()?);
     times.push(time(
         "getaddrinfo_localhost",
         "getaddrinfo of localhost",

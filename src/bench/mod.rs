@@ -87,7 +87,8 @@ impl Selection {
 pub struct OutsideCommand {
     /// Its name in the table.
     pub name: String,
-    /// A shell command line; `{url_file}`, `{base}` and `{out}` are replaced.
+    /// A shell command line; `{url_file}`, `{base}`, `{out}` and, with
+    /// `--tls`, `{cacert}` are replaced.
     pub command: String,
 }
 
@@ -157,6 +158,8 @@ pub(crate) struct BenchConfig {
     pub server: Option<String>,
     /// Outside commands to compare with.
     pub outside: Vec<OutsideCommand>,
+    /// The servers it starts speak HTTPS (`--tls`).
+    pub tls: bool,
     /// Where fresh output folders are made (a memory file system by default).
     pub workdir: PathBuf,
     /// Show a progress display on stderr.

@@ -24,6 +24,36 @@ use crate::download::plan::{Mode, gif_url};
 use crate::download::status::Counts;
 use crate::duration::exact;
 
+/// With `--tls`: the certificate and key every server of the bench serves,
+/// and the CA its clients are given (`--cacert`, `SSL_CERT_FILE`).
+struct TlsFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Makes a CA and a loopback certificate and writes them in `folder`.
+    fn write_in(folder: &Path) -> Result<Self> {
+        let pems = crate::server::tls::LocalPems::make()
+            .context("cannot make the servers' certificate")?;
+        let files = Self {
+            ca: folder.join("ca.pem"),
+            cert: folder.join("cert.pem"),
+            key: folder.join("key.pem"),
+        };
+        for (path, pem) in [
+            (&files.ca, &pems.ca),
+            (&files.cert, &pems.cert),
+            (&files.key, &pems.key),
+        ] {
+            std::fs::write(path, pem)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(files)
+    }
+}
+
 /// A `flags serve` child on a free port, stopped when dropped.
 struct ServerProcess {
     child: Child,
@@ -32,10 +62,22 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(exe: &Path, delay: Duration, children: &Arc<Children>) -> Result<Self> {
+    fn start(
+        exe: &Path,
+        delay: Duration,
+        tls: Option<&TlsFiles>,
+        children: &Arc<Children>,
+    ) -> Result<Self> {
         let mut command = Command::new(exe);
+        command.args(["serve", "--port", "0", "--delay", &exact(delay)]);
+        if let Some(tls) = tls {
+            command
+                .arg("--tls-cert")
+                .arg(&tls.cert)
+                .arg("--tls-key")
+                .arg(&tls.key);
+        }
         command
-            .args(["serve", "--port", "0", "--delay", &exact(delay)])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -46,7 +88,9 @@ impl ServerProcess {
         if let Some(out) = child.stdout.take() {
             BufReader::new(out).read_line(&mut line)?;
         }
-        let url = line.split_whitespace().find(|w| w.starts_with("http://"));
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"));
         let server = Self {
             base_url: url.unwrap_or_default().to_owned(),
             child,
@@ -143,12 +187,16 @@ enum Job {
         base: String,
         /// The server's delay.
         delay: Duration,
+        /// The CA of an HTTPS server.
+        cacert: Option<PathBuf>,
     },
     /// An outside command from `--vs`, with the file of URLs it reads.
     Outside {
         outside: OutsideCommand,
         url_file: PathBuf,
         base: String,
+        /// The CA of an HTTPS server.
+        cacert: Option<PathBuf>,
     },
 }
 
@@ -161,12 +209,20 @@ impl Job {
                 concurrency,
                 base,
                 delay,
-            } => flags_command(config, *model, *concurrency, (base, *delay), out),
+                cacert,
+            } => {
+                let mut command = flags_command(config, *model, *concurrency, (base, *delay), out);
+                if let Some(ca) = cacert {
+                    command.arg("--cacert").arg(ca);
+                }
+                command
+            }
             Job::Outside {
                 outside,
                 url_file,
                 base,
-            } => outside_command(outside, url_file, base, out),
+                cacert,
+            } => outside_command(outside, url_file, (base, cacert.as_deref()), out),
         }
     }
 }
@@ -253,13 +309,18 @@ pub(crate) fn run(
         cancel,
     };
     // Every server is up for the whole bench: interleaved runs need them all.
+    let tls = match config.tls {
+        true => Some(TlsFiles::write_in(matrix.scratch.path())?),
+        false => None,
+    };
+    let cacert = tls.as_ref().map(|tls| tls.ca.clone());
     let mut servers = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
     for &delay in &config.delays {
         let base = match &config.server {
             Some(url) => url.clone(),
             None => {
-                let server = ServerProcess::start(&config.exe, delay, &children)?;
+                let server = ServerProcess::start(&config.exe, delay, tls.as_ref(), &children)?;
                 let base = server.base_url.clone();
                 servers.push(server);
                 base
@@ -288,6 +349,7 @@ pub(crate) fn run(
                         concurrency,
                         base: base.clone(),
                         delay,
+                        cacert: cacert.clone(),
                     },
                 });
             }
@@ -312,6 +374,7 @@ pub(crate) fn run(
                         outside: outside.clone(),
                         url_file: url_file.clone(),
                         base: base.clone(),
+                        cacert: cacert.clone(),
                     },
                 });
             }
@@ -392,6 +455,7 @@ fn report(
         warmup: config.warmup,
         interrupted: cancel.is_cancelled(),
         order: config.order,
+        https: config.tls,
         cells,
     }
 }
@@ -445,18 +509,32 @@ fn flags_command(
     command
 }
 
-/// One run of an outside command, in `out`, with its placeholders replaced.
-fn outside_command(outside: &OutsideCommand, url_file: &Path, base: &str, out: &Path) -> Command {
+/// One run of an outside command, in `out`, with its placeholders replaced;
+/// against an HTTPS server, `{cacert}` is its CA, which `SSL_CERT_FILE` and
+/// `CURL_CA_BUNDLE` also name.
+fn outside_command(
+    outside: &OutsideCommand,
+    url_file: &Path,
+    (base, cacert): (&str, Option<&Path>),
+    out: &Path,
+) -> Command {
+    let ca = cacert
+        .map(|ca| ca.display().to_string())
+        .unwrap_or_default();
     let line = outside
         .command
         .replace("{url_file}", &url_file.display().to_string())
         .replace("{base}", base)
+        .replace("{cacert}", &ca)
         .replace("{out}", &out.display().to_string());
     let mut command = Command::new("sh");
     command
         .arg("-c")
         .arg(format!("exec {line}"))
         .current_dir(out);
+    if let Some(ca) = cacert {
+        command.env("SSL_CERT_FILE", ca).env("CURL_CA_BUNDLE", ca);
+    }
     command
 }
 

@@ -371,6 +371,9 @@ pub(crate) struct BenchReport {
     /// `sequential` (cell by cell).
     #[serde(default)]
     pub order: super::Order,
+    /// The servers it started spoke HTTPS (`--tls`); left out when not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub https: bool,
     /// The cells, in the order they ran.
     pub cells: Vec<Cell>,
 }

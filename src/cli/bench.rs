@@ -113,6 +113,10 @@ pub struct BenchArgs {
     /// Use this flags server instead of starting one; --delay then states its latency.
     #[arg(short, long, value_name = "URL", value_parser = base_url, help_heading = "Matrix")]
     pub server: Option<String>,
+    /// The servers it starts speak HTTPS; every run trusts their CA
+    /// (--cacert; {cacert}, SSL_CERT_FILE and CURL_CA_BUNDLE for --vs).
+    #[arg(long, conflicts_with = "server", help_heading = "Matrix")]
+    pub tls: bool,
     /// Also run an outside command (repeatable).
     ///
     /// For example 'curl=curl -s --parallel --remote-name-all $(cat
@@ -265,6 +269,7 @@ impl BenchArgs {
             jobs,
             server: self.server.clone(),
             outside: self.vs.clone(),
+            tls: self.tls,
             workdir,
             progress: self.progress.show(std::io::stderr().is_terminal()),
             command_line: shlex::try_join(args.iter().map(String::as_str))

@@ -189,6 +189,8 @@ fn drive_blocking(run: Arc<Run>, driver: fn(&Arc<Run>)) -> Result<(), RunError> 
     thread::Builder::new()
         .name("flags-driver".into())
         .spawn(move || {
+            // This thread is one of the run's: the peak counts it.
+            driven.sample();
             driver(&driven);
             let _ = done.send(());
         })?;

@@ -53,25 +53,16 @@ impl ServerTls {
     /// A CA made now, and a certificate it signs for this machine's
     /// loopback names: what `flags serve --tls` and `flags --tls` serve.
     pub fn made_here() -> Result<Self, TlsSetupError> {
-        let ca_key = KeyPair::generate()?;
-        let mut ca = CertificateParams::new(Vec::<String>::new())?;
-        ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        ca.distinguished_name
-            .push(DnType::CommonName, "flags serve local CA");
-        let ca = ca.self_signed(&ca_key)?;
-        let key = KeyPair::generate()?;
-        let names = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
-        let mut leaf = CertificateParams::new(names)?;
-        leaf.distinguished_name
-            .push(DnType::CommonName, "flags serve");
-        let leaf = leaf.signed_by(&key, &ca, &ca_key)?;
-        let chain = vec![CertificateDer::from(leaf.der().to_vec())];
-        let key = PrivateKeyDer::try_from(key.serialize_der())
-            .map_err(|why| rcgen::Error::PemError(why.to_owned()))?;
+        let pems = LocalPems::make()?;
+        let chain = vec![
+            CertificateDer::from_pem_slice(pems.cert.as_bytes())
+                .map_err(|e| rcgen::Error::PemError(e.to_string()))?,
+        ];
+        let key = PrivateKeyDer::from_pem_slice(pems.key.as_bytes())
+            .map_err(|e| rcgen::Error::PemError(e.to_string()))?;
         Ok(Self {
             config: server_config(chain, key)?,
-            ca_pem: Some(ca.pem()),
+            ca_pem: Some(pems.ca),
         })
     }
 
@@ -98,6 +89,42 @@ impl ServerTls {
     pub fn ca_der(&self) -> Option<CertificateDer<'static>> {
         let pem = self.ca_pem.as_ref()?;
         CertificateDer::from_pem_slice(pem.as_bytes()).ok()
+    }
+}
+
+/// A CA and a certificate it signs for `localhost`, `127.0.0.1` and
+/// `::1`, as PEM: what a server on this machine serves and its clients
+/// trust (`flags bench --tls` hands them to every server it starts).
+pub struct LocalPems {
+    /// The CA's certificate, for clients to trust.
+    pub ca: String,
+    /// The server's certificate.
+    pub cert: String,
+    /// The server's private key.
+    pub key: String,
+}
+
+impl LocalPems {
+    /// Makes a CA and a loopback certificate now.
+    pub fn make() -> Result<Self, rcgen::Error> {
+        let ca_key = KeyPair::generate()?;
+        let mut ca = CertificateParams::new(Vec::<String>::new())?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca.distinguished_name
+            .push(DnType::CommonName, "flags serve local CA");
+        let ca = ca.self_signed(&ca_key)?;
+        let key = KeyPair::generate()?;
+        let names = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+        let mut leaf = CertificateParams::new(names)?;
+        leaf.distinguished_name
+            .push(DnType::CommonName, "flags serve");
+        let leaf = leaf.signed_by(&key, &ca, &ca_key)?;
+        Ok(Self {
+            ca: ca.pem(),
+            cert: leaf.pem(),
+            key: key.serialize_pem(),
+        })
     }
 }
 

@@ -772,7 +772,7 @@ fn the_html_report_of_the_default_matrix_is_small_fetches_nothing_and_reads_with
     assert!(page.contains("Content-Security-Policy"));
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-report");
     let cells_count = cells.len().to_string();
-    let summary = common::browser(
+    let Some(summary) = common::browser(
         "report.mjs",
         &[
             html.as_os_str(),
@@ -780,7 +780,9 @@ fn the_html_report_of_the_default_matrix_is_small_fetches_nothing_and_reads_with
             cells_count.as_ref(),
             cells_count.as_ref(),
         ],
-    );
+    ) else {
+        return;
+    };
     assert_eq!(summary["requests"], 0);
     assert_eq!(summary["waterfalls"], cells.len());
     // The plot and a waterfall per cell, each with both axes named.
@@ -817,4 +819,51 @@ fn async_h2_is_a_model_with_its_connections_in_its_name() {
         assert_eq!(cell["error_runs"], 0, "{cell}");
         assert_eq!(cell["runs"][0]["ok"], 6, "{cell}");
     }
+}
+
+#[test]
+fn bench_tls_runs_every_model_and_outside_commands_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("tls.json");
+    // Python trusts the bench's CA through SSL_CERT_FILE, as the bench sets it.
+    let py = "py=python3 -c \"import sys,urllib.request as u; [open(l.rsplit('/',1)[1],'wb').write(u.urlopen(l.strip()).read()) for l in open(sys.argv[1])]\" {url_file}";
+    let assert = flags()
+        .args([
+            "bench",
+            "-l",
+            "3",
+            "--modes",
+            "sequential,async,async-h2",
+            "-m",
+            "3",
+        ])
+        .args(["--delay", "0ms", "--runs", "1", "--warmup", "0", "--tls"])
+        .args(["--progress", "never", "--vs", py, "--workdir"])
+        .arg(dir.path())
+        .arg("--export-json")
+        .arg(&export)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(
+        stdout.starts_with("3 downloads over HTTPS per run"),
+        "{stdout}"
+    );
+    let report = read_json(&export);
+    assert_eq!(report["https"], true, "{report}");
+    let cells = report["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 4, "{report}");
+    for cell in cells {
+        for run in cell["runs"].as_array().unwrap() {
+            assert_eq!(run["ok"], 3, "{}: {run}", cell["name"]);
+            assert_eq!(run["flagged"], false, "{}: {run}", cell["name"]);
+        }
+    }
+    // The URL a server speaks is its own: --tls is for the servers it starts.
+    let refused = flags()
+        .args(["bench", "--tls", "-s", "http://127.0.0.1:9/flags"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    assert!(stderr.contains("--tls"), "{stderr}");
 }

@@ -38,6 +38,8 @@ fn costs_json_has_every_measure_and_the_orderings_that_hold_anywhere() {
         "getaddrinfo_localhost",
         "save_output",
         "embedded_request",
+        "tls_full_handshake",
+        "tls_resumed_handshake",
     ] {
         let t = times
             .get(key)
@@ -61,6 +63,9 @@ fn costs_json_has_every_measure_and_the_orderings_that_hold_anywhere() {
     assert!(median("task_spawn") < median("thread_spawn"));
     assert!(median("function_call") < median("loopback_round_trip"));
     assert!(median("function_call") < median("memory_read_miss"));
+    // A handshake is a connection, round trips and public-key work.
+    assert!(median("loopback_round_trip") < median("tls_full_handshake"));
+    assert!(median("loopback_round_trip") < median("tls_resumed_handshake"));
     let memory: BTreeMap<&str, f64> = report["memory"]
         .as_array()
         .unwrap()

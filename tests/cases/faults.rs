@@ -309,8 +309,8 @@ fn ctrl_c_stops_the_run_prints_a_partial_summary_and_exits_130() {
         let output = child.wait_with_output().unwrap();
         let took = sent.elapsed();
         assert_eq!(output.status.code(), Some(130), "{mode}");
-        // Loose bound: "about a second" plus a shared machine's slack.
-        assert!(took < Duration::from_secs(5), "{mode}: exit took {took:?}");
+        // A hang guard: ten times the 0.8 s grace period.
+        assert!(took < Duration::from_secs(8), "{mode}: exit took {took:?}");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         assert!(stdout.contains("Interrupted: "), "{mode}: {stdout}");
         assert!(

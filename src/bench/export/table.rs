@@ -93,8 +93,9 @@ pub(crate) fn terminal(report: &BenchReport) -> String {
     };
     let headers: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
     let mut out = format!(
-        "{} per run, {} per cell (+{}), {}; ideal = ceil(N / C) × delay; efficiency = ideal / median\n",
+        "{}{} per run, {} per cell (+{}), {}; ideal = ceil(N / C) × delay; efficiency = ideal / median\n",
         count(report.downloads, "download", "downloads"),
+        if report.https { " over HTTPS" } else { "" },
         count(report.runs, "run", "runs"),
         count(report.warmup, "warm-up", "warm-ups"),
         match report.order {

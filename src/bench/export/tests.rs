@@ -86,6 +86,7 @@ pub(crate) fn fixture() -> BenchReport {
         warmup: 1,
         interrupted: false,
         order: Order::Interleaved,
+        https: false,
         cells: vec![
             cell(
                 "sequential",

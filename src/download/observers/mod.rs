@@ -39,6 +39,9 @@ pub(crate) struct Observers {
     limit: usize,
     /// Whether the live display shows HTTP/2 connections.
     http2: bool,
+    /// Whether requests sent and downloads ended are sampled: for a live
+    /// display with no timeline (whose clock samples).
+    sample_on_events: bool,
 }
 
 /// One download as the observers know it: its job, its code, its slot,
@@ -57,7 +60,9 @@ impl Observers {
     /// records every phase.
     pub(crate) fn new(progress: Progress, keep_timeline: bool, limit: usize, http2: bool) -> Self {
         let started = Instant::now();
+        let sample_on_events = !keep_timeline && progress.shown();
         Self {
+            sample_on_events,
             started,
             progress,
             gauges: Gauges::default(),
@@ -106,12 +111,13 @@ impl Observers {
         }
     }
 
-    /// A request is sent: it is in flight until the guard drops. Without a
-    /// timeline, whose clock samples the gauges, a request sent and a
-    /// download ended are when they are sampled.
+    /// A request is sent: it is in flight until the guard drops. For a
+    /// live display without a timeline (whose clock samples the gauges), a
+    /// request sent and a download ended are when they are sampled; the
+    /// peaks need neither (see [`Self::sample`]).
     pub(crate) fn sending(&self) -> InFlight<'_> {
         let in_flight = self.gauges.request();
-        if self.timeline.is_none() {
+        if self.sample_on_events {
             self.sample();
         }
         in_flight
@@ -160,13 +166,16 @@ impl Observers {
     /// A download's result, for the live display and the report.
     pub(crate) fn record(&self, result: CodeResult) {
         self.progress.record(result);
-        if self.timeline.is_none() {
+        if self.sample_on_events {
             self.sample();
         }
     }
 
     /// Samples the OS threads and the requests in flight: for the live
-    /// display, the peaks of the report, and the timeline's counters.
+    /// display, the peaks of the report, and the timeline's counters. The
+    /// peak of requests in flight is kept as each is sent; the peak of
+    /// threads is sampled where threads start (the drivers' threads,
+    /// threaded mode's workers, the async runtime's threads) and at the end.
     pub(crate) fn sample(&self) {
         let (limit, http2) = (self.limit, self.http2);
         let threads = self.gauges.sample_threads();

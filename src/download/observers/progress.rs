@@ -319,6 +319,11 @@ impl Progress {
         (state.0, results)
     }
 
+    /// Whether the live display is drawn.
+    pub(crate) fn shown(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
     /// Removes the progress display.
     pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
