@@ -11,8 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::values::{self, ProgressChoice, SaveArg};
 use super::{Failure, Finish, usage};
-use crate::download::observers::progress::{Lines, Progress};
+use crate::download::Spans;
+use crate::download::observers::progress::{Display, Lines, Progress, Stdout};
 use crate::download::observers::report::{self, Ending};
+use crate::download::observers::timeline::Recording;
 use crate::download::observers::{trace, waterfall};
 use crate::download::pipeline::store::OutputDir;
 use crate::download::pipeline::trust::Trust;
@@ -349,30 +351,10 @@ impl DownloadArgs {
 /// Downloads the flags: checks everything it can before any request (codes,
 /// options, output folder, open-file limit), then runs and reports.
 pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
-    if args.all_with_codes() {
-        return Err(usage(
-            "--all and --every already select their codes; give codes or one of them, not both",
-        ));
-    }
+    args.check_combinations()?;
     let codes = args.selection.codes()?;
     let embedded_config = args.embedded_config()?;
-    if args.tls && embedded_config.is_none() {
-        return Err(usage(
-            "--tls makes the embedded server speak HTTPS; another --server speaks what its URL says (https://...)",
-        ));
-    }
     let mode = args.mode;
-    if mode == Mode::Sequential && args.concurrency.is_some() {
-        return Err(usage(
-            "--concurrency does nothing in sequential mode, which makes one request at a time; use --mode threaded or async",
-        ));
-    }
-    if args.http2 && mode != Mode::Async {
-        return Err(usage(format!(
-            "--http2 needs --mode async: the {mode} mode's client ({}) speaks HTTP/1.1 only",
-            mode.client()
-        )));
-    }
     let (runtime, save) = args.runtime_and_save(mode)?;
     args.check_outputs()?;
     let jobs = match args.count {
@@ -385,14 +367,8 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         concurrency,
         embedded_config.is_some(),
     ))?;
+    let mut trust = args.trust()?;
     let mut notes = Vec::new();
-    let mut trust = Trust {
-        cacert: match &args.cacert {
-            Some(path) => Trust::read_cacert(path).map_err(usage)?,
-            None => Vec::new(),
-        },
-        insecure: args.insecure,
-    };
     if trust.insecure {
         notes.push("Insecure: https certificates are not checked (--insecure).".to_owned());
     }
@@ -402,44 +378,12 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
             crate::text::count(jobs.len(), "flag", "flags")
         ));
     }
-    let http2 = args.http2.then(|| {
-        let asked = args.connections.unwrap_or(1);
-        if asked > concurrency {
-            notes.push(format!(
-                "Connections: {asked} requested, {concurrency} used: one per request in flight at most."
-            ));
-        }
-        asked.min(concurrency)
-    });
-    let streams = args.streams.unwrap_or(plan::DEFAULT_STREAMS);
-    if let Some(connections) = http2 {
-        let most = connections.saturating_mul(streams);
-        if most < concurrency {
-            notes.push(format!(
-                "HTTP/2: {} × {streams} streams: {most} requests in flight at most; the others wait their turn (--connections, --streams).",
-                crate::text::count(connections, "connection", "connections"),
-            ));
-        }
-    }
+    let (http2, streams) = args.http2_limits(concurrency, &mut notes);
     let site = embedded_config.as_ref().map(simulated);
     // The server first: the plan is made once, with its URL and latency.
     let (embedded, base_url, server_delay) = match embedded_config {
-        Some(mut config) => {
-            if args.tls {
-                // The embedded server's CA, trusted for this run only.
-                let tls = ServerTls::made_here()
-                    .context("cannot make the embedded server's certificate")?;
-                trust.cacert.extend(tls.ca_der());
-                config.tls = Some(tls);
-            }
-            // The ideal is known when we set the server's latency.
-            let delay = match config.delay {
-                Delay::None => Some(Duration::ZERO),
-                Delay::Fixed(d) => Some(d),
-                Delay::Range(..) => None,
-            };
-            let server = BackgroundServer::start(config)
-                .context("cannot start the embedded flags server")?;
+        Some(config) => {
+            let (server, delay) = start_embedded(config, args.tls, &mut trust)?;
             let url = server.base_url().to_owned();
             (Some(server), url, delay)
         }
@@ -486,29 +430,16 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         "interrupted: finishing the downloads in flight (Ctrl-C again to exit now)",
     )
     .context("cannot install the Ctrl-C handler")?;
-    let shown = match (args.quiet, args.progress) {
-        (true, ProgressChoice::Auto) => false,
-        (_, choice) => choice.show(std::io::stderr().is_terminal()),
-    };
-    let lines = match (args.quiet, args.verbose) {
-        (true, _) => Lines::Errors,
-        (_, true) => Lines::All,
-        _ => Lines::None,
-    };
-    let progress = Progress::new(plan.codes.len(), shown, lines, args.json);
+    let progress = args.progress(plan.codes.len());
     let server_delay = plan.server_delay;
-    let keep_timeline = args.trace.is_some() || args.timeline.is_some();
-    let (report, recording) = crate::download::run(plan, output, progress, cancel, keep_timeline)?;
+    let spans = match args.trace.is_some() || args.timeline.is_some() {
+        true => Spans::Recorded,
+        false => Spans::Unrecorded,
+    };
+    let (report, recording) = crate::download::run(plan, output, progress, cancel, spans)?;
     drop(embedded);
-    if let (Some(path), Some(recording)) = (&args.trace, &recording) {
-        let trace = trace::chrome_trace(recording, &report).to_string();
-        write_atomic(path, trace.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if let (Some(path), Some(recording)) = (&args.timeline, &recording) {
-        let svg = waterfall::svg(recording, &report, server_delay)?;
-        write_atomic(path, svg.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(recording) = &recording {
+        args.write_recording(recording, &report, server_delay)?;
     }
     if args.json {
         let json = crate::text::json_pretty(&report).context("cannot write the report")?;
@@ -521,6 +452,138 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         Ending::Errors => Finish::Errors,
         Ending::Interrupted => Finish::Interrupted,
     })
+}
+
+impl DownloadArgs {
+    /// Refuses options that cannot go together, before anything runs.
+    fn check_combinations(&self) -> Result<(), Failure> {
+        if self.all_with_codes() {
+            return Err(usage(
+                "--all and --every already select their codes; give codes or one of them, not both",
+            ));
+        }
+        if self.tls && matches!(self.server, ServerChoice::Url { .. }) {
+            return Err(usage(
+                "--tls makes the embedded server speak HTTPS; another --server speaks what its URL says (https://...)",
+            ));
+        }
+        let mode = self.mode;
+        if mode == Mode::Sequential && self.concurrency.is_some() {
+            return Err(usage(
+                "--concurrency does nothing in sequential mode, which makes one request at a time; use --mode threaded or async",
+            ));
+        }
+        if self.http2 && mode != Mode::Async {
+            return Err(usage(format!(
+                "--http2 needs --mode async: the {mode} mode's client ({}) speaks HTTP/1.1 only",
+                mode.client()
+            )));
+        }
+        Ok(())
+    }
+
+    /// What the run trusts over https: `--cacert`, `--insecure`.
+    fn trust(&self) -> Result<Trust, Failure> {
+        Ok(Trust {
+            cacert: match &self.cacert {
+                Some(path) => Trust::read_cacert(path).map_err(usage)?,
+                None => Vec::new(),
+            },
+            insecure: self.insecure,
+        })
+    }
+
+    /// With `--http2`, its connections (at most one per request in flight)
+    /// and streams per connection; a note for each limit that binds.
+    fn http2_limits(&self, concurrency: usize, notes: &mut Vec<String>) -> (Option<usize>, usize) {
+        let streams = self.streams.unwrap_or(plan::DEFAULT_STREAMS);
+        if !self.http2 {
+            return (None, streams);
+        }
+        let asked = self.connections.unwrap_or(1);
+        if asked > concurrency {
+            notes.push(format!(
+                "Connections: {asked} requested, {concurrency} used: one per request in flight at most."
+            ));
+        }
+        let connections = asked.min(concurrency);
+        let most = connections.saturating_mul(streams);
+        if most < concurrency {
+            notes.push(format!(
+                "HTTP/2: {} × {streams} streams: {most} requests in flight at most; the others wait their turn (--connections, --streams).",
+                crate::text::count(connections, "connection", "connections"),
+            ));
+        }
+        (Some(connections), streams)
+    }
+
+    /// The live display and the lines of `total` codes, as asked.
+    fn progress(&self, total: usize) -> Progress {
+        let shown = match (self.quiet, self.progress) {
+            (true, ProgressChoice::Auto) => false,
+            (_, choice) => choice.show(std::io::stderr().is_terminal()),
+        };
+        let lines = match (self.quiet, self.verbose) {
+            (true, _) => Lines::Errors,
+            (_, true) => Lines::All,
+            _ => Lines::None,
+        };
+        let display = if shown {
+            Display::Live
+        } else {
+            Display::Hidden
+        };
+        let stdout = if self.json {
+            Stdout::Json
+        } else {
+            Stdout::Text
+        };
+        Progress::new(total, display, lines, stdout)
+    }
+
+    /// Writes the run's `--trace` and `--timeline`, each whole or not at all.
+    fn write_recording(
+        &self,
+        recording: &Recording,
+        report: &report::RunReport,
+        server_delay: Option<Duration>,
+    ) -> Result<(), Failure> {
+        if let Some(path) = &self.trace {
+            let trace = trace::chrome_trace(recording, report).to_string();
+            write_atomic(path, trace.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if let Some(path) = &self.timeline {
+            let svg = waterfall::svg(recording, report, server_delay)?;
+            write_atomic(path, svg.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Starts the embedded server of `config`, over HTTPS with `tls` (its CA
+/// then trusted for this run only): the server, and its latency when it is
+/// fixed, for the ideal time.
+fn start_embedded(
+    mut config: ServerConfig,
+    tls: bool,
+    trust: &mut Trust,
+) -> Result<(BackgroundServer, Option<Duration>), Failure> {
+    if tls {
+        let made =
+            ServerTls::made_here().context("cannot make the embedded server's certificate")?;
+        trust.cacert.extend(made.ca_der());
+        config.tls = Some(made);
+    }
+    let delay = match config.delay {
+        Delay::None => Some(Duration::ZERO),
+        Delay::Fixed(d) => Some(d),
+        Delay::Range(..) => None,
+    };
+    let server =
+        BackgroundServer::start(config).context("cannot start the embedded flags server")?;
+    Ok((server, delay))
 }
 
 impl DownloadArgs {

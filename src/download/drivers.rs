@@ -293,11 +293,12 @@ async fn cancelled_then_grace(cancel: &CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::download::observers::progress::{Lines, Progress};
+    use crate::download::Spans;
+    use crate::download::observers::progress::{Display, Lines, Progress, Stdout};
     use crate::download::pipeline::contract::{Cause, Framing};
     use crate::download::pipeline::store::OutputDir;
     use crate::download::pipeline::{Head, Target};
-    use crate::download::plan::{Plan, RequestOptions};
+    use crate::download::plan::Plan;
     use crate::download::status::Status;
     use crate::server::{BackgroundServer, ServerConfig};
 
@@ -346,22 +347,13 @@ mod tests {
                 .iter()
                 .map(|c| c.to_string())
                 .collect();
-            let plan = Plan {
-                codes,
-                base_url: server.base_url().to_owned(),
-                server_delay: None,
-                concurrency: if mode == Mode::Sequential { 1 } else { 3 },
-                mode,
-                request: RequestOptions::default(),
-                skip_existing: false,
-                numbered: false,
-                runtime: Runtime::Multi,
-                save: Default::default(),
-            };
+            let concurrency = if mode == Mode::Sequential { 1 } else { 3 };
+            let plan = Plan::new(codes, server.base_url().to_owned(), mode, concurrency);
             let output = OutputDir::prepare(dir.path()).unwrap();
-            let progress = Progress::new(5, false, Lines::None, true);
+            let progress = Progress::new(5, Display::Hidden, Lines::None, Stdout::Json);
             let cancel = CancellationToken::new();
-            let run = Arc::new(Run::new(plan, output, progress, cancel, true).unwrap());
+            let run = Run::new(plan, output, progress, cancel, Spans::Recorded);
+            let run = Arc::new(run.unwrap());
             match mode {
                 Mode::Sequential => drive_blocking(Arc::clone(&run), |run| {
                     run_sequential(run, PanicsOnIndia(BlockingClient::new(run)))

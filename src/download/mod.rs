@@ -75,13 +75,13 @@ pub(crate) struct Shared {
 }
 
 impl Run {
-    /// A run of `plan` into `output`; `keep_timeline` records every phase.
+    /// A run of `plan` into `output`, its phases recorded as `spans` says.
     pub(crate) fn new(
         plan: Plan,
         output: OutputDir,
         progress: Progress,
         cancel: CancellationToken,
-        keep_timeline: bool,
+        spans: Spans,
     ) -> Result<Self, RunError> {
         let urls = FlagUrls::new(&plan.base_url).map_err(|source| RunError::BadUrl {
             url: plan.base_url.clone(),
@@ -94,8 +94,7 @@ impl Run {
             cancel,
             roots: Arc::new(roots_of(&plan)),
         };
-        let http2 = plan.request.http2.is_some();
-        let observers = Observers::new(progress, keep_timeline, plan.concurrency, http2);
+        let observers = Observers::new(progress, spans, &plan);
         Ok(Self {
             plan,
             shared,
@@ -126,11 +125,21 @@ fn roots_of(plan: &Plan) -> Vec<rustls::pki_types::CertificateDer<'static>> {
     }
 }
 
+/// Whether a run records every phase of every download, for `--trace` and
+/// `--timeline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spans {
+    /// Every phase recorded, the gauges sampled on a clock.
+    Recorded,
+    /// Only what the report needs.
+    Unrecorded,
+}
+
 /// How long saves in progress may take to finish when a run ends.
 const CLOSE_WAIT: Duration = Duration::from_millis(500);
 
 /// Downloads the plan into `output` and reports the run, with its timeline
-/// when `keep_timeline`. After the drivers return, the output folder is
+/// when its `spans` are recorded. After the drivers return, the output folder is
 /// closed, so no download still in flight (abandoned after an interrupt) can
 /// leave a file behind; an early exit (a second Ctrl-C, a closed pipe)
 /// closes it too.
@@ -139,12 +148,12 @@ pub(crate) fn run(
     output: OutputDir,
     progress: Progress,
     cancel: CancellationToken,
-    keep_timeline: bool,
+    spans: Spans,
 ) -> Result<(RunReport, Option<Recording>), RunError> {
     let closing = output.clone();
     let _on_early_exit = crate::sys::before_early_exit(move || closing.close(CLOSE_WAIT));
     let plan = skip_existing(plan, &output, &progress);
-    let run = Arc::new(Run::new(plan, output, progress, cancel, keep_timeline)?);
+    let run = Arc::new(Run::new(plan, output, progress, cancel, spans)?);
     drivers::drive(Arc::clone(&run))?;
     let elapsed = run.observers.started.elapsed();
     run.observers.progress.finish();

@@ -189,6 +189,31 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// A plan of `codes` from `base_url` in `mode`, `concurrency` at once;
+    /// everything else as `flags` has it by default (no known latency,
+    /// default request limits, every code fetched and saved under its
+    /// name, the multi-thread runtime, saves on the blocking pool). Callers
+    /// set what their options change on the plan it returns.
+    pub(crate) fn new(
+        codes: Vec<String>,
+        base_url: String,
+        mode: Mode,
+        concurrency: usize,
+    ) -> Self {
+        Self {
+            codes,
+            base_url,
+            server_delay: None,
+            concurrency,
+            mode,
+            request: RequestOptions::default(),
+            skip_existing: false,
+            numbered: false,
+            runtime: Runtime::Multi,
+            save: SaveOptions::default(),
+        }
+    }
+
     /// Requests that can really be in flight at once: the concurrency, or
     /// over HTTP/2 the connections' streams when they are fewer.
     pub(crate) fn in_flight_at_most(&self) -> usize {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::observers::report::{self, ErrorGroup, LoopLag, RunReport};
 use super::observers::timeline::{JobEnd, Phase, Recording, Sample, Span, Target};
 use super::observers::{trace, waterfall};
-use super::plan::{Mode, Plan, RequestOptions, Runtime, SaveOptions};
+use super::plan::{Mode, Plan, Runtime};
 use super::status::{CodeResult, Counts, FetchError, Status};
 
 fn results() -> Vec<CodeResult> {
@@ -112,30 +112,9 @@ fn recording() -> Recording {
 
 #[test]
 fn header() {
-    let plan = Plan {
-        codes: ["BR", "CN", "US", "ZZ"].map(String::from).to_vec(),
-        base_url: "http://127.0.0.1:8001/flags".into(),
-        server_delay: None,
-        concurrency: 4,
-        mode: Mode::Async,
-        request: RequestOptions {
-            timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(3),
-            retries: 2,
-            max_size: 4 << 20,
-            names: false,
-            http2: None,
-            streams: crate::download::plan::DEFAULT_STREAMS,
-            trust: Default::default(),
-        },
-        skip_existing: false,
-        numbered: false,
-        runtime: Runtime::Multi,
-        save: SaveOptions {
-            inline: false,
-            delay: Duration::ZERO,
-        },
-    };
+    let codes = ["BR", "CN", "US", "ZZ"].map(String::from).to_vec();
+    let base_url = "http://127.0.0.1:8001/flags".to_owned();
+    let plan = Plan::new(codes, base_url, Mode::Async, 4);
     let notes = ["Concurrency: 50 requested, 4 used: only 4 flags.".to_owned()];
     insta::assert_snapshot!(report::header(
         "EMBEDDED",

@@ -13,10 +13,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::download::observers::progress::{Lines, Progress};
+use crate::download::Spans;
+use crate::download::observers::progress::{Display, Lines, Progress, Stdout};
 use crate::download::pipeline::contract::{Framing, framing};
 use crate::download::pipeline::store::OutputDir;
-use crate::download::plan::{Mode, Plan, RequestOptions, Runtime, SaveOptions};
+use crate::download::plan::{Mode, Plan, RequestOptions, Runtime};
 use crate::download::status::Status;
 
 /// How the server ends its answer.
@@ -307,30 +308,19 @@ fn fetch(mode: Mode, timeout: Duration) -> Verdict {
         .tempdir_in(shm())
         .expect("a temporary folder");
     let output = OutputDir::prepare(folder.path()).expect("an output folder");
-    let plan = Plan {
-        codes: vec!["BR".into()],
-        base_url: SERVER.clone(),
-        server_delay: None,
-        concurrency: 1,
-        mode,
-        request: RequestOptions {
-            timeout,
-            connect_timeout: Duration::from_secs(2),
-            retries: 0,
-            max_size: MAX_SIZE,
-            names: false,
-            http2: None,
-            streams: crate::download::plan::DEFAULT_STREAMS,
-            trust: Default::default(),
-        },
-        skip_existing: false,
-        numbered: false,
-        runtime: Runtime::Current,
-        save: SaveOptions::default(),
+    let mut plan = Plan::new(vec!["BR".into()], SERVER.clone(), mode, 1);
+    plan.request = RequestOptions {
+        timeout,
+        connect_timeout: Duration::from_secs(2),
+        retries: 0,
+        max_size: MAX_SIZE,
+        ..RequestOptions::default()
     };
-    let progress = Progress::new(1, false, Lines::None, false);
-    let (report, _) = crate::download::run(plan, output, progress, CancellationToken::new(), false)
-        .expect("a run");
+    plan.runtime = Runtime::Current;
+    let progress = Progress::new(1, Display::Hidden, Lines::None, Stdout::Text);
+    let cancel = CancellationToken::new();
+    let (report, _) =
+        crate::download::run(plan, output, progress, cancel, Spans::Unrecorded).expect("a run");
     let result = &report.results[0];
     let saved = std::fs::read(folder.path().join("BR.gif")).ok();
     let leftovers = std::fs::read_dir(folder.path()).map_or(0, Iterator::count);

@@ -16,6 +16,8 @@ pub mod waterfall;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::download::Spans;
+use crate::download::plan::Plan;
 use crate::download::status::{CodeResult, FetchError};
 use lag::Lags;
 use progress::{Live, Progress};
@@ -55,11 +57,12 @@ pub(crate) struct Watched {
 }
 
 impl Observers {
-    /// The observers of a run started now, of `limit` downloads in flight
-    /// at most (over HTTP/2 connections with `http2`); `keep_timeline`
-    /// records every phase.
-    pub(crate) fn new(progress: Progress, keep_timeline: bool, limit: usize, http2: bool) -> Self {
+    /// The observers of a run of `plan` started now, its phases recorded
+    /// as `spans` says.
+    pub(crate) fn new(progress: Progress, spans: Spans, plan: &Plan) -> Self {
         let started = Instant::now();
+        let keep_timeline = spans == Spans::Recorded;
+        let (limit, http2) = (plan.concurrency, plan.request.http2.is_some());
         let sample_on_events = !keep_timeline && progress.shown();
         Self {
             sample_on_events,

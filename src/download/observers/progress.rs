@@ -220,12 +220,31 @@ pub(crate) struct Progress {
     shown: Arc<Mutex<Shown>>,
 }
 
+/// Whether the live display is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Display {
+    /// The spinner and progress line on stderr.
+    Live,
+    /// Nothing drawn.
+    Hidden,
+}
+
+/// What stdout carries, which decides where result lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stdout {
+    /// The header, result lines and the summary.
+    Text,
+    /// The JSON report alone: result lines go to stderr.
+    Json,
+}
+
 impl Progress {
-    /// Progress of `total` codes: a live display if `shown`, and the `lines`
-    /// asked for (on stderr with `json`, whose stdout is the report).
-    pub(crate) fn new(total: usize, shown: bool, lines: Lines, json: bool) -> Self {
+    /// Progress of `total` codes: the `display` and the `lines` asked for,
+    /// on stdout or, when it carries the JSON report, on stderr.
+    pub(crate) fn new(total: usize, display: Display, lines: Lines, stdout: Stdout) -> Self {
+        let json = stdout == Stdout::Json;
         let state: Arc<Mutex<Shown>> = Arc::default();
-        let bar = if shown {
+        let bar = if display == Display::Live {
             let drawn = Arc::clone(&state);
             let style = live_style("{spinner:.green} {line}").with_key(
                 "line",
