@@ -393,11 +393,7 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         },
     };
     let plan = Plan {
-        concurrency,
-        codes: jobs,
-        base_url,
         server_delay,
-        mode,
         request: RequestOptions {
             timeout: args.timeout,
             connect_timeout: args.connect_timeout,
@@ -412,6 +408,7 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         numbered: args.count.is_some(),
         runtime,
         save,
+        ..Plan::new(jobs, base_url, mode, concurrency)
     };
     if !args.json && !args.quiet {
         let site = match site {

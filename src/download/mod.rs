@@ -72,6 +72,12 @@ pub(crate) struct Shared {
     /// The certificates https servers are verified against, read once for
     /// the run (see `Trust::roots`).
     pub roots: Arc<Vec<rustls::pki_types::CertificateDer<'static>>>,
+    /// The same roots as the blocking client takes them, made once and
+    /// shared by every thread's client (a copy each was 225 KB a thread).
+    pub blocking_roots: ureq::tls::RootCerts,
+    /// The blocking clients' one TLS connector: its rustls configuration
+    /// and session cache are the run's, not each thread's.
+    pub blocking_tls: Arc<ureq::unversioned::transport::RustlsConnector>,
 }
 
 impl Run {
@@ -87,12 +93,15 @@ impl Run {
             url: plan.base_url.clone(),
             source,
         })?;
+        let roots = Arc::new(roots_of(&plan));
         let shared = Shared {
             urls,
             output,
             lookups: Arc::new(Lookups::new(plan.request.connect_timeout)),
             cancel,
-            roots: Arc::new(roots_of(&plan)),
+            roots: Arc::clone(&roots),
+            blocking_roots: blocking_roots(&plan, &roots),
+            blocking_tls: Arc::default(),
         };
         let observers = Observers::new(progress, spans, &plan);
         Ok(Self {
@@ -133,6 +142,24 @@ pub(crate) enum Spans {
     Recorded,
     /// Only what the report needs.
     Unrecorded,
+}
+
+/// `roots` for ureq: the bundled roots of a plain run are ureq's own
+/// (webpki-roots, the same Mozilla list, parsed once for the process);
+/// any other set is handed over once, as one shared list.
+fn blocking_roots(
+    plan: &Plan,
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> ureq::tls::RootCerts {
+    let trust = &plan.request.trust;
+    if trust.insecure || (!plan.base_url.starts_with("https:") && trust.cacert.is_empty()) {
+        return ureq::tls::RootCerts::WebPki;
+    }
+    let certs: Vec<_> = roots
+        .iter()
+        .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+        .collect();
+    ureq::tls::RootCerts::new_with_certs(&certs)
 }
 
 /// How long saves in progress may take to finish when a run ends.

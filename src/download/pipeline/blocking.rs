@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout,
-    Transport as UreqTransport,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, RustlsConnector,
+    SocksConnector, TcpConnector, Transport as UreqTransport,
 };
 use url::Url;
 
@@ -64,7 +64,15 @@ impl BlockingClient {
         };
         let agent = ureq::Agent::with_parts(
             config,
-            DefaultConnector::new().chain(watch),
+            // ureq's default chain, with the run's one TLS connector in it:
+            // every thread's client shares its rustls configuration (the
+            // roots parsed once) and its session cache (so a thread can
+            // resume a session another began).
+            ().chain(SocksConnector::default())
+                .chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(SharedTls(Arc::clone(&run.shared.blocking_tls)))
+                .chain(watch),
             SharedLookups(Arc::clone(&run.shared.lookups)),
         );
         Self {
@@ -78,12 +86,8 @@ impl BlockingClient {
 /// The TLS of every https connection: rustls verifying against the run's
 /// roots (the async client's too), or nothing with `--insecure`.
 fn tls_config(run: &Run) -> ureq::tls::TlsConfig {
-    let roots = run.shared.roots.iter();
-    let certs = roots.map(|der| ureq::tls::Certificate::from_der(der).to_owned());
     ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::new_with_certs(
-            &certs.collect::<Vec<_>>(),
-        ))
+        .root_certs(run.shared.blocking_roots.clone())
         .disable_verification(run.plan.request.trust.insecure)
         .build()
 }
@@ -157,6 +161,23 @@ impl BlockingClient {
 struct WatchConnections {
     connects: Arc<AtomicUsize>,
     reset: Arc<AtomicBool>,
+}
+
+/// The run's one rustls connector, in every thread's chain.
+#[derive(Debug)]
+struct SharedTls(Arc<RustlsConnector>);
+
+impl<In: UreqTransport> Connector<In> for SharedTls {
+    type Out = Box<dyn UreqTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let connected = self.0.connect(details, chained)?;
+        Ok(connected.map(|transport| Box::new(transport) as Box<dyn UreqTransport>))
+    }
 }
 
 impl Connector<Box<dyn UreqTransport>> for WatchConnections {
