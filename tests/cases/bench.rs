@@ -6,6 +6,11 @@ use std::path::Path;
 use crate::common::{self, flags, server};
 use flags::server::ServerConfig;
 
+/// An outside command for `--vs`: Python's urllib fetching every URL of
+/// `{url_file}` into the run's folder (over HTTPS, trusting what
+/// `SSL_CERT_FILE` names).
+const PY: &str = "py=python3 -c \"import sys,urllib.request as u; [open(l.rsplit('/',1)[1],'wb').write(u.urlopen(l.strip()).read()) for l in open(sys.argv[1])]\" {url_file}";
+
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -14,7 +19,6 @@ fn read_json(path: &Path) -> serde_json::Value {
 fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name);
-    let py = "py=python3 -c \"import sys,urllib.request as u; [open(l.rsplit('/',1)[1],'wb').write(u.urlopen(l.strip()).read()) for l in open(sys.argv[1])]\" {url_file}";
     let assert = flags()
         .args([
             "bench",
@@ -35,7 +39,7 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
             "--progress",
             "never",
             "--vs",
-            py,
+            PY,
         ])
         .arg("--export-json")
         .arg(p("b.json"))
@@ -82,7 +86,7 @@ fn a_small_matrix_gives_the_table_every_export_and_the_plot() {
     let json = read_json(&p("b.json"));
     // The command line is recorded shell-quoted: pasted back, it is the same words.
     let words = shlex::split(json["command"].as_str().unwrap()).unwrap();
-    assert!(words.iter().any(|w| w == py), "{words:?}");
+    assert!(words.iter().any(|w| w == PY), "{words:?}");
     assert_eq!(words[1], "bench");
     assert_eq!(json["schema"], "flags-bench/1");
     assert_eq!(json["downloads"], 4);
@@ -825,8 +829,6 @@ fn async_h2_is_a_model_with_its_connections_in_its_name() {
 fn bench_tls_runs_every_model_and_outside_commands_over_https() {
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("tls.json");
-    // Python trusts the bench's CA through SSL_CERT_FILE, as the bench sets it.
-    let py = "py=python3 -c \"import sys,urllib.request as u; [open(l.rsplit('/',1)[1],'wb').write(u.urlopen(l.strip()).read()) for l in open(sys.argv[1])]\" {url_file}";
     let assert = flags()
         .args([
             "bench",
@@ -838,7 +840,7 @@ fn bench_tls_runs_every_model_and_outside_commands_over_https() {
             "3",
         ])
         .args(["--delay", "0ms", "--runs", "1", "--warmup", "0", "--tls"])
-        .args(["--progress", "never", "--vs", py, "--workdir"])
+        .args(["--progress", "never", "--vs", PY, "--workdir"])
         .arg(dir.path())
         .arg("--export-json")
         .arg(&export)
