@@ -507,7 +507,7 @@ impl DownloadArgs {
         let most = connections.saturating_mul(streams);
         if most < concurrency {
             notes.push(format!(
-                "HTTP/2: {} × {streams} streams: {most} requests in flight at most; the others wait their turn (--connections, --streams).",
+                "HTTP/2: {} × {streams} streams: {most} in flight at most (--streams).",
                 crate::text::count(connections, "connection", "connections"),
             ));
         }

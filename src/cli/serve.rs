@@ -239,7 +239,7 @@ pub fn run(args: ServeArgs) -> Result<Finish, Failure> {
         if let Some(ca_pem) = &ca_pem {
             let path = write_ca(ca_pem, running.port())?;
             outln!(
-                "HTTPS: its CA is {0}\n  curl --cacert {0}, flags --cacert {0}, SSL_CERT_FILE={0}",
+                "HTTPS: its CA is {}\n  trust it with --cacert (curl, flags) or SSL_CERT_FILE (Python)",
                 path.display()
             );
         }

@@ -33,8 +33,10 @@ impl std::fmt::Debug for ServerTls {
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
     /// A file of `--tls-cert` or `--tls-key` cannot be read or is not PEM.
-    #[error("{}: {why}", path.display())]
+    #[error("{option} {}: {why}", path.display())]
     File {
+        /// `--tls-cert` or `--tls-key`.
+        option: &'static str,
         /// The file as given.
         path: PathBuf,
         /// What is wrong with it.
@@ -68,17 +70,23 @@ impl ServerTls {
 
     /// The operator's certificate chain and key, PEM files.
     pub fn from_files(cert: &Path, key: &Path) -> Result<Self, TlsSetupError> {
-        let file_error = |path: &Path, why: String| TlsSetupError::File {
+        let file_error = |option, path: &Path, why: String| TlsSetupError::File {
+            option,
             path: path.to_owned(),
             why,
         };
         let chain = CertificateDer::pem_file_iter(cert)
             .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-            .map_err(|e| file_error(cert, e.to_string()))?;
+            .map_err(|e| file_error("--tls-cert", cert, e.to_string()))?;
         if chain.is_empty() {
-            return Err(file_error(cert, "no certificate in it".into()));
+            return Err(file_error(
+                "--tls-cert",
+                cert,
+                "no certificate in it".into(),
+            ));
         }
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_error(key, e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| file_error("--tls-key", key, e.to_string()))?;
         Ok(Self {
             config: server_config(chain, key)?,
             ca_pem: None,
