@@ -3,7 +3,7 @@
 //! certificate that cannot be trusted is one verdict in every mode: exit
 //! 1, no file, no retry, a reason that names the certificate's problem.
 
-use crate::common::tls::{Cert, tls_site};
+use crate::common::tls::{Cert, silent_site, tls_site};
 use crate::common::{ChildServer, MODES, flags, json, mode_args};
 
 /// `flags BR CN` in `mode` against `url` with `extra` arguments and
@@ -296,4 +296,42 @@ fn flags_serve_serves_its_operators_certificate_with_tls_cert_and_tls_key() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_stalled_handshake_times_out_and_is_retried_in_every_mode() {
+    // Transient, unlike a certificate: it may heal, so it is retried.
+    let site = silent_site();
+    for mode in MODES {
+        let limits = [
+            "--connect-timeout",
+            "300ms",
+            "--timeout",
+            "600ms",
+            "--retries",
+            "1",
+        ];
+        let (code, report, dir) = fetch(mode, &site.base_url, &limits, &[]);
+        assert_eq!(code, 1, "{mode}: {report}");
+        assert!(files(&dir).is_empty(), "{mode}");
+        for result in report["results"].as_array().unwrap() {
+            assert_eq!(result["reason"], "timed out", "{mode}: {result}");
+            assert_eq!(result["retries"], 1, "{mode}: {result}");
+        }
+    }
+}
+
+#[test]
+fn a_body_cut_without_close_notify_is_truncated_in_every_mode() {
+    let site = tls_site(Cert::CutBody);
+    let ca = site.ca_pem.to_str().unwrap();
+    for mode in MODES {
+        let args = ["--cacert", ca, "--retries", "0"];
+        let (code, report, dir) = fetch(mode, &site.base_url, &args, &[]);
+        assert_eq!(code, 1, "{mode}: {report}");
+        assert!(files(&dir).is_empty(), "{mode}: {:?}", files(&dir));
+        for result in report["results"].as_array().unwrap() {
+            assert_eq!(result["reason"], "truncated body", "{mode}: {result}");
+        }
+    }
 }

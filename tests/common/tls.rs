@@ -24,6 +24,9 @@ pub enum Cert {
     OtherHost,
     /// For localhost, signed by itself.
     SelfSigned,
+    /// Good, but the body is cut halfway and the connection closed with
+    /// no close_notify.
+    CutBody,
 }
 
 /// A running HTTPS server; stopped when dropped.
@@ -116,7 +119,7 @@ pub fn tls_site(cert: Cert) -> TlsSite {
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
                         if let Ok(mut tls) = acceptor.accept(tcp).await {
-                            let _ = answer(&mut tls).await;
+                            let _ = answer(&mut tls, cert == Cert::CutBody).await;
                         }
                     });
                 }
@@ -137,9 +140,11 @@ pub fn tls_site(cert: Cert) -> TlsSite {
 }
 
 /// Reads one request's head and answers it with the flag it names (or
-/// 404), then closes the connection with a close_notify.
+/// 404), then closes the connection with a close_notify; with `cut`, sends
+/// half the body and drops the connection without one.
 async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     stream: &mut S,
+    cut: bool,
 ) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -165,6 +170,29 @@ async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         body.len()
     );
     stream.write_all(response.as_bytes()).await?;
+    if cut {
+        stream.write_all(&body[..body.len() / 2]).await?;
+        return stream.flush().await;
+    }
     stream.write_all(&body).await?;
     stream.shutdown().await
+}
+
+/// A server that accepts connections and never says a word: a TLS
+/// handshake to it stalls. Stopped when dropped.
+pub struct SilentSite {
+    /// `https://localhost:PORT/flags`.
+    pub base_url: String,
+    _listener: std::net::TcpListener,
+}
+
+/// Starts a [`SilentSite`]: the kernel completes the TCP handshake from
+/// the listen backlog, and nothing answers the ClientHello.
+pub fn silent_site() -> SilentSite {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    SilentSite {
+        base_url: format!("https://localhost:{port}/flags"),
+        _listener: listener,
+    }
 }
