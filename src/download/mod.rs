@@ -24,6 +24,7 @@ use crate::download::observers::report::{self, LoopLag, RunReport, ideal_time};
 use crate::download::observers::timeline::Recording;
 use crate::download::pipeline::lookup::Lookups;
 use crate::download::pipeline::store::{self, OutputDir};
+use crate::download::pipeline::trust::Roots;
 use crate::download::plan::{FlagUrls, Mode, Plan};
 use crate::download::status::CodeResult;
 
@@ -69,12 +70,8 @@ pub(crate) struct Shared {
     pub lookups: Arc<Lookups>,
     /// Cancelled by the first Ctrl-C: no new download starts.
     pub cancel: CancellationToken,
-    /// The certificates https servers are verified against, read once for
-    /// the run (see `Trust::roots`).
-    pub roots: Arc<Vec<rustls::pki_types::CertificateDer<'static>>>,
-    /// The same roots as the blocking client takes them, made once and
-    /// shared by every thread's client (a copy each was 225 KB a thread).
-    pub blocking_roots: ureq::tls::RootCerts,
+    /// What https servers are verified against, read once for the run.
+    pub roots: Roots,
     /// The blocking clients' one TLS connector: its rustls configuration
     /// and session cache are the run's, not each thread's.
     pub blocking_tls: Arc<ureq::unversioned::transport::RustlsConnector>,
@@ -93,14 +90,13 @@ impl Run {
             url: plan.base_url.clone(),
             source,
         })?;
-        let roots = Arc::new(roots_of(&plan));
+        let roots = plan.request.trust.roots_for(&plan.base_url);
         let shared = Shared {
             urls,
             output,
             lookups: Arc::new(Lookups::new(plan.request.connect_timeout)),
             cancel,
-            roots: Arc::clone(&roots),
-            blocking_roots: blocking_roots(&plan, &roots),
+            roots,
             blocking_tls: Arc::default(),
         };
         let observers = Observers::new(progress, spans, &plan);
@@ -118,22 +114,6 @@ impl Run {
     }
 }
 
-/// The roots of `plan`'s https requests: the system's store and `--cacert`
-/// when its server is https (read once, here); for a plain http server,
-/// which a redirect could still send to https, the bundled roots and
-/// `--cacert`, so that no plain run pays for reading the system's store.
-fn roots_of(plan: &Plan) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    let trust = &plan.request.trust;
-    if trust.insecure {
-        Vec::new()
-    } else if plan.base_url.starts_with("https:") {
-        trust.roots()
-    } else {
-        let bundled = webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned();
-        bundled.chain(trust.cacert.iter().cloned()).collect()
-    }
-}
-
 /// Whether a run records every phase of every download, for `--trace` and
 /// `--timeline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,24 +122,6 @@ pub(crate) enum Spans {
     Recorded,
     /// Only what the report needs.
     Unrecorded,
-}
-
-/// `roots` for ureq: the bundled roots of a plain run are ureq's own
-/// (webpki-roots, the same Mozilla list, parsed once for the process);
-/// any other set is handed over once, as one shared list.
-fn blocking_roots(
-    plan: &Plan,
-    roots: &[rustls::pki_types::CertificateDer<'static>],
-) -> ureq::tls::RootCerts {
-    let trust = &plan.request.trust;
-    if trust.insecure || (!plan.base_url.starts_with("https:") && trust.cacert.is_empty()) {
-        return ureq::tls::RootCerts::WebPki;
-    }
-    let certs: Vec<_> = roots
-        .iter()
-        .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
-        .collect();
-    ureq::tls::RootCerts::new_with_certs(&certs)
 }
 
 /// How long saves in progress may take to finish when a run ends.

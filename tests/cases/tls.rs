@@ -147,12 +147,17 @@ fn a_cacert_that_is_not_a_certificate_is_a_usage_error() {
     );
 }
 
-/// `flags serve --tls` on a free port, its CA written in `tmp`: the child,
-/// its base URL, its CA's path and its stdout (kept open).
-fn serve_tls(tmp: &std::path::Path) -> (ChildServer, String, String) {
+/// `flags serve --port 0 ARGS` speaking HTTPS, what it writes in the
+/// temporary folder going to `tmp`: the child and its base URL, and with
+/// `--tls` the CA it names on its second line.
+fn serve_https(
+    tmp: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+) -> (ChildServer, String, Option<String>) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
-        .args(["serve", "--tls", "--port", "0"])
+        .args(["serve", "--port", "0"])
+        .args(args)
         .env("TMPDIR", tmp)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -165,27 +170,27 @@ fn serve_tls(tmp: &std::path::Path) -> (ChildServer, String, String) {
         .find(|w| w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no https URL in: {serving}"))
         .to_owned();
-    let https = lines.next().unwrap().unwrap();
-    let ca = https
-        .strip_prefix("HTTPS: its CA is ")
-        .unwrap_or_else(|| panic!("no CA in: {https}"))
-        .to_owned();
+    let ca = args.contains(&"--tls".as_ref()).then(|| {
+        let https = lines.next().unwrap().unwrap();
+        https
+            .strip_prefix("HTTPS: its CA is ")
+            .unwrap_or_else(|| panic!("no CA in: {https}"))
+            .to_owned()
+    });
     // Reads what else it prints, so that it never writes to a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (
-        ChildServer {
-            child,
-            url: url.clone(),
-        },
-        url,
-        ca,
-    )
+    let server = ChildServer {
+        child,
+        url: url.clone(),
+    };
+    (server, url, ca)
 }
 
 #[test]
 fn flags_serve_tls_names_its_ca_and_every_mode_trusts_it_over_h1_and_h2() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_server, url, ca) = serve_tls(tmp.path());
+    let (_server, url, ca) = serve_https(tmp.path(), &["--tls".as_ref()]);
+    let ca = ca.unwrap();
     assert_eq!(
         std::path::Path::new(&ca).parent(),
         Some(tmp.path()),
@@ -246,7 +251,6 @@ fn the_embedded_server_speaks_https_with_tls_in_every_mode_and_only_it_does() {
 
 #[test]
 fn flags_serve_serves_its_operators_certificate_with_tls_cert_and_tls_key() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let pems = flags::server::tls::LocalPems::make().unwrap();
     let (ca, cert, key) = (
@@ -257,27 +261,14 @@ fn flags_serve_serves_its_operators_certificate_with_tls_cert_and_tls_key() {
     std::fs::write(&ca, &pems.ca).unwrap();
     std::fs::write(&cert, &pems.cert).unwrap();
     std::fs::write(&key, &pems.key).unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("flags"))
-        .args(["serve", "--port", "0", "--tls-cert"])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let serving = lines.next().unwrap().unwrap();
-    std::thread::spawn(move || lines.for_each(drop));
-    let server = ChildServer {
-        child,
-        url: serving.clone(),
-    };
-    let url = serving
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no https URL in: {serving}"));
-    let (code, report, out) = fetch("threaded", url, &["--cacert", ca.to_str().unwrap()], &[]);
+    let args = [
+        "--tls-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-key".as_ref(),
+        key.as_os_str(),
+    ];
+    let (server, url, _) = serve_https(dir.path(), &args);
+    let (code, report, out) = fetch("threaded", &url, &["--cacert", ca.to_str().unwrap()], &[]);
     assert_eq!(code, 0, "{report}");
     let saved = std::fs::read(out.path().join("BR.gif")).unwrap();
     assert_eq!(saved, flags::dataset::flag_gif("BR").unwrap());

@@ -87,7 +87,7 @@ impl BlockingClient {
 /// roots (the async client's too), or nothing with `--insecure`.
 fn tls_config(run: &Run) -> ureq::tls::TlsConfig {
     ureq::tls::TlsConfig::builder()
-        .root_certs(run.shared.blocking_roots.clone())
+        .root_certs(run.shared.roots.blocking.clone())
         .disable_verification(run.plan.request.trust.insecure)
         .build()
 }

@@ -290,11 +290,7 @@ pub enum ClientError {
 /// `--insecure`; ALPN offers HTTP/1.1 alone, or h2 alone with `http2`.
 fn tls_config(run: &Run, http2: bool) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = run
-        .plan
-        .request
-        .trust
-        .verifier(&run.shared.roots, &provider)?;
+    let verifier = run.shared.roots.verifier(&provider)?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()

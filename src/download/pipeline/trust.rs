@@ -6,7 +6,7 @@
 //! so a certificate gets one verdict whichever mode met it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -61,37 +61,84 @@ impl Trust {
         Ok(certs)
     }
 
-    /// The roots to verify against: the system's store and `--cacert`.
-    /// A system with no store at all (no `ca-certificates`) falls back on
-    /// the bundled Mozilla roots, so that public sites still work.
-    pub(crate) fn roots(&self) -> Vec<CertificateDer<'static>> {
-        let mut roots = rustls_native_certs::load_native_certs().certs;
-        if roots.is_empty() {
-            roots.extend(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+    /// The roots of a run from `base_url`, read once (see [`Roots`]).
+    pub(crate) fn roots_for(&self, base_url: &str) -> Roots {
+        let https = base_url.starts_with("https:");
+        let certs = if self.insecure {
+            Vec::new()
+        } else if https {
+            let mut roots = rustls_native_certs::load_native_certs().certs;
+            if roots.is_empty() {
+                roots.extend(bundled_roots());
+            }
+            roots.extend(self.cacert.iter().cloned());
+            roots
+        } else {
+            bundled_roots().chain(self.cacert.iter().cloned()).collect()
+        };
+        let blocking = if self.insecure || (!https && self.cacert.is_empty()) {
+            ureq::tls::RootCerts::WebPki
+        } else {
+            let certs: Vec<_> = certs
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect();
+            ureq::tls::RootCerts::new_with_certs(&certs)
+        };
+        Roots {
+            certs,
+            insecure: self.insecure,
+            blocking,
+            verifier: OnceLock::new(),
         }
-        roots.extend(self.cacert.iter().cloned());
-        roots
     }
+}
 
-    /// The verifier of the async client: WebPKI over `roots`, as the
-    /// blocking client's, or none with `--insecure`.
+/// The bundled Mozilla roots.
+fn bundled_roots() -> impl Iterator<Item = CertificateDer<'static>> {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned()
+}
+
+/// What a run's https requests are verified against, the same for both
+/// clients. Against an https server: the system's store (a system with
+/// none falls back on the bundled Mozilla roots) and `--cacert`. Against a
+/// plain http server, which a redirect could still send to https: the
+/// bundled roots and `--cacert`, so that no plain run pays for reading the
+/// system's store. Each client takes them as it can, once for the run.
+pub(crate) struct Roots {
+    certs: Vec<CertificateDer<'static>>,
+    insecure: bool,
+    /// The roots as ureq takes them, shared by every thread's client: for a
+    /// plain run without `--cacert`, ureq's own copy of the Mozilla list.
+    pub blocking: ureq::tls::RootCerts,
+    /// The async client's verifier, made when first asked for.
+    verifier: OnceLock<Arc<dyn ServerCertVerifier>>,
+}
+
+impl Roots {
+    /// The async client's verifier: WebPKI over the roots, as the blocking
+    /// client's, or none with `--insecure`; made once, whatever the number
+    /// of clients (one per HTTP/2 connection).
     pub(crate) fn verifier(
         &self,
-        roots: &[CertificateDer<'static>],
         provider: &Arc<CryptoProvider>,
     ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error> {
-        if self.insecure {
-            return Ok(Arc::new(NoVerification(Arc::clone(provider))));
+        if let Some(verifier) = self.verifier.get() {
+            return Ok(Arc::clone(verifier));
         }
-        let mut store = rustls::RootCertStore::empty();
-        store.add_parsable_certificates(roots.iter().cloned());
-        rustls::client::WebPkiServerVerifier::builder_with_provider(
-            Arc::new(store),
-            Arc::clone(provider),
-        )
-        .build()
-        .map_err(|e| rustls::Error::General(e.to_string()))
-        .map(|v| v as Arc<dyn ServerCertVerifier>)
+        let verifier: Arc<dyn ServerCertVerifier> = if self.insecure {
+            Arc::new(NoVerification(Arc::clone(provider)))
+        } else {
+            let mut store = rustls::RootCertStore::empty();
+            store.add_parsable_certificates(self.certs.iter().cloned());
+            rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(store),
+                Arc::clone(provider),
+            )
+            .build()
+            .map_err(|e| rustls::Error::General(e.to_string()))?
+        };
+        Ok(Arc::clone(self.verifier.get_or_init(|| verifier)))
     }
 }
 
