@@ -94,8 +94,8 @@ pub struct DownloadArgs {
     /// With --http2: streams in flight at most on one connection; the
     /// others wait their turn, their timeout not yet running [default: 100,
     /// the least a server is advised to allow].
-    #[arg(long, value_name = "N", value_parser = values::count, allow_negative_numbers = true, requires = "http2", help_heading = "Requests")]
-    pub streams: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = values::streams, allow_negative_numbers = true, requires = "http2", help_heading = "Requests")]
+    pub streams: Option<u32>,
     /// Also trust the CA certificates of this PEM file over https.
     ///
     /// Added to the system's trust store, which SSL_CERT_FILE and
@@ -493,7 +493,7 @@ impl DownloadArgs {
     /// With `--http2`, its connections (at most one per request in flight)
     /// and streams per connection; a note for each limit that binds.
     fn http2_limits(&self, concurrency: usize, notes: &mut Vec<String>) -> (Option<usize>, usize) {
-        let streams = self.streams.unwrap_or(plan::DEFAULT_STREAMS);
+        let streams = self.streams.map_or(plan::DEFAULT_STREAMS, |n| n as usize);
         if !self.http2 {
             return (None, streams);
         }

@@ -117,13 +117,8 @@ pub struct LimitArgs {
     /// HTTP/2 requests in flight at once on one connection; a client
     /// holds more until one ends (HTTP/2 windows are 1 MiB, request
     /// headers at most 16 KiB, no keep-alive pings: see docs/server.md).
-    #[arg(long, default_value_t = listen::DEFAULT_MAX_STREAMS, value_name = "N", value_parser = max_streams, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = listen::DEFAULT_MAX_STREAMS, value_name = "N", value_parser = values::streams, allow_negative_numbers = true)]
     pub max_streams: u32,
-}
-
-fn max_streams(text: &str) -> Result<u32, String> {
-    let n = values::count(text)?;
-    u32::try_from(n).map_err(|_| format!("'{text}' is too many streams (at most {})", u32::MAX))
 }
 
 impl LimitArgs {

@@ -235,6 +235,13 @@ impl ProgressChoice {
     }
 }
 
+/// HTTP/2 streams at once on a connection (`--max-streams`, `--streams`):
+/// a whole number from 1 to 4,294,967,295, the largest `SETTINGS` can say.
+pub fn streams(text: &str) -> Result<u32, String> {
+    let n = count(text)?;
+    u32::try_from(n).map_err(|_| format!("'{text}' is too many streams (at most {})", u32::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

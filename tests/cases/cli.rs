@@ -330,3 +330,16 @@ fn a_missing_required_option_is_named_on_the_one_line() {
         "flags: the following required arguments were not provided: --tls-key <FILE> (see --help)\n"
     );
 }
+
+#[test]
+fn streams_beyond_what_http2_can_say_are_refused_not_a_panic() {
+    let assert = flags()
+        .args(["BR", "--http2", "--streams", "18446744073709551615"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(
+        stderr,
+        "flags: invalid value '18446744073709551615' for '--streams <N>': '18446744073709551615' is too many streams (at most 4294967295) (see --help)\n"
+    );
+}
