@@ -22,7 +22,7 @@ use serde::Serialize;
 
 /// What one operation costs, in nanoseconds.
 #[derive(Debug, Clone, Serialize)]
-pub struct Cost {
+pub struct OperationCost {
     /// A short, stable key for machines (`thread_spawn`).
     pub key: &'static str,
     /// What was measured, in words.
@@ -56,7 +56,7 @@ pub struct Footprint {
 #[derive(Debug, Clone, Serialize)]
 pub struct Costs {
     /// Every time, cheapest first.
-    pub times: Vec<Cost>,
+    pub times: Vec<OperationCost>,
     /// What idle waiters hold.
     pub memory: Vec<Footprint>,
     /// Where the file saves were measured.
@@ -70,7 +70,7 @@ fn time(
     batches: usize,
     per_batch: usize,
     mut op: impl FnMut(),
-) -> Cost {
+) -> OperationCost {
     // One batch to warm caches and allocations.
     for _ in 0..per_batch {
         op();
@@ -93,7 +93,7 @@ fn called(x: u64) -> u64 {
 }
 
 /// A read that misses every cache: a random cycle through 64 MiB.
-fn cache_miss() -> Cost {
+fn cache_miss() -> OperationCost {
     const SLOTS: usize = 8 * 1024 * 1024; // 64 MiB of u64
     let mut order: Vec<usize> = (0..SLOTS).collect();
     // A fixed shuffle (xorshift), so the walk is one long cycle.
@@ -121,7 +121,7 @@ fn cache_miss() -> Cost {
 }
 
 /// Wake-ups between two OS threads: a ping and its pong, halved.
-fn thread_wakeup() -> Cost {
+fn thread_wakeup() -> OperationCost {
     let (ping, pings) = mpsc::channel::<u32>();
     let (pong, pongs) = mpsc::channel::<u32>();
     let echo = std::thread::spawn(move || {
@@ -148,7 +148,7 @@ fn thread_wakeup() -> Cost {
 }
 
 /// Wake-ups between two tokio tasks on one thread, ping-pong halved.
-fn task_wakeup(runtime: &tokio::runtime::Runtime) -> Cost {
+fn task_wakeup(runtime: &tokio::runtime::Runtime) -> OperationCost {
     runtime.block_on(async {
         let (ping, mut pings) = tokio::sync::mpsc::channel::<u32>(1);
         let (pong, mut pongs) = tokio::sync::mpsc::channel::<u32>(1);
@@ -181,7 +181,7 @@ fn task_wakeup(runtime: &tokio::runtime::Runtime) -> Cost {
 }
 
 /// Spawning a tokio task and awaiting its end, on one thread.
-fn task_spawn(runtime: &tokio::runtime::Runtime) -> Cost {
+fn task_spawn(runtime: &tokio::runtime::Runtime) -> OperationCost {
     runtime.block_on(async {
         let mut samples = Vec::new();
         for _ in 0..41 {
@@ -201,11 +201,16 @@ fn task_spawn(runtime: &tokio::runtime::Runtime) -> Cost {
     })
 }
 
-/// A [`Cost`] from per-operation samples already taken.
-fn from_samples(key: &'static str, what: &str, mut samples: Vec<f64>, per_batch: usize) -> Cost {
+/// An [`OperationCost`] from per-operation samples already taken.
+fn from_samples(
+    key: &'static str,
+    what: &str,
+    mut samples: Vec<f64>,
+    per_batch: usize,
+) -> OperationCost {
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    Cost {
+    OperationCost {
         key,
         what: what.to_owned(),
         median_ns: at(0.5),
@@ -216,14 +221,14 @@ fn from_samples(key: &'static str, what: &str, mut samples: Vec<f64>, per_batch:
     }
 }
 
-fn halve(cost: &mut Cost) {
+fn halve(cost: &mut OperationCost) {
     cost.median_ns /= 2.0;
     cost.p10_ns /= 2.0;
     cost.p90_ns /= 2.0;
 }
 
 /// A byte to a loopback echo server and back, on one connection.
-fn loopback_round_trip() -> std::io::Result<Cost> {
+fn loopback_round_trip() -> std::io::Result<OperationCost> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let echo = std::thread::spawn(move || {
@@ -259,7 +264,7 @@ fn loopback_round_trip() -> std::io::Result<Cost> {
 /// server thread with a certificate made here, the session read to the
 /// server's close (so that its tickets arrive): a full handshake, and one
 /// resumed from a ticket of the previous connection.
-fn tls_handshakes() -> std::io::Result<[Cost; 2]> {
+fn tls_handshakes() -> std::io::Result<[OperationCost; 2]> {
     use std::sync::Arc;
 
     let tls = crate::server::tls::ServerTls::made_here().map_err(std::io::Error::other)?;
@@ -355,7 +360,7 @@ fn tls_handshakes() -> std::io::Result<[Cost; 2]> {
 
 /// Creating and saving a flag-sized file atomically (temporary file,
 /// write, rename), as a download's save does, in `folder`.
-fn atomic_save(key: &'static str, folder: &Path) -> std::io::Result<Cost> {
+fn atomic_save(key: &'static str, folder: &Path) -> std::io::Result<OperationCost> {
     let dir = tempfile::Builder::new()
         .prefix(".flags-costs-")
         .tempdir_in(folder)?;
@@ -387,7 +392,7 @@ fn atomic_save(key: &'static str, folder: &Path) -> std::io::Result<Cost> {
 
 /// One request to the embedded flags server (no delay), on a kept-alive
 /// connection, body read.
-fn embedded_request() -> std::io::Result<Cost> {
+fn embedded_request() -> std::io::Result<OperationCost> {
     let server = crate::server::BackgroundServer::start(crate::server::ServerConfig::default())?;
     let url = format!("{}/br/br.gif", server.base_url());
     let agent = ureq::Agent::new_with_defaults();
@@ -558,7 +563,7 @@ pub fn measure(output: &Path) -> std::io::Result<Costs> {
 }
 
 /// A mutex two threads take turns at.
-fn contended_mutex() -> Cost {
+fn contended_mutex() -> OperationCost {
     let lock = Arc::new(Mutex::new(0u64));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rival = {

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 /// What one run of a child cost, as recorded for every run of a bench.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(crate) struct Cost {
+pub(crate) struct RunCost {
     /// Wall time from spawn to exit, in seconds.
     pub wall_seconds: f64,
     /// User CPU time, in seconds.
@@ -35,7 +35,7 @@ pub(crate) struct Cost {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Measured {
     /// What the run cost.
-    pub cost: Cost,
+    pub cost: RunCost,
     /// Everything the child wrote to stdout.
     pub stdout: Vec<u8>,
 }
@@ -153,7 +153,7 @@ pub(crate) fn measure(command: &mut Command, children: &Children) -> io::Result<
     }
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(Measured {
-        cost: Cost {
+        cost: RunCost {
             wall_seconds: wall.as_secs_f64(),
             user_seconds: seconds(usage.ru_utime),
             system_seconds: seconds(usage.ru_stime),

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::measure::{Children, Measured, measure};
-use super::schema::{BenchReport, Cell, CellKind, Machine, Run, SCHEMA};
+use super::schema::{BenchReport, Cell, CellKind, Machine, MeasuredRun, SCHEMA};
 use super::{BenchConfig, Model, Order, OutsideCommand};
 use crate::download::observers::progress::{live_bar, live_style};
 use crate::download::observers::report::{LoopLag, ideal_time};
@@ -146,7 +146,7 @@ impl Matrix<'_> {
 
     /// Makes one run of `planned` in a fresh folder; `None` when the bench
     /// was interrupted while it ran (the run is not recorded).
-    fn run_one(&mut self, planned: &Planned, warmup: bool) -> Result<Option<Run>> {
+    fn run_one(&mut self, planned: &Planned, warmup: bool) -> Result<Option<MeasuredRun>> {
         self.bar
             .set_message(crate::text::inert(&planned.cell.key()));
         let out = self.fresh_dir();
@@ -540,7 +540,7 @@ fn outside_command(
 
 /// A run of `flags`: its counts, its peak threads and its loop lag come
 /// from its `--json` report.
-fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> Run {
+fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> MeasuredRun {
     let report = serde_json::from_slice::<ChildReport>(&m.stdout).ok();
     let counts = report.as_ref().map(|r| r.counts);
     let errors = counts.map_or(0, |c| c.error as u64);
@@ -548,7 +548,7 @@ fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> Run {
     if let Some(own) = report.as_ref().and_then(|r| r.peak_threads) {
         cost.peak_threads = cost.peak_threads.max(own);
     }
-    Run {
+    MeasuredRun {
         warmup,
         cost,
         loop_lag: report.and_then(|r| r.loop_lag),
@@ -562,9 +562,9 @@ fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> Run {
 }
 
 /// A run of an outside command: its `ok` count is the files it left.
-fn outside_run(m: &Measured, out: &Path, warmup: bool) -> Run {
+fn outside_run(m: &Measured, out: &Path, warmup: bool) -> MeasuredRun {
     let failed = m.cost.exit_code != Some(0);
-    Run {
+    MeasuredRun {
         warmup,
         cost: m.cost.clone(),
         loop_lag: None,

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::measure::Cost;
+use super::measure::RunCost;
 use super::stats::Summary;
 use crate::download::observers::report::LoopLag;
 
@@ -23,12 +23,12 @@ pub(crate) enum CellKind {
 
 /// One measured (or warm-up) run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Run {
+pub(crate) struct MeasuredRun {
     /// A warm-up run, not used in the statistics.
     pub warmup: bool,
     /// Wall and CPU time, peak RSS and threads, exit code (flat in the JSON).
     #[serde(flatten)]
-    pub cost: Cost,
+    pub cost: RunCost,
     /// Flags saved.
     pub ok: u64,
     /// 404s.
@@ -94,7 +94,7 @@ pub(crate) struct Cell {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waterfall: Option<String>,
     /// Every run, warm-ups included.
-    pub runs: Vec<Run>,
+    pub runs: Vec<MeasuredRun>,
 }
 
 impl Cell {
@@ -137,7 +137,7 @@ impl Cell {
     }
 
     /// Measured runs, warm-ups left out.
-    pub(crate) fn measured(&self) -> impl Iterator<Item = &Run> {
+    pub(crate) fn measured(&self) -> impl Iterator<Item = &MeasuredRun> {
         self.runs.iter().filter(|r| !r.warmup)
     }
 
@@ -148,8 +148,8 @@ impl Cell {
 
     /// Computes the statistics from the runs.
     pub(crate) fn finish(&mut self) {
-        let measured: Vec<&Run> = self.runs.iter().filter(|r| !r.warmup).collect();
-        let clean: Vec<&Run> = measured.iter().copied().filter(|r| !r.flagged).collect();
+        let measured: Vec<&MeasuredRun> = self.runs.iter().filter(|r| !r.warmup).collect();
+        let clean: Vec<&MeasuredRun> = measured.iter().copied().filter(|r| !r.flagged).collect();
         self.error_runs = measured.len() - clean.len();
         self.time = Summary::of(
             &clean
@@ -192,7 +192,7 @@ impl Cell {
                 .iter_mut()
                 .filter(|r| !r.warmup && !r.flagged && r.waterfall.is_some())
                 .min_by(|a, b| {
-                    let distance = |r: &Run| (r.cost.wall_seconds - time.median).abs();
+                    let distance = |r: &MeasuredRun| (r.cost.wall_seconds - time.median).abs();
                     distance(a).total_cmp(&distance(b))
                 });
             if let Some(run) = nearest {

@@ -14,9 +14,10 @@ use futures::future::ready;
 use futures::{StreamExt, stream};
 use tokio_util::sync::CancellationToken;
 
+use crate::download::observers::Observers;
 use crate::download::pipeline::blocking::BlockingClient;
 use crate::download::pipeline::nonblocking::{AsyncClient, ClientError};
-use crate::download::pipeline::{FlagFile, Saved, Transport, download, save_flag};
+use crate::download::pipeline::{FlagFile, Network, Saved, Transport, download};
 use crate::download::plan::{Mode, Runtime};
 use crate::download::status::{CodeResult, FetchError};
 use crate::download::{Run, RunError};
@@ -25,8 +26,8 @@ use crate::errln;
 /// Sequential: one blocking client, one request at a time, each file saved
 /// where it was downloaded.
 pub(crate) fn run_sequential<T: Transport>(run: &Arc<Run>, client: T) {
-    for job in 0..run.plan.codes.len() {
-        if run.shared.cancel.is_cancelled() {
+    for job in 0..run.jobs.len() {
+        if run.jobs.cancelled() {
             break;
         }
         let result = guarded(run, job, || download_blocking(&client, run, job));
@@ -38,13 +39,16 @@ pub(crate) fn run_sequential<T: Transport>(run: &Arc<Run>, client: T) {
 /// job from a shared counter, with a client of its own (`new_client`) that
 /// keeps its one connection (a pool shared by a thousand threads is searched
 /// and locked at every request).
-pub(crate) fn run_threaded<T: Transport>(run: &Arc<Run>, new_client: impl Fn(&Run) -> T + Sync) {
+pub(crate) fn run_threaded<T: Transport>(
+    run: &Arc<Run>,
+    new_client: impl Fn(&Network) -> T + Sync,
+) {
     let next = AtomicUsize::new(0);
     let worker = || {
-        let client = new_client(run);
+        let client = new_client(&run.network);
         loop {
             let job = next.fetch_add(1, Ordering::Relaxed);
-            if job >= run.plan.codes.len() || run.shared.cancel.is_cancelled() {
+            if job >= run.jobs.len() || run.jobs.cancelled() {
                 break;
             }
             let result = guarded(run, job, || download_blocking(&client, run, job));
@@ -62,11 +66,11 @@ pub(crate) fn run_threaded<T: Transport>(run: &Arc<Run>, new_client: impl Fn(&Ru
                 break;
             }
             if i % SAMPLE_EVERY_SPAWNS == SAMPLE_EVERY_SPAWNS - 1 {
-                run.sample();
+                run.observers.sample();
             }
         }
         // Every worker is running now: the peak, however short the run.
-        run.sample();
+        run.observers.sample();
     });
 }
 
@@ -80,8 +84,8 @@ where
     T: Transport + Send + Sync + 'static,
 {
     let client = Arc::new(client);
-    stream::iter(0..run.plan.codes.len())
-        .take_until(run.shared.cancel.clone().cancelled_owned())
+    stream::iter(0..run.jobs.len())
+        .take_until(run.jobs.cancel.clone().cancelled_owned())
         .map(|job| spawn_download(&client, &run, job))
         .buffer_unordered(run.plan.concurrency)
         .for_each(|result| async { run.observers.record(result) })
@@ -93,9 +97,9 @@ where
 /// purpose).
 async fn save_off_the_loop(run: Arc<Run>, flag: FlagFile) -> Result<Saved, FetchError> {
     if run.plan.save.inline {
-        return save_flag(&run, &flag);
+        return run.store.save(&flag, &run.observers);
     }
-    tokio::task::spawn_blocking(move || save_flag(&run, &flag))
+    tokio::task::spawn_blocking(move || run.store.save(&flag, &run.observers))
         .await
         .map_err(|e| FetchError::Save(e.to_string()))?
 }
@@ -110,23 +114,22 @@ where
         let started = Instant::now();
         let saver = Arc::clone(&task_run);
         let save = |flag| save_off_the_loop(saver, flag);
-        let result = download(&*client, &task_run, job, save).await;
+        let result = download(&*client, &task_run.jobs, &task_run.observers, job, save).await;
         result.took(started.elapsed())
     };
     tokio::spawn(run.observers.lags.timed(task))
         .await
         .unwrap_or_else(|error| match error.try_into_panic() {
-            Ok(payload) => CodeResult::panicked(&run.plan.codes[job], &*payload),
-            Err(error) => CodeResult::panicked(&run.plan.codes[job], &error.to_string()),
+            Ok(payload) => CodeResult::panicked(run.jobs.code(job), &*payload),
+            Err(error) => CodeResult::panicked(run.jobs.code(job), &error.to_string()),
         })
 }
 
 /// Downloads job `job` on this thread and saves it here: the blocking
 /// transport's steps are finished futures, so one poll runs the story.
 fn download_blocking<T: Transport>(client: &T, run: &Arc<Run>, job: usize) -> CodeResult {
-    block_on(download(client, run, job, |flag| {
-        ready(save_flag(run, &flag))
-    }))
+    let save = |flag: FlagFile| ready(run.store.save(&flag, &run.observers));
+    block_on(download(client, &run.jobs, &run.observers, job, save))
 }
 
 /// Runs one blocking download; a panic inside it (a bug, ours or a
@@ -134,7 +137,7 @@ fn download_blocking<T: Transport>(client: &T, run: &Arc<Run>, job: usize) -> Co
 fn guarded(run: &Run, job: usize, download: impl FnOnce() -> CodeResult) -> CodeResult {
     let started = Instant::now();
     panic::catch_unwind(AssertUnwindSafe(download))
-        .unwrap_or_else(|payload| CodeResult::panicked(&run.plan.codes[job], &*payload))
+        .unwrap_or_else(|payload| CodeResult::panicked(run.jobs.code(job), &*payload))
         .took(started.elapsed())
 }
 
@@ -171,14 +174,20 @@ const SAMPLE_EVERY_SPAWNS: usize = 64;
 /// own, so as not to count itself).
 pub(crate) fn drive(run: Arc<Run>) -> Result<(), RunError> {
     // The live display has its fields from its first frame.
-    run.sample();
+    run.observers.sample();
     match run.plan.mode {
-        Mode::Sequential => {
-            drive_blocking(run, |run| run_sequential(run, BlockingClient::new(run)))
-        }
+        Mode::Sequential => drive_blocking(run, |run| {
+            run_sequential(run, BlockingClient::new(&run.network))
+        }),
         Mode::Threaded => drive_blocking(run, |run| run_threaded(run, BlockingClient::new)),
-        Mode::Async => drive_async(run, AsyncClient::new),
+        Mode::Async => drive_async(run, async_client),
     }
+}
+
+/// The async mode's client, for the run's downloads at its concurrency.
+fn async_client(run: &Run) -> Result<AsyncClient, ClientError> {
+    let (downloads, concurrency) = (run.jobs.len(), run.plan.concurrency);
+    AsyncClient::new(&run.network, &run.observers, downloads, concurrency)
 }
 
 /// Runs a blocking driver on a thread of its own while this thread waits
@@ -190,7 +199,7 @@ fn drive_blocking(run: Arc<Run>, driver: fn(&Arc<Run>)) -> Result<(), RunError> 
         .name("flags-driver".into())
         .spawn(move || {
             // This thread is one of the run's: the peak counts it.
-            driven.sample();
+            driven.observers.sample();
             driver(&driven);
             let _ = done.send(());
         })?;
@@ -201,11 +210,11 @@ fn drive_blocking(run: Arc<Run>, driver: fn(&Arc<Run>)) -> Result<(), RunError> 
     waiter.block_on(async {
         tokio::select! {
             _ = finished => {}
-            () = cancelled_then_grace(&run.shared.cancel) => {}
-            () = watch(&run) => {}
+            () = cancelled_then_grace(&run.jobs.cancel) => {}
+            () = watch(&run.observers) => {}
         }
     });
-    run.sample();
+    run.observers.sample();
     Ok(())
 }
 
@@ -213,7 +222,7 @@ fn drive_blocking(run: Arc<Run>, driver: fn(&Arc<Run>)) -> Result<(), RunError> 
 /// poll for the loop's lag (see `observers::lag`).
 fn drive_async<T>(
     run: Arc<Run>,
-    new_client: impl FnOnce(&Arc<Run>) -> Result<T, ClientError>,
+    new_client: impl FnOnce(&Run) -> Result<T, ClientError>,
 ) -> Result<(), RunError>
 where
     T: Transport + Send + Sync + 'static,
@@ -232,15 +241,15 @@ where
                 Err(error) if error.is_panic() => panic::resume_unwind(error.into_panic()),
                 _ => {}
             },
-            () = cancelled_then_grace(&run.shared.cancel) => {}
-            () = watch(&run) => {}
+            () = cancelled_then_grace(&run.jobs.cancel) => {}
+            () = watch(&run.observers) => {}
         };
         driver.abort();
         Ok::<(), ClientError>(())
     });
     // The blocking pool's threads outlive their saves for a while: counting
     // now catches its peak.
-    run.sample();
+    run.observers.sample();
     result?;
     runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(())
@@ -251,19 +260,19 @@ where
 /// go to a small blocking pool, which absorbs bursts of them without
 /// growing a thread per finished download. Each thread it starts is a
 /// sample, so the peak of threads is exact with no clock.
-fn async_runtime(run: &Arc<Run>) -> std::io::Result<tokio::runtime::Runtime> {
+fn async_runtime(run: &Run) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match run.plan.runtime {
         Runtime::Multi => tokio::runtime::Builder::new_multi_thread(),
         Runtime::Current => tokio::runtime::Builder::new_current_thread(),
     };
-    let sampled = Arc::downgrade(run);
+    let sampled = Arc::downgrade(&run.observers);
     builder
         .enable_all()
         .max_blocking_threads(save_threads())
         .thread_name("flags-async")
         .on_thread_start(move || {
-            if let Some(run) = sampled.upgrade() {
-                run.sample();
+            if let Some(observers) = sampled.upgrade() {
+                observers.sample();
             }
         })
         .build()
@@ -272,15 +281,15 @@ fn async_runtime(run: &Arc<Run>) -> std::io::Result<tokio::runtime::Runtime> {
 /// Samples threads and requests in flight on a clock while it is polled,
 /// for a timeline's counters; without a timeline, never completes and
 /// never wakes.
-async fn watch(run: &Run) {
-    if run.observers.timeline.is_none() {
+async fn watch(observers: &Observers) {
+    if observers.timeline.is_none() {
         return std::future::pending().await;
     }
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        run.sample();
+        observers.sample();
     }
 }
 
@@ -356,14 +365,14 @@ mod tests {
             let run = Arc::new(run.unwrap());
             match mode {
                 Mode::Sequential => drive_blocking(Arc::clone(&run), |run| {
-                    run_sequential(run, PanicsOnIndia(BlockingClient::new(run)))
+                    run_sequential(run, PanicsOnIndia(BlockingClient::new(&run.network)))
                 }),
                 Mode::Threaded => drive_blocking(Arc::clone(&run), |run| {
-                    run_threaded(run, |run| PanicsOnIndia(BlockingClient::new(run)))
+                    run_threaded(run, |network| PanicsOnIndia(BlockingClient::new(network)))
                 }),
-                Mode::Async => drive_async(Arc::clone(&run), |run| {
-                    AsyncClient::new(run).map(PanicsOnIndia)
-                }),
+                Mode::Async => {
+                    drive_async(Arc::clone(&run), |run| async_client(run).map(PanicsOnIndia))
+                }
             }
             .unwrap();
             let (counts, results) = run.observers.progress.take_results();

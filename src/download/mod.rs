@@ -22,9 +22,8 @@ use crate::download::observers::Observers;
 use crate::download::observers::progress::Progress;
 use crate::download::observers::report::{self, LoopLag, RunReport, ideal_time};
 use crate::download::observers::timeline::Recording;
-use crate::download::pipeline::lookup::Lookups;
 use crate::download::pipeline::store::{self, OutputDir};
-use crate::download::pipeline::trust::Roots;
+use crate::download::pipeline::{Jobs, Network, Store};
 use crate::download::plan::{FlagUrls, Mode, Plan};
 use crate::download::status::CodeResult;
 
@@ -49,32 +48,22 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// Everything a driver works with, in three parts: what the plan fixes,
-/// what the run's downloads share, and who observes them.
+/// Everything a driver works with: the plan it drives, and each layer's
+/// part of the run, which the driver hands to that layer alone: the jobs
+/// to the story of a download, the store to a save, the network to the
+/// clients, the observers to all of them.
 pub(crate) struct Run {
-    /// What to fetch and how.
+    /// What to fetch and how: the drivers read its mode, concurrency and
+    /// runtime, the report the rest.
     pub plan: Plan,
-    /// What every download of the run uses.
-    pub shared: Shared,
+    /// What the story of each download reads.
+    pub jobs: Jobs,
+    /// Where flags are written.
+    pub store: Store,
+    /// How the clients reach the server.
+    pub network: Network,
     /// Who watches: progress, gauges, timeline.
-    pub observers: Observers,
-}
-
-/// What the downloads of a run share.
-pub(crate) struct Shared {
-    /// Every URL of the plan, from its base URL parsed once.
-    pub urls: FlagUrls,
-    /// Where flags are saved.
-    pub output: OutputDir,
-    /// Host names, looked up once each for the whole run.
-    pub lookups: Arc<Lookups>,
-    /// Cancelled by the first Ctrl-C: no new download starts.
-    pub cancel: CancellationToken,
-    /// What https servers are verified against, read once for the run.
-    pub roots: Roots,
-    /// The blocking clients' one TLS connector: its rustls configuration
-    /// and session cache are the run's, not each thread's.
-    pub blocking_tls: Arc<ureq::unversioned::transport::RustlsConnector>,
+    pub observers: Arc<Observers>,
 }
 
 impl Run {
@@ -90,27 +79,13 @@ impl Run {
             url: plan.base_url.clone(),
             source,
         })?;
-        let roots = plan.request.trust.roots_for(&plan.base_url);
-        let shared = Shared {
-            urls,
-            output,
-            lookups: Arc::new(Lookups::new(plan.request.connect_timeout)),
-            cancel,
-            roots,
-            blocking_tls: Arc::default(),
-        };
-        let observers = Observers::new(progress, spans, &plan);
         Ok(Self {
+            jobs: Jobs::new(&plan, urls, cancel),
+            store: Store::new(output, plan.save.delay),
+            network: Network::new(&plan),
+            observers: Arc::new(Observers::new(progress, spans, &plan)),
             plan,
-            shared,
-            observers,
         })
-    }
-
-    /// Samples the OS threads and the requests in flight (see
-    /// [`Observers::sample`]).
-    pub(crate) fn sample(&self) {
-        self.observers.sample();
     }
 }
 
@@ -144,20 +119,26 @@ pub(crate) fn run(
     let plan = skip_existing(plan, &output, &progress);
     let run = Arc::new(Run::new(plan, output, progress, cancel, spans)?);
     drivers::drive(Arc::clone(&run))?;
-    let elapsed = run.observers.started.elapsed();
-    run.observers.progress.finish();
-    run.shared.output.close(CLOSE_WAIT);
-    let (counts, results) = run.observers.progress.take_results();
-    let plan = &run.plan;
-    let interrupted = run.shared.cancel.is_cancelled();
+    let Run {
+        plan,
+        jobs,
+        store,
+        network,
+        observers,
+    } = &*run;
+    let elapsed = observers.started.elapsed();
+    observers.progress.finish();
+    store.output.close(CLOSE_WAIT);
+    let (counts, results) = observers.progress.take_results();
+    let interrupted = jobs.cancelled();
     let ideal_seconds = plan
         .server_delay
         .filter(|d| !d.is_zero())
         .map(|d| ideal_time(plan.codes.len(), plan.in_flight_at_most(), d).as_secs_f64());
     let elapsed_seconds = elapsed.as_secs_f64();
     let download_seconds: f64 = results.iter().map(|r| r.seconds).sum();
-    let requests = run.observers.gauges.sent();
-    let connections = (plan.mode == Mode::Async).then(|| run.observers.gauges.connections());
+    let requests = observers.gauges.sent();
+    let connections = (plan.mode == Mode::Async).then(|| observers.gauges.connections());
     let report = RunReport {
         mode: plan.mode,
         runtime: (plan.mode == Mode::Async).then_some(plan.runtime),
@@ -169,12 +150,12 @@ pub(crate) fn run(
         },
         connections,
         requests,
-        lookups: run.shared.lookups.made(),
+        lookups: network.lookups.made(),
         requests_per_connection: connections
             .filter(|opened| *opened > 0)
             .map(|opened| requests as f64 / opened as f64),
         server: plan.base_url.clone(),
-        output: run.shared.output.path().display().to_string(),
+        output: store.output.path().display().to_string(),
         planned: plan.codes.len() + counts.skipped,
         counts,
         interrupted,
@@ -184,15 +165,15 @@ pub(crate) fn run(
         download_seconds,
         overlap: (download_seconds > 0.0).then(|| download_seconds / elapsed_seconds.max(1e-9)),
         errors: report::group_errors(&results),
-        peak_threads: run.observers.gauges.peak_threads(),
-        peak_in_flight: run.observers.gauges.peak_in_flight(),
-        loop_lag: (plan.mode == Mode::Async).then(|| LoopLag::of(&run.observers.lags.samples())),
+        peak_threads: observers.gauges.peak_threads(),
+        peak_in_flight: observers.gauges.peak_in_flight(),
+        loop_lag: (plan.mode == Mode::Async).then(|| LoopLag::of(&observers.lags.samples())),
         save_inline: plan.save.inline,
         save_delay_seconds: plan.save.delay.as_secs_f64(),
         results,
     };
-    let recording = run.observers.timeline.as_ref().map(|timeline| Recording {
-        lookups: run.shared.lookups.spans(run.observers.started),
+    let recording = observers.timeline.as_ref().map(|timeline| Recording {
+        lookups: network.lookups.spans(observers.started),
         ..timeline.recording()
     });
     Ok((report, recording))

@@ -10,14 +10,14 @@ use super::markdown::Markdown;
 use super::svg::Svg;
 use super::{Exporter, table};
 use crate::bench::Order;
-use crate::bench::measure::Cost;
-use crate::bench::schema::{BenchReport, Cell, CellKind, Machine, Run};
+use crate::bench::measure::RunCost;
+use crate::bench::schema::{BenchReport, Cell, CellKind, Machine, MeasuredRun};
 use crate::download::observers::report::LoopLag;
 
-fn run(wall: f64, warmup: bool, sequence: usize) -> Run {
-    Run {
+fn run(wall: f64, warmup: bool, sequence: usize) -> MeasuredRun {
+    MeasuredRun {
         warmup,
-        cost: Cost {
+        cost: RunCost {
             wall_seconds: wall,
             user_seconds: wall / 10.0,
             system_seconds: wall / 20.0,

@@ -16,8 +16,7 @@ use url::Url;
 use super::causes::{ureq_cause, ureq_io_cause};
 use super::contract::{self, Cause, Framing};
 use super::lookup::SharedLookups;
-use super::{Head, Target, Transport};
-use crate::download::Run;
+use super::{Head, Network, Target, Transport};
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
 /// per thread, keeping that thread's one connection (a pool shared by many
@@ -34,9 +33,9 @@ pub(crate) struct BlockingClient {
 }
 
 impl BlockingClient {
-    /// A client for one thread of `run`.
-    pub(crate) fn new(run: &Run) -> Self {
-        let options = &run.plan.request;
+    /// A client for one thread, reaching the server over `network`.
+    pub(crate) fn new(network: &Network) -> Self {
+        let options = &network.options;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -52,7 +51,7 @@ impl BlockingClient {
             .input_buffer_size(contract::MAX_HEAD)
             .max_response_header_size(contract::MAX_HEAD - 1)
             .output_buffer_size(2 * 1024)
-            .tls_config(tls_config(run))
+            .tls_config(tls_config(network))
             .build();
         let (connects, reset) = (
             Arc::new(AtomicUsize::new(0)),
@@ -71,9 +70,9 @@ impl BlockingClient {
             ().chain(SocksConnector::default())
                 .chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
-                .chain(SharedTls(Arc::clone(&run.shared.blocking_tls)))
+                .chain(SharedTls(Arc::clone(&network.blocking_tls)))
                 .chain(watch),
-            SharedLookups(Arc::clone(&run.shared.lookups)),
+            SharedLookups(Arc::clone(&network.lookups)),
         );
         Self {
             agent,
@@ -85,10 +84,10 @@ impl BlockingClient {
 
 /// The TLS of every https connection: rustls verifying against the run's
 /// roots (the async client's too), or nothing with `--insecure`.
-fn tls_config(run: &Run) -> ureq::tls::TlsConfig {
+fn tls_config(network: &Network) -> ureq::tls::TlsConfig {
     ureq::tls::TlsConfig::builder()
-        .root_certs(run.shared.roots.blocking.clone())
-        .disable_verification(run.plan.request.trust.insecure)
+        .root_certs(network.roots.blocking.clone())
+        .disable_verification(network.options.trust.insecure)
         .build()
 }
 
@@ -192,7 +191,7 @@ impl Connector<Box<dyn UreqTransport>> for WatchConnections {
             return Ok(None);
         };
         self.connects.fetch_add(1, Ordering::Relaxed);
-        Ok(Some(Box::new(Watched {
+        Ok(Some(Box::new(ResetNoted {
             inner,
             reset: Arc::clone(&self.reset),
         })))
@@ -201,12 +200,12 @@ impl Connector<Box<dyn UreqTransport>> for WatchConnections {
 
 /// A connection whose resets are noted.
 #[derive(Debug)]
-struct Watched {
+struct ResetNoted {
     inner: Box<dyn UreqTransport>,
     reset: Arc<AtomicBool>,
 }
 
-impl UreqTransport for Watched {
+impl UreqTransport for ResetNoted {
     fn buffers(&mut self) -> &mut dyn Buffers {
         self.inner.buffers()
     }

@@ -28,13 +28,17 @@ use http::{HeaderMap, StatusCode, Version};
 use rand::Rng;
 use url::Url;
 
-use crate::download::Run;
-use crate::download::observers::Watched;
+use tokio_util::sync::CancellationToken;
+
 use crate::download::observers::timeline::{Phase, Step};
+use crate::download::observers::{Observers, Watched};
 pub(crate) use crate::download::plan::Target;
+use crate::download::plan::{FlagUrls, Plan, RequestOptions};
 use crate::download::status::{CodeResult, FetchError};
 use contract::{Cause, Framing, Next, Stage};
-use store::SaveError;
+use lookup::Lookups;
+use store::{OutputDir, SaveError};
+use trust::Roots;
 
 /// What moves the bytes of one request: a blocking or an async HTTP
 /// client. It follows no redirect and turns no status into an error: the
@@ -95,12 +99,91 @@ pub(crate) struct Head<'a> {
     pub headers: &'a HeaderMap,
 }
 
-/// Downloads job `job` of the run over `transport` and hands the flag to
-/// `save`: the driver, not the transport, decides which thread writes
-/// files.
+/// What the story of every download of a run reads: the jobs, their
+/// URLs, the rules of a request, and whether the run still goes on. The
+/// same for every download, made once.
+pub(crate) struct Jobs {
+    /// The country code of each job.
+    codes: Vec<String>,
+    /// Every URL of the plan, from its base URL parsed once.
+    urls: FlagUrls,
+    /// Extra attempts for errors worth retrying.
+    retries: u32,
+    /// A body larger than this is an error and is not saved.
+    max_size: u64,
+    /// Fetch `metadata.json` first and save under the country's name.
+    names: bool,
+    /// Save job `i` as `<CC>-<i>.gif`.
+    numbered: bool,
+    /// Cancelled by the first Ctrl-C: no new download starts, no retry.
+    pub(crate) cancel: CancellationToken,
+}
+
+impl Jobs {
+    /// The jobs of `plan`, its URLs under `urls`, stopped by `cancel`.
+    pub(crate) fn new(plan: &Plan, urls: FlagUrls, cancel: CancellationToken) -> Self {
+        Self {
+            codes: plan.codes.clone(),
+            urls,
+            retries: plan.request.retries,
+            max_size: plan.request.max_size,
+            names: plan.request.names,
+            numbered: plan.numbered,
+            cancel,
+        }
+    }
+
+    /// How many jobs there are.
+    pub(crate) fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// The country code of job `job`.
+    pub(crate) fn code(&self, job: usize) -> &str {
+        &self.codes[job]
+    }
+
+    /// Whether the run was interrupted: no new download starts.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// How a run's clients reach its server, made once for the run: the
+/// request options they are built with, the roots https servers are
+/// verified against, the host names looked up, and the blocking clients'
+/// one TLS connector (its rustls configuration and session cache are the
+/// run's, not each thread's).
+pub(crate) struct Network {
+    /// Timeouts, HTTP/2 connections and streams, trust.
+    pub(crate) options: RequestOptions,
+    /// What https servers are verified against, read once for the run.
+    pub(crate) roots: Roots,
+    /// Host names, looked up once each for the whole run.
+    pub(crate) lookups: Arc<Lookups>,
+    /// The blocking clients' TLS connector.
+    pub(crate) blocking_tls: Arc<ureq::unversioned::transport::RustlsConnector>,
+}
+
+impl Network {
+    /// The network of a run of `plan`: its roots decided from its base URL.
+    pub(crate) fn new(plan: &Plan) -> Self {
+        Self {
+            roots: plan.request.trust.roots_for(&plan.base_url),
+            lookups: Arc::new(Lookups::new(plan.request.connect_timeout)),
+            options: plan.request.clone(),
+            blocking_tls: Arc::default(),
+        }
+    }
+}
+
+/// Downloads job `job` over `transport`, telling `observers` of each step,
+/// and hands the flag to `save`: the driver, not the transport, decides
+/// which thread writes files.
 pub(crate) async fn download<T, S, F>(
     transport: &T,
-    run: &Arc<Run>,
+    jobs: &Jobs,
+    observers: &Observers,
     job: usize,
     save: S,
 ) -> CodeResult
@@ -109,7 +192,7 @@ where
     S: FnOnce(FlagFile) -> F,
     F: Future<Output = Result<Saved, FetchError>>,
 {
-    let mut download = Download::new(run, job, transport.connection(job));
+    let mut download = Download::new(jobs, observers, job, transport.connection(job));
     let outcome = match download.fetch(transport).await {
         Ok(flag) => save(flag).await,
         Err(error) => Err(error),
@@ -120,7 +203,8 @@ where
 /// One download in progress: what it has gathered so far, kept across
 /// its requests, and how the observers know it.
 struct Download<'a> {
-    run: &'a Arc<Run>,
+    jobs: &'a Jobs,
+    observers: &'a Observers,
     job: usize,
     code: &'a str,
     retries: u32,
@@ -130,22 +214,28 @@ struct Download<'a> {
 
 impl<'a> Download<'a> {
     /// Starts job `job`: the observers give it a slot.
-    fn new(run: &'a Arc<Run>, job: usize, connection: Option<usize>) -> Self {
-        let code = run.plan.codes[job].as_str();
+    fn new(
+        jobs: &'a Jobs,
+        observers: &'a Observers,
+        job: usize,
+        connection: Option<usize>,
+    ) -> Self {
+        let code = jobs.code(job);
         Self {
-            run,
+            jobs,
+            observers,
             job,
             code,
             retries: 0,
             country: None,
-            watched: run.observers.started(job, code, connection),
+            watched: observers.started(job, code, connection),
         }
     }
 
     /// The story: the metadata first with `--names`, then the flag, ready
     /// to save.
     async fn fetch<T: Transport>(&mut self, transport: &T) -> Result<FlagFile, FetchError> {
-        if self.run.plan.request.names {
+        if self.jobs.names {
             let metadata = self.get(transport, Target::Metadata).await?;
             self.country = Some(parse_country(&metadata)?);
         }
@@ -164,24 +254,22 @@ impl<'a> Download<'a> {
         transport: &T,
         target: Target,
     ) -> Result<Bytes, FetchError> {
-        let url = self.run.shared.urls.of(self.code, target);
-        let policy = RetryPolicy::new(self.run.plan.request.retries);
+        let url = self.jobs.urls.of(self.code, target);
+        let policy = RetryPolicy::new(self.jobs.retries);
         let mut attempt = 0;
         loop {
             let error = match self.get_once(transport, &url, target, attempt).await {
                 Ok(body) => return Ok(body),
                 Err(error) => error,
             };
-            let cancelled = self.run.shared.cancel.is_cancelled();
+            let cancelled = self.jobs.cancelled();
             let (wait, error) = match policy.decide(error, attempt, cancelled) {
                 Decision::GiveUp(error) => return Err(error),
                 Decision::Retry { wait, error } => (wait, error),
             };
             attempt += 1;
             self.retries += 1;
-            self.run
-                .observers
-                .retrying(self.code, attempt, &error, wait);
+            self.observers.retrying(self.code, attempt, &error, wait);
             let waited = Instant::now();
             transport.pause(wait).await;
             self.phase(Phase::Backoff, target, attempt, waited);
@@ -197,17 +285,17 @@ impl<'a> Download<'a> {
         target: Target,
         attempt: u32,
     ) -> Result<Bytes, FetchError> {
-        let max_size = self.run.plan.request.max_size;
+        let max_size = self.jobs.max_size;
         let mut request = contract::Request::new(url.clone(), max_size);
         loop {
             let _slot = transport.slot(self.job).await;
-            let _in_flight = self.run.observers.sending();
+            let _in_flight = self.observers.sending();
             let sent = Instant::now();
             let response = transport.send(request.url(), self.job, target).await;
             self.phase(Phase::Request, target, attempt, sent);
             let response = response.map_err(|cause| {
                 if cause == Cause::Refused {
-                    self.run.observers.refused(self.watched);
+                    self.observers.refused(self.watched);
                 }
                 contract::verdict(cause, Stage::Head)
             })?;
@@ -234,14 +322,12 @@ impl<'a> Download<'a> {
             target,
             attempt,
         };
-        self.run
-            .observers
-            .phase(self.watched, self.code, step, start);
+        self.observers.phase(self.watched, self.code, step, start);
     }
 
     /// The name to save under: the country's, or the job number's.
     fn label(&self) -> Option<String> {
-        match (&self.country, self.run.plan.numbered) {
+        match (&self.country, self.jobs.numbered) {
             (Some(country), _) => Some(country.clone()),
             (None, true) => Some(self.job.to_string()),
             (None, false) => None,
@@ -255,7 +341,7 @@ impl<'a> Download<'a> {
             Ok(saved) => CodeResult::ok(code, saved.bytes, saved.file, country, retries),
             Err(error) => CodeResult::failed(code, &error, country, retries),
         };
-        self.run.observers.ended(self.watched, &result);
+        self.observers.ended(self.watched, &result);
         result
     }
 }
@@ -263,7 +349,7 @@ impl<'a> Download<'a> {
 impl Drop for Download<'_> {
     /// The slot is free again, however the download ended (even a panic).
     fn drop(&mut self) {
-        self.run.observers.release(self.watched);
+        self.observers.release(self.watched);
     }
 }
 
@@ -298,26 +384,42 @@ pub(crate) fn parse_country(body: &[u8]) -> Result<String, FetchError> {
     }
 }
 
-/// Saves a downloaded flag atomically under its safe name, taking at least
-/// `--save-delay` (a slow disk, simulated by sleeping on this thread), and
-/// tells the observers of the save, on the thread it ran on. Once the run
-/// has ended (the output folder is closed) nothing more is saved.
-pub(crate) fn save_flag(run: &Run, flag: &FlagFile) -> Result<Saved, FetchError> {
-    let started = Instant::now();
-    if !run.plan.save.delay.is_zero() {
-        std::thread::sleep(run.plan.save.delay);
+/// Where a run's flags are written, and how slowly (`--save-delay`).
+pub(crate) struct Store {
+    /// The output folder, closed when the run ends.
+    pub(crate) output: OutputDir,
+    /// Every save takes at least this long: a slow disk.
+    delay: Duration,
+}
+
+impl Store {
+    /// Saves into `output`, each save taking at least `delay`.
+    pub(crate) fn new(output: OutputDir, delay: Duration) -> Self {
+        Self { output, delay }
     }
-    let name = store::flag_file_name(&flag.code, flag.label.as_deref());
-    let saved = run.shared.output.save(&name, &flag.body);
-    let step = Step::first(Phase::Save, Target::Flag);
-    run.observers.phase(flag.watched, &flag.code, step, started);
-    match saved {
-        Ok(_) => Ok(Saved {
-            bytes: flag.body.len() as u64,
-            file: name,
-        }),
-        Err(SaveError::Closed) => Err(FetchError::Cancelled),
-        Err(error) => Err(FetchError::Save(error.to_string())),
+
+    /// Saves a downloaded flag atomically under its safe name, taking at
+    /// least the store's delay (a slow disk, simulated by sleeping on this
+    /// thread), and tells `observers` of the save, on the thread it ran
+    /// on. Once the run has ended (the output folder is closed) nothing
+    /// more is saved.
+    pub(crate) fn save(&self, flag: &FlagFile, observers: &Observers) -> Result<Saved, FetchError> {
+        let started = Instant::now();
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
+        }
+        let name = store::flag_file_name(&flag.code, flag.label.as_deref());
+        let saved = self.output.save(&name, &flag.body);
+        let step = Step::first(Phase::Save, Target::Flag);
+        observers.phase(flag.watched, &flag.code, step, started);
+        match saved {
+            Ok(_) => Ok(Saved {
+                bytes: flag.body.len() as u64,
+                file: name,
+            }),
+            Err(SaveError::Closed) => Err(FetchError::Cancelled),
+            Err(error) => Err(FetchError::Save(error.to_string())),
+        }
     }
 }
 

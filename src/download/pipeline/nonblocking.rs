@@ -27,8 +27,8 @@ use url::Url;
 use super::causes::reqwest_cause;
 use super::contract::{self, Cause, Framing};
 use super::lookup::AsyncLookups;
-use super::{Head, Slot, Target, Transport};
-use crate::download::Run;
+use super::{Head, Network, Slot, Target, Transport};
+use crate::download::observers::Observers;
 use crate::download::plan::RequestOptions;
 
 /// The async client of the async mode: reqwest. Over HTTP/1.1 it is one
@@ -52,13 +52,19 @@ pub(crate) struct AsyncClient {
 }
 
 impl AsyncClient {
-    /// The client of `run`: `concurrency` downloads in flight,
+    /// The client of a run reaching its server over `network`, its
+    /// connections told to `observers`: `concurrency` downloads in flight,
     /// `downloads` in all.
-    pub(crate) fn new(run: &Arc<Run>) -> Result<Self, ClientError> {
-        let options = &run.plan.request;
+    pub(crate) fn new(
+        network: &Network,
+        observers: &Arc<Observers>,
+        downloads: usize,
+        concurrency: usize,
+    ) -> Result<Self, ClientError> {
+        let options = &network.options;
         let build = |connection: Option<usize>| {
             let builder = reqwest::Client::builder()
-                .tls_backend_preconfigured(tls_config(run, connection.is_some())?)
+                .tls_backend_preconfigured(tls_config(network, connection.is_some())?)
                 .timeout(options.timeout)
                 .connect_timeout(options.connect_timeout)
                 .redirect(reqwest::redirect::Policy::none())
@@ -69,18 +75,14 @@ impl AsyncClient {
                 .tcp_keepalive_interval(None)
                 .tcp_keepalive_retries(None)
                 .tcp_user_timeout(None)
-                .dns_resolver(Arc::new(AsyncLookups(Arc::clone(&run.shared.lookups))))
-                .connector_layer(counting_connects(run, connection));
+                .dns_resolver(Arc::new(AsyncLookups(Arc::clone(&network.lookups))))
+                .connector_layer(counting_connects(observers, connection));
             let builder = match connection {
                 // HTTP/1.1 only, even where TLS offers h2, so that the
                 // models stay comparable.
                 None => builder
                     .http1_only()
-                    .pool_max_idle_per_host(idle_connections(
-                        options,
-                        run.plan.concurrency,
-                        run.plan.codes.len(),
-                    )),
+                    .pool_max_idle_per_host(idle_connections(options, concurrency, downloads)),
                 // Prior knowledge over http://, ALPN offering h2 alone
                 // over https://; a response head as large as the contract
                 // allows.
@@ -107,8 +109,8 @@ impl AsyncClient {
             clients,
             streams,
             http2: options.http2.is_some(),
-            downloads: run.plan.codes.len(),
-            concurrency: run.plan.concurrency,
+            downloads,
+            concurrency,
         })
     }
 
@@ -243,20 +245,20 @@ fn idle_connections(options: &RequestOptions, concurrency: usize, downloads: usi
 /// and, over HTTP/2, records each connect as a step of connection
 /// `connection`.
 fn counting_connects<S, T, E>(
-    run: &Arc<Run>,
+    observers: &Arc<Observers>,
     connection: Option<usize>,
 ) -> MapFutureLayer<impl FnMut(S) -> CountedConnect<S> + Clone + use<S, T, E>>
 where
     S: Future<Output = Result<T, E>> + Send + 'static,
 {
-    let run = Arc::clone(run);
+    let observers = Arc::clone(observers);
     MapFutureLayer::new(move |connecting: S| {
-        let (run, started) = (Arc::clone(&run), Instant::now());
+        let (observers, started) = (Arc::clone(&observers), Instant::now());
         let counted = async move {
             let connected = connecting.await?;
             // The request this connect was for, if it still waits for it.
             let _ = OPENED.try_with(|opened| opened.set(true));
-            run.observers.connected(connection, started);
+            observers.connected(connection, started);
             Ok(connected)
         };
         Box::pin(counted) as CountedConnect<S>
@@ -288,9 +290,9 @@ pub enum ClientError {
 /// verifying against the run's roots as the blocking client does (the same
 /// trust and the same verdicts in every mode), or nothing with
 /// `--insecure`; ALPN offers HTTP/1.1 alone, or h2 alone with `http2`.
-fn tls_config(run: &Run, http2: bool) -> Result<rustls::ClientConfig, rustls::Error> {
+fn tls_config(network: &Network, http2: bool) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = run.shared.roots.verifier(&provider)?;
+    let verifier = network.roots.verifier(&provider)?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()

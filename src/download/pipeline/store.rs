@@ -82,10 +82,10 @@ fn safe_name_part(name: &str) -> String {
 /// ends early (a second Ctrl-C, a closed pipe) leaves none behind, even when
 /// other threads are saving at that very moment. Clones share the folder.
 #[derive(Debug, Clone)]
-pub(crate) struct OutputDir(Arc<Shared>);
+pub(crate) struct OutputDir(Arc<Folder>);
 
 #[derive(Debug)]
-struct Shared {
+struct Folder {
     path: PathBuf,
     /// Shut by `close`: no save starts after.
     closed: AtomicBool,
@@ -97,7 +97,7 @@ struct Shared {
     waiting: Mutex<()>,
 }
 
-impl Shared {
+impl Folder {
     /// A save ends (written, failed, or backed out at the shut gate); the
     /// last one after the gate shut wakes `close`.
     fn save_ended(&self) {
@@ -155,7 +155,7 @@ impl OutputDir {
         let _ = probe.close();
         // What a killed run (SIGKILL, a power cut) could not clean up.
         remove_leftovers(path, Leftovers::OfEndedRuns);
-        Ok(Self(Arc::new(Shared {
+        Ok(Self(Arc::new(Folder {
             path: path.to_owned(),
             closed: AtomicBool::new(false),
             saving: AtomicUsize::new(0),
