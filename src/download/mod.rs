@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::download::observers::Observers;
 use crate::download::observers::progress::Progress;
-use crate::download::observers::report::{self, LoopLag, RunReport, ideal_time};
+use crate::download::observers::report::{self, LoopLag, RunReport, TlsHandshakes, ideal_time};
 use crate::download::observers::timeline::Recording;
 use crate::download::pipeline::store::{self, OutputDir};
 use crate::download::pipeline::{Jobs, Network, Store};
@@ -154,6 +154,13 @@ pub(crate) fn run(
         requests_per_connection: connections
             .filter(|opened| *opened > 0)
             .map(|opened| requests as f64 / opened as f64),
+        tls: plan.base_url.starts_with("https:").then(|| {
+            let (full, handshakes) = network.roots.handshakes.counts(connections);
+            TlsHandshakes {
+                handshakes,
+                resumed: handshakes - full,
+            }
+        }),
         server: plan.base_url.clone(),
         output: store.output.path().display().to_string(),
         planned: plan.codes.len() + counts.skipped,

@@ -37,6 +37,7 @@ fn run_report() -> RunReport {
         requests: 5,
         lookups: 0,
         requests_per_connection: Some(1.25),
+        tls: None,
         server: "http://127.0.0.1:8001/flags".into(),
         output: "downloaded".into(),
         planned: 4,
@@ -135,6 +136,7 @@ fn one_request_is_not_requests() {
         connections: Some(1),
         requests: 1,
         requests_per_connection: Some(1.0),
+        tls: None,
         ..run_report()
     };
     let summary = report::summary(&one);

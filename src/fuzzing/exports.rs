@@ -97,6 +97,7 @@ pub fn exports(data: &[u8]) {
         requests: results.len(),
         lookups: 0,
         requests_per_connection: Some(results.len() as f64),
+        tls: None,
         server: "http://127.0.0.1:8000/flags".into(),
         output: "downloaded".into(),
         planned: results.len(),

@@ -326,3 +326,43 @@ fn a_body_cut_without_close_notify_is_truncated_in_every_mode() {
         }
     }
 }
+
+#[test]
+fn the_report_counts_tls_handshakes_and_resumed_sessions_in_every_mode() {
+    // One request a connection, one at a time: the first handshake is
+    // full, the two after it resume its session.
+    let site = tls_site(Cert::Good);
+    for mode in MODES {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |extra: &[&str]| {
+            flags()
+                .args(["BR", "CN", "IN", "-s", &site.base_url, "-o"])
+                .arg(dir.path())
+                .args(mode_args(mode, "1"))
+                .arg("--cacert")
+                .arg(&site.ca_pem)
+                .args(extra)
+                .output()
+                .unwrap()
+        };
+        let report = json(&run(&["--json"]).stdout);
+        assert_eq!(report["counts"]["ok"], 3, "{mode}: {report}");
+        assert_eq!(report["tls"]["handshakes"], 3, "{mode}: {report}");
+        assert_eq!(report["tls"]["resumed"], 2, "{mode}: {report}");
+        let summary = run(&[]);
+        let stdout = String::from_utf8_lossy(&summary.stdout);
+        assert!(
+            stdout.contains("TLS: 3 handshakes, 2 resumed."),
+            "{mode}: {stdout}"
+        );
+    }
+    // Over plain HTTP there is no TLS to count.
+    let server = crate::common::server(flags::server::ServerConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let output = flags()
+        .args(["BR", "-s", server.base_url(), "--json", "-o"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(json(&output.stdout)["tls"], serde_json::Value::Null);
+}

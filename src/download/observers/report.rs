@@ -31,6 +31,9 @@ pub(crate) struct RunReport {
     pub lookups: usize,
     /// Async mode: requests per connection opened; over HTTP/2, streams.
     pub requests_per_connection: Option<f64>,
+    /// Against an https server: the TLS handshakes made, and how many
+    /// resumed a session (`null` over plain HTTP).
+    pub tls: Option<TlsHandshakes>,
     /// Base URL the flags came from.
     pub server: String,
     /// Output folder.
@@ -71,6 +74,16 @@ pub(crate) struct RunReport {
     pub save_delay_seconds: f64,
     /// One entry per code that finished, sorted by code.
     pub results: Vec<CodeResult>,
+}
+
+/// A run's TLS handshakes: a full one verifies the server's certificate,
+/// a resumed one skips it and costs a fraction (`flags costs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct TlsHandshakes {
+    /// Handshakes made, full and resumed.
+    pub handshakes: usize,
+    /// Those that resumed a session.
+    pub resumed: usize,
 }
 
 /// The ideal time for `n` downloads at concurrency `c` from a server with
@@ -343,6 +356,13 @@ pub(crate) fn summary(report: &RunReport) -> String {
             "\nConnections: {opened} opened for {requests}: {each:.1} per connection."
         ));
     }
+    if let Some(tls) = report.tls {
+        text.push_str(&format!(
+            "\nTLS: {}, {} resumed.",
+            count(tls.handshakes, "handshake", "handshakes"),
+            tls.resumed
+        ));
+    }
     text.push_str(&format!(
         "\nAt the peak: {} in flight, {}.",
         count(report.peak_in_flight, "request", "requests"),
@@ -420,6 +440,7 @@ mod tests {
             requests: 5000,
             lookups: 0,
             requests_per_connection: Some(5.0),
+            tls: None,
             server: "http://127.0.0.1:1/flags".into(),
             output: "downloads".into(),
             planned: 5000,

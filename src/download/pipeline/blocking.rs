@@ -1,21 +1,27 @@
 //! The blocking client of the sequential and threaded modes: ureq 3, a truly
-//! blocking client (no hidden runtime thread).
+//! blocking client (no hidden runtime thread). Its TLS is the run's: a
+//! connector in ureq's chain that makes the handshake with the rustls
+//! configuration `trust` builds for both clients (the same verifier, so
+//! the same verdicts and one count of full handshakes).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, RustlsConnector,
-    SocksConnector, TcpConnector, Transport as UreqTransport,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, LazyBuffers, NextTimeout,
+    SocksConnector, TcpConnector, Transport as UreqTransport, TransportAdapter,
 };
 use url::Url;
 
 use super::causes::{ureq_cause, ureq_io_cause};
 use super::contract::{self, Cause, Framing};
 use super::lookup::SharedLookups;
+use super::trust::Roots;
 use super::{Head, Network, Target, Transport};
 
 /// The blocking client of the sequential and threaded modes: one ureq agent
@@ -51,7 +57,6 @@ impl BlockingClient {
             .input_buffer_size(contract::MAX_HEAD)
             .max_response_header_size(contract::MAX_HEAD - 1)
             .output_buffer_size(2 * 1024)
-            .tls_config(tls_config(network))
             .build();
         let (connects, reset) = (
             Arc::new(AtomicUsize::new(0)),
@@ -63,14 +68,14 @@ impl BlockingClient {
         };
         let agent = ureq::Agent::with_parts(
             config,
-            // ureq's default chain, with the run's one TLS connector in it:
-            // every thread's client shares its rustls configuration (the
-            // roots parsed once) and its session cache (so a thread can
-            // resume a session another began).
+            // ureq's default chain, with the run's TLS in it: every
+            // thread's client shares one rustls configuration (the roots
+            // parsed once, the async client's verifier) and its session
+            // cache (so a thread can resume a session another began).
             ().chain(SocksConnector::default())
                 .chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
-                .chain(SharedTls(Arc::clone(&network.blocking_tls)))
+                .chain(RunTls(Arc::clone(&network.roots)))
                 .chain(watch),
             SharedLookups(Arc::clone(&network.lookups)),
         );
@@ -80,15 +85,6 @@ impl BlockingClient {
             reset,
         }
     }
-}
-
-/// The TLS of every https connection: rustls verifying against the run's
-/// roots (the async client's too), or nothing with `--insecure`.
-fn tls_config(network: &Network) -> ureq::tls::TlsConfig {
-    ureq::tls::TlsConfig::builder()
-        .root_certs(network.roots.blocking.clone())
-        .disable_verification(network.options.trust.insecure)
-        .build()
 }
 
 impl Transport for BlockingClient {
@@ -162,11 +158,19 @@ struct WatchConnections {
     reset: Arc<AtomicBool>,
 }
 
-/// The run's one rustls connector, in every thread's chain.
-#[derive(Debug)]
-struct SharedTls(Arc<RustlsConnector>);
+/// The TLS of every https connection of the blocking clients: rustls with
+/// the run's one configuration (see [`Roots::blocking_config`]), each
+/// completed handshake counted. Its steps are those of ureq's own rustls
+/// connector, whose configuration cannot take the run's verifier.
+struct RunTls(Arc<Roots>);
 
-impl<In: UreqTransport> Connector<In> for SharedTls {
+impl std::fmt::Debug for RunTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RunTls")
+    }
+}
+
+impl<In: UreqTransport> Connector<In> for RunTls {
     type Out = Box<dyn UreqTransport>;
 
     fn connect(
@@ -174,8 +178,71 @@ impl<In: UreqTransport> Connector<In> for SharedTls {
         details: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        let connected = self.0.connect(details, chained)?;
-        Ok(connected.map(|transport| Box::new(transport) as Box<dyn UreqTransport>))
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(transport.boxed()));
+        }
+        let config = self.0.blocking_config()?;
+        let host = details.uri.host().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|_| ureq::Error::Tls("not a host name TLS can verify"))?;
+        let mut tls = ClientConnection::new(config, name)?;
+        let mut socket = TransportAdapter::new(transport.boxed(), details.current_time.clone());
+        socket.set_timeout(details.timeout);
+        tls.complete_io(&mut socket)?;
+        self.0.handshakes.completed();
+        let buffers = LazyBuffers::new(
+            details.config.input_buffer_size(),
+            details.config.output_buffer_size(),
+        );
+        Ok(Some(Box::new(TlsTransport {
+            buffers,
+            stream: StreamOwned::new(tls, socket),
+        })))
+    }
+}
+
+/// A connection over TLS, as ureq's own rustls transport is.
+struct TlsTransport {
+    buffers: LazyBuffers,
+    stream: StreamOwned<ClientConnection, TransportAdapter>,
+}
+
+impl std::fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsTransport")
+    }
+}
+
+impl UreqTransport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream.get_mut().set_timeout(timeout);
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.stream.get_mut().get_mut().is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
     }
 }
 

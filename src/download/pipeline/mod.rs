@@ -151,28 +151,24 @@ impl Jobs {
 
 /// How a run's clients reach its server, made once for the run: the
 /// request options they are built with, the roots https servers are
-/// verified against, the host names looked up, and the blocking clients'
-/// one TLS connector (its rustls configuration and session cache are the
-/// run's, not each thread's).
+/// verified against (and the TLS configurations made from them), and the
+/// host names looked up.
 pub(crate) struct Network {
     /// Timeouts, HTTP/2 connections and streams, trust.
     pub(crate) options: RequestOptions,
     /// What https servers are verified against, read once for the run.
-    pub(crate) roots: Roots,
+    pub(crate) roots: Arc<Roots>,
     /// Host names, looked up once each for the whole run.
     pub(crate) lookups: Arc<Lookups>,
-    /// The blocking clients' TLS connector.
-    pub(crate) blocking_tls: Arc<ureq::unversioned::transport::RustlsConnector>,
 }
 
 impl Network {
     /// The network of a run of `plan`: its roots decided from its base URL.
     pub(crate) fn new(plan: &Plan) -> Self {
         Self {
-            roots: plan.request.trust.roots_for(&plan.base_url),
+            roots: Arc::new(plan.request.trust.roots_for(&plan.base_url)),
             lookups: Arc::new(Lookups::new(plan.request.connect_timeout)),
             options: plan.request.clone(),
-            blocking_tls: Arc::default(),
         }
     }
 }

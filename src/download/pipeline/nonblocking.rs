@@ -64,7 +64,7 @@ impl AsyncClient {
         let options = &network.options;
         let build = |connection: Option<usize>| {
             let builder = reqwest::Client::builder()
-                .tls_backend_preconfigured(tls_config(network, connection.is_some())?)
+                .tls_backend_preconfigured(network.roots.client_config(alpn(connection.is_some()))?)
                 .timeout(options.timeout)
                 .connect_timeout(options.connect_timeout)
                 .redirect(reqwest::redirect::Policy::none())
@@ -274,6 +274,12 @@ tokio::task_local! {
 /// A connect, counted when it ends.
 type CountedConnect<S> = Pin<Box<dyn Future<Output = <S as Future>::Output> + Send>>;
 
+/// The one protocol ALPN offers: HTTP/1.1 alone, or h2 alone with
+/// `http2`, so that the models stay comparable.
+fn alpn(http2: bool) -> &'static [u8] {
+    if http2 { b"h2" } else { b"http/1.1" }
+}
+
 /// Why the async client could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -284,26 +290,6 @@ pub enum ClientError {
     /// cannot use, among others).
     #[error("{0}")]
     Build(#[from] reqwest::Error),
-}
-
-/// The TLS configuration of every https connection: rustls over ring,
-/// verifying against the run's roots as the blocking client does (the same
-/// trust and the same verdicts in every mode), or nothing with
-/// `--insecure`; ALPN offers HTTP/1.1 alone, or h2 alone with `http2`.
-fn tls_config(network: &Network, http2: bool) -> Result<rustls::ClientConfig, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = network.roots.verifier(&provider)?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![if http2 {
-        b"h2".to_vec()
-    } else {
-        b"http/1.1".to_vec()
-    }];
-    Ok(config)
 }
 
 #[cfg(test)]

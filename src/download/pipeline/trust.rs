@@ -6,6 +6,7 @@
 //! so a certificate gets one verdict whichever mode met it.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -76,20 +77,12 @@ impl Trust {
         } else {
             bundled_roots().chain(self.cacert.iter().cloned()).collect()
         };
-        let blocking = if self.insecure || (!https && self.cacert.is_empty()) {
-            ureq::tls::RootCerts::WebPki
-        } else {
-            let certs: Vec<_> = certs
-                .iter()
-                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
-                .collect();
-            ureq::tls::RootCerts::new_with_certs(&certs)
-        };
         Roots {
             certs,
             insecure: self.insecure,
-            blocking,
             verifier: OnceLock::new(),
+            blocking: OnceLock::new(),
+            handshakes: Arc::default(),
         }
     }
 }
@@ -104,29 +97,34 @@ fn bundled_roots() -> impl Iterator<Item = CertificateDer<'static>> {
 /// none falls back on the bundled Mozilla roots) and `--cacert`. Against a
 /// plain http server, which a redirect could still send to https: the
 /// bundled roots and `--cacert`, so that no plain run pays for reading the
-/// system's store. Each client takes them as it can, once for the run.
+/// system's store. Both clients verify with one verifier, made once for
+/// the run, which counts the full handshakes.
 pub(crate) struct Roots {
     certs: Vec<CertificateDer<'static>>,
     insecure: bool,
-    /// The roots as ureq takes them, shared by every thread's client: for a
-    /// plain run without `--cacert`, ureq's own copy of the Mozilla list.
-    pub blocking: ureq::tls::RootCerts,
-    /// The async client's verifier, made when first asked for.
+    /// The one verifier, made when first asked for.
     verifier: OnceLock<Arc<dyn ServerCertVerifier>>,
+    /// The blocking clients' one configuration (HTTP/1.1), shared by
+    /// every thread: its session cache lets a thread resume a session
+    /// another began.
+    blocking: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>>,
+    /// The run's TLS handshakes, full and in all.
+    pub handshakes: Arc<Handshakes>,
 }
 
 impl Roots {
-    /// The async client's verifier: WebPKI over the roots, as the blocking
-    /// client's, or none with `--insecure`; made once, whatever the number
-    /// of clients (one per HTTP/2 connection).
-    pub(crate) fn verifier(
+    /// The verifier: WebPKI over the roots, or none with `--insecure`;
+    /// made once, whatever the number of clients, and counting each
+    /// certificate it accepts (a full handshake: a resumed one shows
+    /// none).
+    fn verifier(
         &self,
         provider: &Arc<CryptoProvider>,
     ) -> Result<Arc<dyn ServerCertVerifier>, rustls::Error> {
         if let Some(verifier) = self.verifier.get() {
             return Ok(Arc::clone(verifier));
         }
-        let verifier: Arc<dyn ServerCertVerifier> = if self.insecure {
+        let inner: Arc<dyn ServerCertVerifier> = if self.insecure {
             Arc::new(NoVerification(Arc::clone(provider)))
         } else {
             let mut store = rustls::RootCertStore::empty();
@@ -138,7 +136,110 @@ impl Roots {
             .build()
             .map_err(|e| rustls::Error::General(e.to_string()))?
         };
-        Ok(Arc::clone(self.verifier.get_or_init(|| verifier)))
+        let counted: Arc<dyn ServerCertVerifier> = Arc::new(Counted {
+            inner,
+            handshakes: Arc::clone(&self.handshakes),
+        });
+        Ok(Arc::clone(self.verifier.get_or_init(|| counted)))
+    }
+
+    /// The TLS configuration of an https connection: rustls over ring,
+    /// verifying against the run's roots (the same trust and the same
+    /// verdicts in every mode); ALPN offers `alpn` alone.
+    pub(crate) fn client_config(&self, alpn: &[u8]) -> Result<rustls::ClientConfig, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = self.verifier(&provider)?;
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        Ok(config)
+    }
+
+    /// The blocking clients' configuration (HTTP/1.1), made once.
+    pub(crate) fn blocking_config(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+        self.blocking
+            .get_or_init(|| self.client_config(b"http/1.1").map(Arc::new))
+            .clone()
+    }
+}
+
+/// How many TLS handshakes a run made, and how many were full ones: a
+/// resumed handshake skips the certificate and its signatures, and costs
+/// a fraction of a full one (`flags costs`).
+#[derive(Debug, Default)]
+pub(crate) struct Handshakes {
+    /// Certificates accepted: one per full handshake.
+    full: AtomicUsize,
+    /// Handshakes the blocking clients completed; the async client's are
+    /// its connections to an https server.
+    blocking: AtomicUsize,
+}
+
+impl Handshakes {
+    /// A blocking client completed a handshake.
+    pub(crate) fn completed(&self) {
+        self.blocking.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The full handshakes, and all of them: the blocking clients', or
+    /// `async_connections` for the async client (each its own handshake).
+    pub(crate) fn counts(&self, async_connections: Option<usize>) -> (usize, usize) {
+        let full = self.full.load(Ordering::Relaxed);
+        let all = async_connections.unwrap_or_else(|| self.blocking.load(Ordering::Relaxed));
+        (full, all.max(full))
+    }
+}
+
+/// A verifier that counts the certificates it accepts.
+#[derive(Debug)]
+struct Counted {
+    inner: Arc<dyn ServerCertVerifier>,
+    handshakes: Arc<Handshakes>,
+}
+
+impl ServerCertVerifier for Counted {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        self.handshakes.full.fetch_add(1, Ordering::Relaxed);
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
