@@ -1,12 +1,19 @@
-//! The regression gate of `--baseline`: each cell against the same cell
-//! (name, concurrency, delay) of an earlier JSON export, decided as `flags
-//! bench compare` decides (see [`compare`](super::compare)): a cell fails
-//! only when the whole interval of its ratio is beyond the allowed
-//! slowdown and the machine ran as fast as for the baseline, so neither
-//! noise nor another tenant's load can fail a build; what the runs cannot
-//! decide is a warning.
+//! The regression gate: each cell against the same cell (name,
+//! concurrency, delay) of the baseline, decided as `flags bench compare`
+//! decides (see [`compare`](super::compare)): a cell fails only when the
+//! whole interval of its ratio is beyond the allowed slowdown and the
+//! machine ran as fast as for the baseline; what the runs cannot decide
+//! is a warning.
+//!
+//! The baseline is an earlier JSON export (`--baseline`), or the baseline
+//! build itself run beside this one in the same bench, each cell's twin
+//! interleaved with it (`--baseline-exe`). On a shared machine only the
+//! second holds: the machine's speed drifts by a quarter from one minute
+//! to the next, which the runs of one bench cannot see, so an export
+//! taken in a quick minute makes every later bench look slower; twins
+//! run in the same minutes and drift alike.
 
-use super::compare::{Comparison, Judgement, compare as compare_reports};
+use super::compare::{Comparison, Judgement, Runs, compare_runs};
 use super::schema::BenchReport;
 use crate::duration::human_seconds;
 use crate::text::inert;
@@ -16,6 +23,8 @@ use crate::text::inert;
 pub(crate) struct Gate {
     comparison: Comparison,
     max_regression: f64,
+    /// The baseline ran in the same bench (`--baseline-exe`).
+    beside: bool,
 }
 
 impl Gate {
@@ -42,6 +51,7 @@ impl Gate {
     pub(crate) fn lines(&self) -> Vec<String> {
         let allowed = self.max_regression * 100.0;
         let mut lines = vec![match self.comparison.machine {
+            _ if self.beside => "baseline: the baseline build ran beside this one, interleaved, on the same machine in the same minutes".to_owned(),
             Some(m) => format!(
                 "baseline: the machine's speed probe took {:+.1}% against the baseline's (interval {:+.1}% to {:+.1}%)",
                 (m.ratio - 1.0) * 100.0,
@@ -80,7 +90,58 @@ impl Gate {
 /// of at most `max_regression` ([`Comparison::judge`]).
 pub(crate) fn compare(current: &BenchReport, baseline: &BenchReport, max_regression: f64) -> Gate {
     Gate {
-        comparison: compare_reports(baseline, current, max_regression),
+        comparison: compare_runs(baseline, current, max_regression, Runs::Apart),
         max_regression,
+        beside: false,
     }
+}
+
+/// What a twin's name ends with: the cell of the same name without it,
+/// run by the baseline build (`--baseline-exe`).
+const TWIN: &str = "@baseline";
+
+/// The name of the twin of cell `name`.
+pub(crate) fn twin_name(name: &str) -> String {
+    format!("{name}{TWIN}")
+}
+
+/// With `--baseline-exe`: this build's cells against their twins, run by
+/// the baseline build in the same bench.
+pub(crate) fn compare_twins(report: &BenchReport, max_regression: f64) -> Gate {
+    let (current, baseline) = split_twins(report);
+    Gate {
+        comparison: compare_runs(&baseline, &current, max_regression, Runs::Paired),
+        max_regression,
+        beside: true,
+    }
+}
+
+/// The keys of the cells, twins included, that more runs may decide
+/// against their twins (see [`Gate::too_noisy`]).
+pub(crate) fn twins_too_noisy(report: &BenchReport, max_regression: f64) -> Vec<String> {
+    let noisy = compare_twins(report, max_regression).too_noisy();
+    report
+        .cells
+        .iter()
+        .filter(|cell| {
+            let key = cell.key();
+            let own = cell.name.strip_suffix(TWIN).unwrap_or(&cell.name);
+            noisy.contains(&format!("{own}{}", &key[cell.name.len()..]))
+        })
+        .map(|cell| cell.key())
+        .collect()
+}
+
+/// A report of twins as two: this build's cells, and the twins under their
+/// cells' names. Both saw the same machine: neither keeps its probes.
+fn split_twins(report: &BenchReport) -> (BenchReport, BenchReport) {
+    let mut current = report.clone();
+    current.machine.speed_probe_seconds.clear();
+    let mut baseline = current.clone();
+    current.cells.retain(|cell| !cell.name.ends_with(TWIN));
+    baseline.cells.retain(|cell| cell.name.ends_with(TWIN));
+    for cell in &mut baseline.cells {
+        cell.name.truncate(cell.name.len() - TWIN.len());
+    }
+    (current, baseline)
 }

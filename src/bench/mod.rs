@@ -135,6 +135,9 @@ pub enum Order {
 pub(crate) struct BenchConfig {
     /// The `flags` binary to run as the child.
     pub exe: PathBuf,
+    /// The baseline build's `flags` binary (`--baseline-exe`): every
+    /// flags cell gets a twin it runs, interleaved with it.
+    pub baseline_exe: Option<PathBuf>,
     /// Models to compare.
     pub models: Vec<Model>,
     /// Concurrency values (sequential always runs at 1).

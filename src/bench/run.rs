@@ -15,6 +15,7 @@ use indicatif::ProgressBar;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use super::baseline::twin_name;
 use super::measure::{Children, Measured, measure};
 use super::schema::{BenchReport, Cell, CellKind, Machine, MeasuredRun, SCHEMA};
 use super::{BenchConfig, Model, Order, OutsideCommand};
@@ -133,6 +134,8 @@ struct Matrix<'a> {
     bar: ProgressBar,
     children: Arc<Children>,
     cancel: &'a CancellationToken,
+    /// The machine's cores, which the speed probe keeps busy.
+    cores: usize,
 }
 
 impl Matrix<'_> {
@@ -152,6 +155,8 @@ impl Matrix<'_> {
         let out = self.fresh_dir();
         std::fs::create_dir_all(&out)
             .with_context(|| format!("cannot make a run folder in {}", out.display()))?;
+        // The machine's speed just before the run, in the run's folder.
+        let speed = super::probe::machine_seconds(self.cores, &out);
         let measured = measure(&mut planned.job.command(self.config, &out), &self.children)
             .with_context(|| format!("cannot run {}", crate::text::inert(&planned.cell.name)))?;
         if self.cancel.is_cancelled() {
@@ -161,6 +166,7 @@ impl Matrix<'_> {
             Job::Flags { .. } => flags_run(&measured, &out, warmup),
             Job::Outside { .. } => outside_run(&measured, &out, warmup),
         };
+        run.speed_probe_seconds = speed;
         let waterfall = timeline_path(&out);
         if !warmup {
             run.waterfall = std::fs::read_to_string(&waterfall).ok();
@@ -182,6 +188,9 @@ struct Planned {
 enum Job {
     /// `flags` itself in a model, at a concurrency, against a server.
     Flags {
+        /// The binary: this build's, or with `--baseline-exe` the
+        /// baseline build's for its twin cells.
+        exe: PathBuf,
         model: Model,
         concurrency: usize,
         base: String,
@@ -205,13 +214,15 @@ impl Job {
     fn command(&self, config: &BenchConfig, out: &Path) -> Command {
         match self {
             Job::Flags {
+                exe,
                 model,
                 concurrency,
                 base,
                 delay,
                 cacert,
             } => {
-                let mut command = flags_command(config, *model, *concurrency, (base, *delay), out);
+                let mut command =
+                    flags_command(config, exe, (*model, *concurrency), (base, *delay), out);
                 if let Some(ca) = cacert {
                     command.arg("--cacert").arg(ca);
                 }
@@ -307,6 +318,7 @@ pub(crate) fn run(
         bar,
         children: Arc::clone(&children),
         cancel,
+        cores: machine.cores,
     };
     // Every server is up for the whole bench: interleaved runs need them all.
     let tls = match config.tls {
@@ -334,24 +346,36 @@ pub(crate) fn run(
             };
             for &concurrency in levels {
                 let effective = concurrency.min(downloads.max(1));
-                let mut cell = Cell::new(
-                    model.name(),
-                    CellKind::Mode,
-                    Some(concurrency),
-                    delay.as_secs_f64() * 1000.0,
-                    downloads,
+                // This build's cell, then with --baseline-exe its twin run
+                // by the baseline build, interleaved with it.
+                let builds = std::iter::once((model.name(), &config.exe)).chain(
+                    config
+                        .baseline_exe
+                        .iter()
+                        .map(|exe| (twin_name(&model.name()), exe)),
                 );
-                cell.ideal_seconds = Some(ideal_time(downloads, effective, delay).as_secs_f64());
-                planned.push(Planned {
-                    cell,
-                    job: Job::Flags {
-                        model,
-                        concurrency,
-                        base: base.clone(),
-                        delay,
-                        cacert: cacert.clone(),
-                    },
-                });
+                for (name, exe) in builds {
+                    let mut cell = Cell::new(
+                        name,
+                        CellKind::Mode,
+                        Some(concurrency),
+                        delay.as_secs_f64() * 1000.0,
+                        downloads,
+                    );
+                    cell.ideal_seconds =
+                        Some(ideal_time(downloads, effective, delay).as_secs_f64());
+                    planned.push(Planned {
+                        cell,
+                        job: Job::Flags {
+                            exe: exe.clone(),
+                            model,
+                            concurrency,
+                            base: base.clone(),
+                            delay,
+                            cacert: cacert.clone(),
+                        },
+                    });
+                }
             }
         }
         if !config.outside.is_empty() {
@@ -386,14 +410,11 @@ pub(crate) fn run(
         if cancel.is_cancelled() {
             break;
         }
-        // The machine's speed, once per round's worth of runs.
-        if sequence % planned.len().max(1) == 0 {
-            probes.push(super::probe::machine_seconds(machine.cores));
-        }
         let Some(mut run) = matrix.run_one(&planned[index], warmup)? else {
             break;
         };
         run.sequence = Some(sequence);
+        probes.extend(run.speed_probe_seconds);
         planned[index].cell.runs.push(run);
     }
     let mut sequence = planned.iter().map(|p| p.cell.runs.len()).sum::<usize>();
@@ -405,12 +426,12 @@ pub(crate) fn run(
         if more.is_empty() || cancel.is_cancelled() {
             break;
         }
-        probes.push(super::probe::machine_seconds(machine.cores));
         for index in more {
             let Some(mut run) = matrix.run_one(&planned[index], false)? else {
                 break;
             };
             run.sequence = Some(sequence);
+            probes.extend(run.speed_probe_seconds);
             sequence += 1;
             planned[index].cell.runs.push(run);
         }
@@ -446,7 +467,7 @@ fn report(
             .map_or(0, |d| d.as_secs()),
         machine: Machine {
             load_after: super::schema::load_average(),
-            probe_seconds: probes.to_vec(),
+            speed_probe_seconds: probes.to_vec(),
             ..machine.clone()
         },
         command: config.command_line.clone(),
@@ -483,12 +504,12 @@ fn timeline_path(out: &Path) -> PathBuf {
 /// `delay`: JSON out, no retries, no display.
 fn flags_command(
     config: &BenchConfig,
-    model: Model,
-    concurrency: usize,
+    exe: &Path,
+    (model, concurrency): (Model, usize),
     (base, delay): (&str, Duration),
     out: &Path,
 ) -> Command {
-    let mut command = Command::new(&config.exe);
+    let mut command = Command::new(exe);
     command
         .args(["--json", "--progress", "never", "--retries", "0"])
         .args(model.child_args());
@@ -557,6 +578,7 @@ fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> MeasuredRun {
         errors,
         flagged: counts.is_none() || errors > 0 || m.cost.exit_code != Some(0),
         sequence: None,
+        speed_probe_seconds: None,
         waterfall: None,
     }
 }
@@ -573,6 +595,7 @@ fn outside_run(m: &Measured, out: &Path, warmup: bool) -> MeasuredRun {
         errors: u64::from(failed),
         flagged: failed,
         sequence: None,
+        speed_probe_seconds: None,
         waterfall: None,
     }
 }

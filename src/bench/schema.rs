@@ -45,6 +45,11 @@ pub(crate) struct MeasuredRun {
     /// included): interleaved cells' runs alternate.
     #[serde(default)]
     pub sequence: Option<usize>,
+    /// The machine's speed just before it ran: seconds the speed probe
+    /// took (`bench::probe`). The gate divides the run's wall time by it,
+    /// so that a machine slower for a while slows both alike.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_probe_seconds: Option<f64>,
     /// Its waterfall (SVG), recorded for the HTML report; only the median
     /// run's is kept, in its cell.
     #[serde(skip)]
@@ -238,11 +243,12 @@ pub(crate) struct Machine {
     /// The file system the runs wrote to (`tmpfs`, `ext4`, ...).
     #[serde(default)]
     pub workdir_fs: String,
-    /// The machine's speed, measured before each round of runs: seconds
-    /// that a fixed amount of arithmetic took on every core at once
-    /// (`bench::probe`). Empty in exports made before it was measured.
+    /// The machine's speed, measured before each run: seconds that a
+    /// fixed piece of work (arithmetic on every core, loopback round
+    /// trips, file saves) took (`bench::probe`). Empty in exports made
+    /// before it was measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub probe_seconds: Vec<f64>,
+    pub speed_probe_seconds: Vec<f64>,
 }
 
 impl Machine {
@@ -274,7 +280,7 @@ impl Machine {
             git_commit: env!("FLAGS_GIT_COMMIT").into(),
             rustc: env!("FLAGS_RUSTC").into(),
             workdir_fs: file_system(workdir),
-            probe_seconds: Vec::new(),
+            speed_probe_seconds: Vec::new(),
         }
     }
 

@@ -153,7 +153,21 @@ pub struct BenchArgs {
     /// A previous --export-json to compare medians with.
     #[arg(long, value_name = "FILE", help_heading = "Gate")]
     pub baseline: Option<PathBuf>,
-    /// With --baseline: exit 1 when a cell is slower than this (e.g. 10%).
+    /// The baseline build's flags binary, run beside this one: each cell
+    /// gets a twin it runs, interleaved, and is gated against it.
+    ///
+    /// The gate to trust on a shared machine: an export taken in a quick
+    /// minute (--baseline) makes a later bench look slower; twins run in
+    /// the same minutes.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "baseline",
+        help_heading = "Gate"
+    )]
+    pub baseline_exe: Option<PathBuf>,
+    /// With --baseline or --baseline-exe: exit 1 when a cell is slower
+    /// than this (e.g. 10%).
     #[arg(long, default_value = "10%", value_parser = values::percent, value_name = "PERCENT", allow_negative_numbers = true, help_heading = "Gate")]
     pub max_regression: f64,
     /// Exit 0 even when every measured run of a cell failed.
@@ -244,6 +258,12 @@ impl BenchArgs {
         if !workdir.is_dir() {
             return Err(usage(format!("no such folder: {}", workdir.display())));
         }
+        if let Some(exe) = self.baseline_exe.as_ref().filter(|exe| !exe.is_file()) {
+            return Err(usage(format!(
+                "--baseline-exe: no such file: {}",
+                exe.display()
+            )));
+        }
         let args: Vec<String> = std::env::args().collect();
         let (concurrency, note) = effective_levels(&self.concurrency, jobs.len());
         if let Some(note) = note {
@@ -251,6 +271,7 @@ impl BenchArgs {
         }
         Ok(BenchConfig {
             exe: std::env::current_exe().context("cannot find the flags binary")?,
+            baseline_exe: self.baseline_exe.clone(),
             models: self
                 .modes
                 .iter()
@@ -402,8 +423,15 @@ fn compare_table(comparison: &compare::Comparison, threshold: f64) -> String {
 }
 
 /// How many times `--runs` a cell may run in all when its runs cannot
-/// decide against the baseline.
+/// decide against an earlier export: more runs narrow its own spread,
+/// not the baseline's or the drift between the two.
 const MORE_RUNS: usize = 4;
+
+/// How many times `--runs` a cell and its twin (`--baseline-exe`) may run
+/// in all when their pairs cannot decide: each round narrows the order
+/// statistics' interval (20 pairs give their 6th to 15th ratio, 40 their
+/// 14th to 27th).
+const MORE_TWIN_RUNS: usize = 8;
 
 /// Runs the bench (or reads `--from`), then shows and writes what it found.
 pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
@@ -429,16 +457,18 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
             sys::on_interrupt(cancel.clone(), "interrupted: stopping the bench")
                 .context("cannot install the Ctrl-C handler")?;
             // With a baseline, a cell whose interval reaches both sides of
-            // the allowed slowdown gets more runs, round by round, up to
-            // MORE_RUNS times --runs in all.
-            let max_runs = if baseline.is_some() {
-                config.runs * MORE_RUNS
-            } else {
-                config.runs
+            // the allowed slowdown gets more runs, round by round.
+            let max_runs = match (&baseline, &args.baseline_exe) {
+                (Some(_), _) => config.runs * MORE_RUNS,
+                (None, Some(_)) => config.runs * MORE_TWIN_RUNS,
+                (None, None) => config.runs,
             };
             let undecided = |so_far: &BenchReport| match &baseline {
                 Some(baseline) => {
                     baseline::compare(so_far, baseline, args.max_regression).too_noisy()
+                }
+                None if args.baseline_exe.is_some() => {
+                    baseline::twins_too_noisy(so_far, args.max_regression)
                 }
                 None => Vec::new(),
             };
@@ -461,8 +491,12 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
         );
         finish = Finish::Errors;
     }
-    if let Some(baseline) = baseline {
-        let gate = baseline::compare(&report, &baseline, args.max_regression);
+    let gate = match (&baseline, &args.baseline_exe) {
+        (Some(baseline), _) => Some(baseline::compare(&report, baseline, args.max_regression)),
+        (None, Some(_)) => Some(baseline::compare_twins(&report, args.max_regression)),
+        (None, None) => None,
+    };
+    if let Some(gate) = gate {
         for line in gate.lines() {
             outln!("{line}");
         }

@@ -199,7 +199,9 @@ pub struct DownloadArgs {
     #[arg(long, value_enum, value_name = "WHERE", help_heading = "See it")]
     pub save: Option<SaveArg>,
     /// Make every save take at least this long: a slow disk.
-    #[arg(long, value_name = "DURATION", default_value = "0ms", value_parser = values::duration, allow_hyphen_values = true, help_heading = "See it")]
+    ///
+    /// FLAGS_SAVE_DELAY sets it for every run a bench or a script starts.
+    #[arg(long, env = "FLAGS_SAVE_DELAY", value_name = "DURATION", default_value = "0ms", value_parser = values::duration, allow_hyphen_values = true, help_heading = "See it")]
     pub save_delay: Duration,
 }
 

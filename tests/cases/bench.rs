@@ -280,7 +280,7 @@ fn doctored(source: &Path, target: &Path, factor: f64) {
     json["machine"]
         .as_object_mut()
         .unwrap()
-        .remove("probe_seconds");
+        .remove("speed_probe_seconds");
     for cell in json["cells"].as_array_mut().unwrap() {
         for key in ["median", "min", "max", "mean"] {
             let v = cell["time"][key].as_f64().unwrap();
@@ -868,4 +868,97 @@ fn bench_tls_runs_every_model_and_outside_commands_over_https() {
         .code(2);
     let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
     assert!(stderr.contains("--tls"), "{stderr}");
+}
+
+/// A script that runs the flags binary with `prelude` before it: a
+/// baseline build for `--baseline-exe`, slower or at full speed.
+fn baseline_script(dir: &Path, name: &str, prelude: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let flags = assert_cmd::cargo::cargo_bin("flags");
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\n{prelude}\nexec '{}' \"$@\"\n", flags.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn the_gate_against_a_baseline_build_run_beside_it_passes_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |baseline: &Path, save_delay: &str| {
+        flags()
+            .args(["bench", "-l", "3", "--modes", "threaded", "-m", "2"])
+            .args(["--delay", "0ms", "--runs", "3", "--warmup", "0"])
+            .args(["--progress", "never", "--max-regression", "10%"])
+            .arg("--baseline-exe")
+            .arg(baseline)
+            .arg("--workdir")
+            .arg(dir.path())
+            .arg("--export-json")
+            .arg(dir.path().join("twins.json"))
+            .env("FLAGS_SAVE_DELAY", save_delay)
+            .assert()
+    };
+    // A baseline build that takes 300 ms more a run: this one is faster.
+    let slow = baseline_script(dir.path(), "slow", "sleep 0.3");
+    let passed = run(&slow, "0ms").success();
+    let stdout = String::from_utf8_lossy(&passed.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("baseline: the baseline build ran beside this one, interleaved"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("passed threaded c=2 delay=0ms: median "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("threaded@baseline"), "{stdout}");
+    let export = read_json(&dir.path().join("twins.json"));
+    let names: Vec<&str> = export["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["threaded", "threaded@baseline"]);
+    for cell in export["cells"].as_array().unwrap() {
+        assert_eq!(cell["runs"].as_array().unwrap().len(), 3, "{cell}");
+    }
+
+    // This build saving 300 ms slower than the baseline, which saves at
+    // full speed: a regression.
+    let full_speed = baseline_script(dir.path(), "full-speed", "unset FLAGS_SAVE_DELAY");
+    let failed = run(&full_speed, "300ms").code(1);
+    let stdout = String::from_utf8_lossy(&failed.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("REGRESSION threaded c=2 delay=0ms: median "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_missing_baseline_build_is_refused_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-flags");
+    let refused = flags()
+        .args(["bench", "-l", "1", "--baseline-exe"])
+        .arg(&missing)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(&format!(
+            "--baseline-exe: no such file: {}",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    let both = flags()
+        .args(["bench", "--baseline", "a.json", "--baseline-exe", "b"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&both.get_output().stderr).into_owned();
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
 }

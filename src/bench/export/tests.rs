@@ -31,6 +31,7 @@ fn run(wall: f64, warmup: bool, sequence: usize) -> MeasuredRun {
         flagged: false,
         loop_lag: None,
         sequence: Some(sequence),
+        speed_probe_seconds: None,
         waterfall: None,
     }
 }
@@ -78,7 +79,7 @@ pub(crate) fn fixture() -> BenchReport {
             git_commit: "e3ccce647994".into(),
             rustc: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
             workdir_fs: "tmpfs".into(),
-            probe_seconds: Vec::new(),
+            speed_probe_seconds: Vec::new(),
         },
         command: "flags bench --delay 100ms -m 1,20 --runs 3".into(),
         downloads: 20,
