@@ -259,10 +259,12 @@ impl BenchArgs {
             return Err(usage(format!("no such folder: {}", workdir.display())));
         }
         if let Some(exe) = self.baseline_exe.as_ref().filter(|exe| !exe.is_file()) {
-            return Err(usage(format!(
-                "--baseline-exe: no such file: {}",
-                exe.display()
-            )));
+            let what = if exe.exists() {
+                "not a file"
+            } else {
+                "no such file"
+            };
+            return Err(usage(format!("--baseline-exe: {what}: {}", exe.display())));
         }
         let args: Vec<String> = std::env::args().collect();
         let (concurrency, note) = effective_levels(&self.concurrency, jobs.len());

@@ -955,6 +955,19 @@ fn a_missing_baseline_build_is_refused_before_any_run() {
         )),
         "{stderr}"
     );
+    let folder = flags()
+        .args(["bench", "-l", "1", "--baseline-exe"])
+        .arg(dir.path())
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&folder.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(&format!(
+            "--baseline-exe: not a file: {}",
+            dir.path().display()
+        )),
+        "{stderr}"
+    );
     let both = flags()
         .args(["bench", "--baseline", "a.json", "--baseline-exe", "b"])
         .assert()

@@ -77,6 +77,11 @@ fn an_untrusted_certificate_is_one_plain_verdict_never_retried_in_every_mode() {
             "TLS: unknown issuer: pass its CA with --cacert",
         ),
         (Cert::Expired, "TLS: certificate has expired"),
+        (Cert::NotYetValid, "TLS: certificate is not valid yet"),
+        (
+            Cert::RefusesHandshake,
+            "TLS: the server ended the handshake: no HTTP version in common",
+        ),
         (
             Cert::OtherHost,
             "TLS: certificate is for other.example, not localhost",

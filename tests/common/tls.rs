@@ -20,6 +20,11 @@ pub enum Cert {
     Good,
     /// Good but for its dates: it expired in 2021.
     Expired,
+    /// Good but for its dates: it is valid from 2100.
+    NotYetValid,
+    /// Good, but the server speaks only h2 and ends with an alert the
+    /// handshake of a client that offers only HTTP/1.1.
+    RefusesHandshake,
     /// Signed by the site's CA, for other.example.
     OtherHost,
     /// For localhost, signed by itself.
@@ -78,6 +83,10 @@ pub fn tls_site(cert: Cert) -> TlsSite {
         params.not_before = rcgen::date_time_ymd(2020, 1, 1);
         params.not_after = rcgen::date_time_ymd(2021, 1, 1);
     }
+    if cert == Cert::NotYetValid {
+        params.not_before = rcgen::date_time_ymd(2100, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2101, 1, 1);
+    }
     let leaf = match cert {
         Cert::SelfSigned => params.self_signed(&key).unwrap(),
         _ => params.signed_by(&key, &ca_cert, &ca_key).unwrap(),
@@ -98,7 +107,10 @@ pub fn tls_site(cert: Cert) -> TlsSite {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         )
         .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = match cert {
+        Cert::RefusesHandshake => vec![b"h2".to_vec()],
+        _ => vec![b"http/1.1".to_vec()],
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();

@@ -252,6 +252,9 @@ pub(crate) fn tls_reason(error: &rustls::Error) -> String {
         E::AlertReceived(rustls::AlertDescription::HandshakeFailure) => {
             "the server refused the handshake (no TLS version or cipher in common?)".into()
         }
+        E::AlertReceived(rustls::AlertDescription::NoApplicationProtocol) => {
+            "the server ended the handshake: no HTTP version in common".into()
+        }
         E::AlertReceived(alert) => format!("the server ended the handshake: {alert:?}"),
         E::NoCertificatesPresented => "the server presented no certificate".into(),
         other => format!("TLS: {other}"),
