@@ -170,28 +170,45 @@ fn assert_many_close_before_the_last_answer(count: &str) {
 }
 
 #[test]
-fn http2_rides_exactly_the_connections_asked_for() {
+fn http2_rides_exactly_the_connections_asked_for_even_on_a_loaded_machine() {
     // 60 downloads, 50 in flight: one connection carries them all as
-    // streams; four carry them at most four ways.
-    for (connections, most) in [("1", 1), ("4", 4)] {
-        let delay = Delay::Fixed(Duration::from_millis(20));
-        let seen = run_through_proxy(
-            delay,
-            &["-a", "--count", "60", "-m", "50", "--http2"][..]
-                .iter()
-                .chain(&["--connections", connections])
-                .copied()
-                .collect::<Vec<_>>(),
-        );
-        // On a loaded machine hyper's pool has been seen to open one
-        // connection more than asked (2 of 25 runs beside two busy loops,
-        // with reqwest over it as with hyper-util's client alone); never
-        // two more.
-        let opened = seen.opened.load(Ordering::SeqCst);
-        assert!(
-            (1..=most + 1).contains(&opened),
-            "--connections {connections}: {opened}"
-        );
+    // streams; four carry them at most four ways. Beside two busy loops,
+    // hyper's pool opens one connection more than asked in about 2 % of
+    // runs when every stream asks it at once; with a connection's streams
+    // waiting for its first connect, about 0.5 %: the window left is the
+    // h2 handshake between the connect and the pool. Never two more.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    for _ in 0..8 {
+        for (connections, most) in [("1", 1), ("4", 4)] {
+            let delay = Delay::Fixed(Duration::from_millis(20));
+            let seen = run_through_proxy(
+                delay,
+                &["-a", "--count", "60", "-m", "50", "--http2"][..]
+                    .iter()
+                    .chain(&["--connections", connections])
+                    .copied()
+                    .collect::<Vec<_>>(),
+            );
+            let opened = seen.opened.load(Ordering::SeqCst);
+            assert!(
+                (1..=most + 1).contains(&opened),
+                "--connections {connections}: {opened}"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for thread in busy {
+        thread.join().unwrap();
     }
 }
 

@@ -18,6 +18,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -42,7 +43,7 @@ pub(crate) struct AsyncClient {
     clients: Vec<reqwest::Client>,
     /// Over HTTP/2, each connection's streams (`--streams`), one permit a
     /// request in flight on it.
-    streams: Vec<Arc<tokio::sync::Semaphore>>,
+    streams: Vec<Arc<Streams>>,
     /// Whether the clients speak HTTP/2 (else HTTP/1.1).
     http2: bool,
     /// Downloads in all, and how many are in flight at most: which
@@ -62,7 +63,14 @@ impl AsyncClient {
         concurrency: usize,
     ) -> Result<Self, ClientError> {
         let options = &network.options;
+        let streams: Vec<Arc<Streams>> = match options.http2 {
+            None => Vec::new(),
+            Some(connections) => (0..connections.max(1))
+                .map(|_| Arc::new(Streams::new(options.streams)))
+                .collect(),
+        };
         let build = |connection: Option<usize>| {
+            let opening = connection.and_then(|c| streams.get(c)).cloned();
             let builder = reqwest::Client::builder()
                 .tls_backend_preconfigured(network.roots.client_config(alpn(connection.is_some()))?)
                 .timeout(options.timeout)
@@ -76,7 +84,7 @@ impl AsyncClient {
                 .tcp_keepalive_retries(None)
                 .tcp_user_timeout(None)
                 .dns_resolver(Arc::new(AsyncLookups(Arc::clone(&network.lookups))))
-                .connector_layer(counting_connects(observers, connection));
+                .connector_layer(counting_connects(observers, connection, opening));
             let builder = match connection {
                 // HTTP/1.1 only, even where TLS offers h2, so that the
                 // models stay comparable.
@@ -95,15 +103,9 @@ impl AsyncClient {
         };
         let clients = match options.http2 {
             None => vec![build(None)?],
-            Some(connections) => (0..connections.max(1))
+            Some(_) => (0..streams.len())
                 .map(|c| build(Some(c)))
                 .collect::<Result<_, _>>()?,
-        };
-        let streams = match options.http2 {
-            None => Vec::new(),
-            Some(_) => (0..clients.len())
-                .map(|_| Arc::new(tokio::sync::Semaphore::new(options.streams)))
-                .collect(),
         };
         Ok(Self {
             clients,
@@ -219,7 +221,7 @@ impl Transport for AsyncClient {
 
     async fn slot(&self, job: usize) -> Option<Slot> {
         let streams = self.streams.get(job % self.clients.len())?;
-        Arc::clone(streams).acquire_owned().await.ok()
+        Arc::clone(&streams.permits).acquire_owned().await.ok()
     }
 
     fn connection(&self, job: usize) -> Option<usize> {
@@ -241,12 +243,54 @@ fn idle_connections(options: &RequestOptions, concurrency: usize, downloads: usi
     }
 }
 
+/// One HTTP/2 connection's streams (`--streams`): a request in flight
+/// holds a permit. Until the connection's first connect has ended, one
+/// permit alone is out: the first request opens the connection by itself
+/// and the others wait for it, rather than many asking hyper's pool at
+/// once while no connection exists yet, which could open more than
+/// `--connections` of them. The rest come out when that connect ends,
+/// however it ends (done, failed, given up).
+struct Streams {
+    permits: Arc<tokio::sync::Semaphore>,
+    held_back: AtomicUsize,
+}
+
+impl Streams {
+    /// `streams` in all, one of them out until the first connect ends.
+    fn new(streams: usize) -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(1)),
+            held_back: AtomicUsize::new(streams.saturating_sub(1)),
+        }
+    }
+
+    /// The first connect ended: every stream may go.
+    fn open(&self) {
+        let held_back = self.held_back.swap(0, Ordering::Relaxed);
+        if held_back > 0 {
+            self.permits.add_permits(held_back);
+        }
+    }
+}
+
+/// Lets a connection's streams go when a connect ends, done or dropped.
+struct OpenWhenDone(Option<Arc<Streams>>);
+
+impl Drop for OpenWhenDone {
+    fn drop(&mut self) {
+        if let Some(streams) = &self.0 {
+            streams.open();
+        }
+    }
+}
+
 /// A layer on a client's connector that counts the connections it opens
 /// and, over HTTP/2, records each connect as a step of connection
-/// `connection`.
+/// `connection` and lets its held-back streams go when it ends.
 fn counting_connects<S, T, E>(
     observers: &Arc<Observers>,
     connection: Option<usize>,
+    opening: Option<Arc<Streams>>,
 ) -> MapFutureLayer<impl FnMut(S) -> CountedConnect<S> + Clone + use<S, T, E>>
 where
     S: Future<Output = Result<T, E>> + Send + 'static,
@@ -254,8 +298,11 @@ where
     let observers = Arc::clone(observers);
     MapFutureLayer::new(move |connecting: S| {
         let (observers, started) = (Arc::clone(&observers), Instant::now());
+        let done = OpenWhenDone(opening.clone());
         let counted = async move {
-            let connected = connecting.await?;
+            let connected = connecting.await;
+            drop(done);
+            let connected = connected?;
             // The request this connect was for, if it still waits for it.
             let _ = OPENED.try_with(|opened| opened.set(true));
             observers.connected(connection, started);
