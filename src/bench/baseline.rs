@@ -34,14 +34,27 @@ impl Gate {
     }
 
     /// The keys of the cells whose interval reaches both sides of the
-    /// allowed slowdown: more runs may decide them.
+    /// allowed slowdown, and of their twins when the baseline ran beside:
+    /// more runs (of both) may decide them.
     pub(crate) fn too_noisy(&self) -> Vec<String> {
         let limit = 1.0 + self.max_regression;
-        self.comparison
+        let noisy = self
+            .comparison
             .cells
             .iter()
             .filter(|c| c.low <= limit && limit < c.high)
-            .map(|c| c.key.clone())
+            .map(|c| c.key.clone());
+        if !self.beside {
+            return noisy.collect();
+        }
+        noisy
+            .flat_map(|key| {
+                let twin = match key.split_once(' ') {
+                    Some((name, rest)) => format!("{} {rest}", twin_name(name)),
+                    None => twin_name(&key),
+                };
+                [key, twin]
+            })
             .collect()
     }
 
@@ -116,22 +129,6 @@ pub(crate) fn compare_twins(report: &BenchReport, max_regression: f64) -> Gate {
     }
 }
 
-/// The keys of the cells, twins included, that more runs may decide
-/// against their twins (see [`Gate::too_noisy`]).
-pub(crate) fn twins_too_noisy(report: &BenchReport, max_regression: f64) -> Vec<String> {
-    let noisy = compare_twins(report, max_regression).too_noisy();
-    report
-        .cells
-        .iter()
-        .filter(|cell| {
-            let key = cell.key();
-            let own = cell.name.strip_suffix(TWIN).unwrap_or(&cell.name);
-            noisy.contains(&format!("{own}{}", &key[cell.name.len()..]))
-        })
-        .map(|cell| cell.key())
-        .collect()
-}
-
 /// A report of twins as two: this build's cells, and the twins under their
 /// cells' names. Both saw the same machine: neither keeps its probes.
 fn split_twins(report: &BenchReport) -> (BenchReport, BenchReport) {
@@ -144,4 +141,36 @@ fn split_twins(report: &BenchReport) -> (BenchReport, BenchReport) {
         cell.name.truncate(cell.name.len() - TWIN.len());
     }
     (current, baseline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::compare::{CellComparison, Verdict};
+
+    #[test]
+    fn a_noisy_cell_beside_its_twin_gets_more_runs_with_it() {
+        let straddles = CellComparison {
+            key: "async c=50 delay=0ms".into(),
+            old_median: 0.020,
+            new_median: 0.022,
+            ratio: 1.1,
+            low: 1.02,
+            high: 1.2,
+            verdict: Verdict::NoChange,
+        };
+        let gate = |beside| Gate {
+            comparison: Comparison {
+                cells: vec![straddles.clone()],
+                ..Comparison::default()
+            },
+            max_regression: 0.1,
+            beside,
+        };
+        assert_eq!(gate(false).too_noisy(), ["async c=50 delay=0ms"]);
+        assert_eq!(
+            gate(true).too_noisy(),
+            ["async c=50 delay=0ms", "async@baseline c=50 delay=0ms"]
+        );
+    }
 }

@@ -136,6 +136,8 @@ struct Matrix<'a> {
     cancel: &'a CancellationToken,
     /// The machine's cores, which the speed probe keeps busy.
     cores: usize,
+    /// The speed probe taken before each run, in order.
+    probes: Vec<f64>,
 }
 
 impl Matrix<'_> {
@@ -156,7 +158,8 @@ impl Matrix<'_> {
         std::fs::create_dir_all(&out)
             .with_context(|| format!("cannot make a run folder in {}", out.display()))?;
         // The machine's speed just before the run, in the run's folder.
-        let speed = super::probe::machine_seconds(self.cores, &out);
+        self.probes
+            .extend(super::probe::machine_seconds(self.cores, &out));
         let measured = measure(&mut planned.job.command(self.config, &out), &self.children)
             .with_context(|| format!("cannot run {}", crate::text::inert(&planned.cell.name)))?;
         if self.cancel.is_cancelled() {
@@ -166,7 +169,6 @@ impl Matrix<'_> {
             Job::Flags { .. } => flags_run(&measured, &out, warmup),
             Job::Outside { .. } => outside_run(&measured, &out, warmup),
         };
-        run.speed_probe_seconds = speed;
         let waterfall = timeline_path(&out);
         if !warmup {
             run.waterfall = std::fs::read_to_string(&waterfall).ok();
@@ -319,6 +321,7 @@ pub(crate) fn run(
         children: Arc::clone(&children),
         cancel,
         cores: machine.cores,
+        probes: Vec::new(),
     };
     // Every server is up for the whole bench: interleaved runs need them all.
     let tls = match config.tls {
@@ -405,7 +408,6 @@ pub(crate) fn run(
         }
     }
     let order = schedule(planned.len(), config.warmup, config.runs, config.order);
-    let mut probes = Vec::new();
     for (sequence, (index, warmup)) in order.into_iter().enumerate() {
         if cancel.is_cancelled() {
             break;
@@ -414,12 +416,11 @@ pub(crate) fn run(
             break;
         };
         run.sequence = Some(sequence);
-        probes.extend(run.speed_probe_seconds);
         planned[index].cell.runs.push(run);
     }
     let mut sequence = planned.iter().map(|p| p.cell.runs.len()).sum::<usize>();
     for _ in config.runs..max_runs {
-        let wanted = undecided(&report(config, &machine, &probes, &planned, cancel));
+        let wanted = undecided(&report(config, &machine, &matrix.probes, &planned, cancel));
         let more: Vec<usize> = (0..planned.len())
             .filter(|&i| wanted.contains(&planned[i].cell.key()))
             .collect();
@@ -431,14 +432,13 @@ pub(crate) fn run(
                 break;
             };
             run.sequence = Some(sequence);
-            probes.extend(run.speed_probe_seconds);
             sequence += 1;
             planned[index].cell.runs.push(run);
         }
     }
     drop(servers);
     matrix.bar.finish_and_clear();
-    Ok(report(config, &machine, &probes, &planned, cancel))
+    Ok(report(config, &machine, &matrix.probes, &planned, cancel))
 }
 
 /// The report of the runs made so far: the cells with a measured run
@@ -578,7 +578,6 @@ fn flags_run(m: &Measured, _out: &Path, warmup: bool) -> MeasuredRun {
         errors,
         flagged: counts.is_none() || errors > 0 || m.cost.exit_code != Some(0),
         sequence: None,
-        speed_probe_seconds: None,
         waterfall: None,
     }
 }
@@ -595,7 +594,6 @@ fn outside_run(m: &Measured, out: &Path, warmup: bool) -> MeasuredRun {
         errors: u64::from(failed),
         flagged: failed,
         sequence: None,
-        speed_probe_seconds: None,
         waterfall: None,
     }
 }

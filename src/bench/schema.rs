@@ -45,11 +45,6 @@ pub(crate) struct MeasuredRun {
     /// included): interleaved cells' runs alternate.
     #[serde(default)]
     pub sequence: Option<usize>,
-    /// The machine's speed just before it ran: seconds the speed probe
-    /// took (`bench::probe`). The gate divides the run's wall time by it,
-    /// so that a machine slower for a while slows both alike.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub speed_probe_seconds: Option<f64>,
     /// Its waterfall (SVG), recorded for the HTML report; only the median
     /// run's is kept, in its cell.
     #[serde(skip)]

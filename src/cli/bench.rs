@@ -435,6 +435,20 @@ const MORE_RUNS: usize = 4;
 /// 14th to 27th).
 const MORE_TWIN_RUNS: usize = 8;
 
+/// The gate `report` is judged by: against the `--baseline` export, or
+/// each cell against its twin with `--baseline-exe`; none without either.
+fn gate(
+    args: &BenchArgs,
+    baseline: Option<&BenchReport>,
+    report: &BenchReport,
+) -> Option<baseline::Gate> {
+    match (baseline, &args.baseline_exe) {
+        (Some(baseline), _) => Some(baseline::compare(report, baseline, args.max_regression)),
+        (None, Some(_)) => Some(baseline::compare_twins(report, args.max_regression)),
+        (None, None) => None,
+    }
+}
+
 /// Runs the bench (or reads `--from`), then shows and writes what it found.
 pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
     let mut args = args;
@@ -465,14 +479,8 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
                 (None, Some(_)) => config.runs * MORE_TWIN_RUNS,
                 (None, None) => config.runs,
             };
-            let undecided = |so_far: &BenchReport| match &baseline {
-                Some(baseline) => {
-                    baseline::compare(so_far, baseline, args.max_regression).too_noisy()
-                }
-                None if args.baseline_exe.is_some() => {
-                    baseline::twins_too_noisy(so_far, args.max_regression)
-                }
-                None => Vec::new(),
+            let undecided = |so_far: &BenchReport| {
+                gate(&args, baseline.as_ref(), so_far).map_or_else(Vec::new, |g| g.too_noisy())
             };
             crate::bench::run(&config, &cancel, max_runs, &undecided)?
         }
@@ -493,12 +501,7 @@ pub fn run(args: BenchArgs) -> Result<Finish, Failure> {
         );
         finish = Finish::Errors;
     }
-    let gate = match (&baseline, &args.baseline_exe) {
-        (Some(baseline), _) => Some(baseline::compare(&report, baseline, args.max_regression)),
-        (None, Some(_)) => Some(baseline::compare_twins(&report, args.max_regression)),
-        (None, None) => None,
-    };
-    if let Some(gate) = gate {
+    if let Some(gate) = gate(&args, baseline.as_ref(), &report) {
         for line in gate.lines() {
             outln!("{line}");
         }

@@ -154,13 +154,13 @@ pub(crate) fn run(
         requests_per_connection: connections
             .filter(|opened| *opened > 0)
             .map(|opened| requests as f64 / opened as f64),
-        tls: plan.base_url.starts_with("https:").then(|| {
-            let (full, handshakes) = network.roots.handshakes.counts(connections);
-            TlsHandshakes {
+        tls: network
+            .roots
+            .handshakes_made(connections)
+            .map(|(handshakes, resumed)| TlsHandshakes {
                 handshakes,
-                resumed: handshakes - full,
-            }
-        }),
+                resumed,
+            }),
         server: plan.base_url.clone(),
         output: store.output.path().display().to_string(),
         planned: plan.codes.len() + counts.skipped,

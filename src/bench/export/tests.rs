@@ -31,7 +31,6 @@ fn run(wall: f64, warmup: bool, sequence: usize) -> MeasuredRun {
         flagged: false,
         loop_lag: None,
         sequence: Some(sequence),
-        speed_probe_seconds: None,
         waterfall: None,
     }
 }

@@ -80,6 +80,7 @@ impl Trust {
         Roots {
             certs,
             insecure: self.insecure,
+            https,
             verifier: OnceLock::new(),
             blocking: OnceLock::new(),
             handshakes: Arc::default(),
@@ -102,6 +103,8 @@ fn bundled_roots() -> impl Iterator<Item = CertificateDer<'static>> {
 pub(crate) struct Roots {
     certs: Vec<CertificateDer<'static>>,
     insecure: bool,
+    /// Whether the run's server is https (else no handshake is counted).
+    https: bool,
     /// The one verifier, made when first asked for.
     verifier: OnceLock<Arc<dyn ServerCertVerifier>>,
     /// The blocking clients' one configuration (HTTP/1.1), shared by
@@ -158,6 +161,22 @@ impl Roots {
         Ok(config)
     }
 
+    /// Against an https server, the run's TLS handshakes and those that
+    /// resumed a session: the blocking clients' own count, or for the
+    /// async client `async_connections` (each its own handshake).
+    pub(crate) fn handshakes_made(
+        &self,
+        async_connections: Option<usize>,
+    ) -> Option<(usize, usize)> {
+        self.https.then(|| {
+            let full = self.handshakes.full.load(Ordering::Relaxed);
+            let all = async_connections
+                .unwrap_or_else(|| self.handshakes.blocking.load(Ordering::Relaxed))
+                .max(full);
+            (all, all - full)
+        })
+    }
+
     /// The blocking clients' configuration (HTTP/1.1), made once.
     pub(crate) fn blocking_config(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
         self.blocking
@@ -182,14 +201,6 @@ impl Handshakes {
     /// A blocking client completed a handshake.
     pub(crate) fn completed(&self) {
         self.blocking.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The full handshakes, and all of them: the blocking clients', or
-    /// `async_connections` for the async client (each its own handshake).
-    pub(crate) fn counts(&self, async_connections: Option<usize>) -> (usize, usize) {
-        let full = self.full.load(Ordering::Relaxed);
-        let all = async_connections.unwrap_or_else(|| self.blocking.load(Ordering::Relaxed));
-        (full, all.max(full))
     }
 }
 
