@@ -371,3 +371,68 @@ fn the_report_counts_tls_handshakes_and_resumed_sessions_in_every_mode() {
         .unwrap();
     assert_eq!(json(&output.stdout)["tls"], serde_json::Value::Null);
 }
+
+#[test]
+fn the_timeline_draws_each_handshake_inside_the_request_that_made_it_in_every_mode() {
+    // One request a connection: three handshakes, each the phase of its
+    // download's request; a certificate refused is a handshake that ends
+    // its request, one a download too.
+    let good = tls_site(Cert::Good);
+    let refused = tls_site(Cert::SelfSigned);
+    for mode in MODES {
+        for (site, trusted) in [(&good, true), (&refused, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let trace = dir.path().join("trace.json");
+            let output = flags()
+                .args(["BR", "CN", "IN", "-s", &site.base_url, "--retries", "0"])
+                .args(mode_args(mode, "1"))
+                .arg("--cacert")
+                .arg(&good.ca_pem)
+                .arg("--trace")
+                .arg(&trace)
+                .arg("-o")
+                .arg(dir.path().join("out"))
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let events = json(&std::fs::read(&trace).unwrap());
+            let spans = |name: &str| -> Vec<(u64, f64, f64)> {
+                events["traceEvents"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["name"] == name && e["ph"] == "X")
+                    .map(|e| {
+                        let start = e["ts"].as_f64().unwrap();
+                        let job = e["args"]["job"].as_u64().unwrap();
+                        (job, start, start + e["dur"].as_f64().unwrap())
+                    })
+                    .collect()
+            };
+            let (shakes, requests) = (spans("TLS handshake"), spans("request"));
+            assert_eq!(shakes.len(), 3, "{mode}: {stdout}");
+            for (job, start, end) in &shakes {
+                assert!(
+                    requests
+                        .iter()
+                        .any(|r| r.0 == *job && r.1 <= *start && *end <= r.2 + 1.0),
+                    "{mode}: handshake of job {job} outside its request: {shakes:?} {requests:?}"
+                );
+            }
+            // Each download made its own.
+            let jobs: std::collections::BTreeSet<u64> = shakes.iter().map(|s| s.0).collect();
+            assert_eq!(jobs.len(), 3, "{mode}: {shakes:?}");
+            assert_eq!(
+                output.status.code(),
+                Some(if trusted { 0 } else { 1 }),
+                "{mode}"
+            );
+            if trusted {
+                assert!(
+                    stdout.contains("TLS: 3 handshakes, 2 resumed."),
+                    "{mode}: {stdout}"
+                );
+            }
+        }
+    }
+}

@@ -98,6 +98,18 @@ impl Observers {
 
     /// `step` of a download, from `start` until now, on this thread.
     pub(crate) fn phase(&self, watched: Watched, code: &str, step: Step, start: Instant) {
+        self.span(watched, code, step, start, Instant::now());
+    }
+
+    /// `step` of a download, from `start` until `end`, on this thread.
+    pub(crate) fn span(
+        &self,
+        watched: Watched,
+        code: &str,
+        step: Step,
+        start: Instant,
+        end: Instant,
+    ) {
         if let Some(timeline) = &self.timeline {
             timeline.span(Span {
                 job: watched.job,
@@ -108,7 +120,7 @@ impl Observers {
                 target: step.target,
                 attempt: step.attempt,
                 start: timeline.since_start(start),
-                end: timeline.since_start(Instant::now()),
+                end: timeline.since_start(end),
                 thread: thread_id(),
             });
         }

@@ -5,7 +5,8 @@
 //! connections opened and OS threads, for the live display and the report. `Lanes` give each download in progress a slot number, the lanes
 //! of the picture, never more than the concurrency. [`Timeline`] records,
 //! when `--trace` or `--timeline` asks for it, one span per phase of every
-//! download: the wait for a slot, each request until its headers, its body,
+//! download: the wait for a slot, each request until its headers (and
+//! within it the TLS handshake of a connection it opened), its body,
 //! each wait before a retry, and the save, each with the OS thread it ran on.
 //! The same spans are recorded in every mode.
 
@@ -160,6 +161,9 @@ pub enum Phase {
     Wait,
     /// A request, from sending it until its response headers.
     Request,
+    /// Within a request that opened a connection to an https server, its
+    /// TLS handshake, from the ClientHello until the handshake is done.
+    Handshake,
     /// The body, from the headers until its last byte.
     Body,
     /// The wait before a retry.
@@ -170,9 +174,10 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in the order a download goes through them.
-    pub const ALL: [Phase; 5] = [
+    pub const ALL: [Phase; 6] = [
         Phase::Wait,
         Phase::Request,
+        Phase::Handshake,
         Phase::Body,
         Phase::Backoff,
         Phase::Save,
@@ -183,6 +188,7 @@ impl Phase {
         match self {
             Phase::Wait => "wait for a slot",
             Phase::Request => "request",
+            Phase::Handshake => "TLS handshake",
             Phase::Body => "body",
             Phase::Backoff => "wait to retry",
             Phase::Save => "save",

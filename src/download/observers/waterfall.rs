@@ -23,6 +23,7 @@ fn colour(phase: Phase, target: Target) -> RGBColor {
         (Phase::Wait, _) => RGBColor(222, 222, 222),
         (Phase::Request, Target::Metadata) => RGBColor(158, 202, 225),
         (Phase::Request, Target::Flag) => RGBColor(49, 130, 189),
+        (Phase::Handshake, _) => RGBColor(117, 107, 177),
         (Phase::Body, Target::Metadata) => RGBColor(161, 217, 155),
         (Phase::Body, Target::Flag) => RGBColor(49, 163, 84),
         (Phase::Backoff, _) => RGBColor(222, 45, 38),

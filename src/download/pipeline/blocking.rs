@@ -20,6 +20,7 @@ use url::Url;
 
 use super::causes::{ureq_cause, ureq_io_cause};
 use super::contract::{self, Cause, Framing};
+use super::handshake;
 use super::lookup::SharedLookups;
 use super::trust::Roots;
 use super::{Head, Network, Target, Transport};
@@ -193,6 +194,7 @@ impl<In: UreqTransport> Connector<In> for RunTls {
         let mut socket = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         socket.set_timeout(details.timeout);
         tls.complete_io(&mut socket)?;
+        handshake::ended();
         self.0.handshakes.completed();
         let buffers = LazyBuffers::new(
             details.config.input_buffer_size(),

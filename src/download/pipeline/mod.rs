@@ -14,6 +14,7 @@
 pub mod blocking;
 mod causes;
 pub mod contract;
+mod handshake;
 pub(crate) mod lookup;
 pub mod nonblocking;
 pub mod store;
@@ -287,8 +288,17 @@ impl<'a> Download<'a> {
             let _slot = transport.slot(self.job).await;
             let _in_flight = self.observers.sending();
             let sent = Instant::now();
-            let response = transport.send(request.url(), self.job, target).await;
-            self.phase(Phase::Request, target, attempt, sent);
+            let (response, handshake) =
+                handshake::timed(transport.send(request.url(), self.job, target)).await;
+            let answered = Instant::now();
+            self.span(Phase::Request, target, attempt, sent, answered);
+            // A handshake is this request's if it was done, or if the
+            // request failed during it.
+            if let Some((start, end)) = handshake
+                && let Some(end) = end.or(response.is_err().then_some(answered))
+            {
+                self.span(Phase::Handshake, target, attempt, start, end);
+            }
             let response = response.map_err(|cause| {
                 if cause == Cause::Refused {
                     self.observers.refused(self.watched);
@@ -313,12 +323,19 @@ impl<'a> Download<'a> {
     /// Tells the observers of `phase` of attempt `attempt` at `target`,
     /// from `start` until now.
     fn phase(&self, phase: Phase, target: Target, attempt: u32, start: Instant) {
+        self.span(phase, target, attempt, start, Instant::now());
+    }
+
+    /// Tells the observers of `phase` of attempt `attempt` at `target`,
+    /// from `start` until `end`.
+    fn span(&self, phase: Phase, target: Target, attempt: u32, start: Instant, end: Instant) {
         let step = Step {
             phase,
             target,
             attempt,
         };
-        self.observers.phase(self.watched, self.code, step, start);
+        self.observers
+            .span(self.watched, self.code, step, start, end);
     }
 
     /// The name to save under: the country's, or the job number's.

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,6 +28,7 @@ use url::Url;
 
 use super::causes::reqwest_cause;
 use super::contract::{self, Cause, Framing};
+use super::handshake;
 use super::lookup::AsyncLookups;
 use super::{Head, Network, Slot, Target, Transport};
 use crate::download::observers::Observers;
@@ -155,20 +157,18 @@ impl AsyncClient {
                 request
             }
         };
-        let (response, opened) = OPENED
-            .scope(Cell::new(false), async {
+        let sent = || {
+            OPENED.scope(Cell::new(false), async {
                 (request().send().await, OPENED.with(Cell::get))
             })
-            .await;
-        match response {
-            Err(error)
-                if !self.http2
-                    && !opened
-                    && matches!(reqwest_cause(&error), Cause::Reset | Cause::Eof) =>
+        };
+        match sent().await {
+            (Err(error), false)
+                if !self.http2 && matches!(reqwest_cause(&error), Cause::Reset | Cause::Eof) =>
             {
-                request().send().await
+                sent().await.0
             }
-            response => response,
+            (response, _) => response,
         }
     }
 }
@@ -294,15 +294,32 @@ fn counting_connects<S, T, E>(
 ) -> MapFutureLayer<impl FnMut(S) -> CountedConnect<S> + Clone + use<S, T, E>>
 where
     S: Future<Output = Result<T, E>> + Send + 'static,
+    E: From<&'static str>,
 {
     let observers = Arc::clone(observers);
     MapFutureLayer::new(move |connecting: S| {
         let (observers, started) = (Arc::clone(&observers), Instant::now());
         let done = OpenWhenDone(opening.clone());
+        let http1 = connection.is_none();
         let counted = async move {
-            let connected = connecting.await;
+            let connected = if http1 {
+                // A connection a download is about to hand back to the
+                // pool gets the chance to before this one starts.
+                tokio::task::yield_now().await;
+                let mut connecting = std::pin::pin!(connecting);
+                std::future::poll_fn(|cx| {
+                    if OPENED.try_with(|_| ()).is_err() {
+                        return Poll::Ready(Err(E::from(ABANDONED)));
+                    }
+                    connecting.as_mut().poll(cx)
+                })
+                .await
+            } else {
+                connecting.await
+            };
             drop(done);
             let connected = connected?;
+            handshake::ended();
             // The request this connect was for, if it still waits for it.
             let _ = OPENED.try_with(|opened| opened.set(true));
             observers.connected(connection, started);
@@ -315,8 +332,17 @@ where
 tokio::task_local! {
     /// Whether a request's own task opened a connection while it was being
     /// sent: if not, it went out on one kept alive from an earlier request.
+    /// Outside of it, a connect is one hyper finishes in the background
+    /// for its pool, the request having taken an idle connection instead.
     static OPENED: Cell<bool>;
 }
+
+/// Why an HTTP/1.1 connect stops once its request has taken an idle
+/// connection: as many connections as downloads in flight are enough,
+/// and over TLS each one more is a full handshake for nothing. hyper
+/// finishes such a connect in the background for its pool, and drops
+/// this error unseen.
+const ABANDONED: &str = "connect no longer needed: its request took an idle connection";
 
 /// A connect, counted when it ends.
 type CountedConnect<S> = Pin<Box<dyn Future<Output = <S as Future>::Output> + Send>>;

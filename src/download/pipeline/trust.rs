@@ -15,6 +15,8 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
+use super::handshake::NotedStore;
+
 /// What a run trusts over https.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
@@ -148,7 +150,8 @@ impl Roots {
 
     /// The TLS configuration of an https connection: rustls over ring,
     /// verifying against the run's roots (the same trust and the same
-    /// verdicts in every mode); ALPN offers `alpn` alone.
+    /// verdicts in every mode); ALPN offers `alpn` alone; its session
+    /// store is rustls's own, noting when each handshake begins.
     pub(crate) fn client_config(&self, alpn: &[u8]) -> Result<rustls::ClientConfig, rustls::Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = self.verifier(&provider)?;
@@ -158,6 +161,7 @@ impl Roots {
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         config.alpn_protocols = vec![alpn.to_vec()];
+        config.resumption = rustls::client::Resumption::store(Arc::new(NotedStore::new()));
         Ok(config)
     }
 
