@@ -12,6 +12,7 @@ use std::sync::Mutex;
 
 use crate::common::liar::{DIVERGENCES, Expect, GZIP_BODY, Liar, SCENARIOS, Saved, Scenario};
 use crate::common::liar_h2::{H2_SCENARIOS, H2Liar};
+use crate::common::tls::{AnySite, TLS_SCENARIOS, Trust};
 use crate::common::{MODES, flags, json};
 
 /// What one run concluded, in the terms of [`Expect`].
@@ -417,5 +418,78 @@ fn the_reliability_page_shows_the_http2_matrix_as_tested() {
     assert!(
         page.contains(&table),
         "docs/reliability.md must hold the HTTP/2 matrix exactly as tested:\n\n{table}"
+    );
+}
+
+#[test]
+fn every_mode_reaches_the_same_verdict_on_every_tls_scenario() {
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for scenario in TLS_SCENARIOS {
+            let failures = &failures;
+            scope.spawn(move || {
+                let site = AnySite::start(scenario);
+                let ca = match &site {
+                    AnySite::Tls(site) if scenario.trust == Trust::SiteCa => {
+                        vec!["--cacert".to_owned(), site.ca_pem.display().to_string()]
+                    }
+                    _ => Vec::new(),
+                };
+                for mode in MODES {
+                    let args: Vec<&str> = ["--mode", mode]
+                        .into_iter()
+                        .chain(ca.iter().map(String::as_str))
+                        .collect();
+                    if let Err(why) = judge(scenario.expect, &args, site.base_url()) {
+                        let failure = format!("{} / {mode}: {why}", scenario.name);
+                        failures.lock().unwrap().push(failure);
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    assert!(
+        failures.is_empty(),
+        "{} of {} runs broke the contract:\n{}",
+        failures.len(),
+        TLS_SCENARIOS.len() * MODES.len(),
+        failures.join("\n")
+    );
+}
+
+/// The TLS matrix table of docs/reliability.md, as the scenarios define it.
+fn tls_matrix_table() -> String {
+    let mut table = String::from(
+        "| scenario | what the HTTPS server does | verdict | retried |\n| --- | --- | --- | --- |\n",
+    );
+    for s in TLS_SCENARIOS {
+        let verdict = match s.expect {
+            Expect::Ok(_) => "OK, the flag saved".to_owned(),
+            Expect::NotFound => "NOT_FOUND".to_owned(),
+            Expect::Error(reason) => format!("ERROR `{reason}...`"),
+        };
+        let retried = match s.expect {
+            Expect::Error(_) if !s.permanent() => "yes",
+            Expect::Error(_) => "never",
+            _ => "-",
+        };
+        table.push_str(&format!(
+            "| `{}` | {} | {verdict} | {retried} |\n",
+            s.name, s.what
+        ));
+    }
+    table
+}
+
+#[test]
+fn the_reliability_page_shows_the_tls_matrix_as_tested() {
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reliability.md");
+    let page = std::fs::read_to_string(page).expect("docs/reliability.md");
+    let table = tls_matrix_table();
+    assert!(
+        page.contains(&table),
+        "docs/reliability.md must hold the TLS matrix exactly as tested:\n\n{table}"
     );
 }

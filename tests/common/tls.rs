@@ -13,6 +13,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
+use crate::common::liar::{Expect, Saved};
+
 /// Which certificate the server shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cert {
@@ -32,6 +34,153 @@ pub enum Cert {
     /// Good, but the body is cut halfway and the connection closed with
     /// no close_notify.
     CutBody,
+    /// Signed by an intermediate CA the server does not send (the site's
+    /// CA signed the intermediate).
+    MissingIntermediate,
+    /// Good, but the server speaks TLS 1.2 alone, with RSA suites only
+    /// for its ECDSA key: it refuses every handshake.
+    NoCipherInCommon,
+}
+
+/// Whom a scenario's client trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// The site's CA, with `--cacert`.
+    SiteCa,
+    /// Only the system's store, which has no CA of the tests.
+    System,
+}
+
+/// One way an HTTPS server can fail its client, with the verdict every
+/// mode must reach on it: the TLS rows of the conformance matrix
+/// (tests/cases/contract.rs, docs/reliability.md).
+#[derive(Debug, Clone, Copy)]
+pub struct TlsScenario {
+    /// Its name.
+    pub name: &'static str,
+    /// What the server does, in words.
+    pub what: &'static str,
+    /// The certificate it shows; `None`: it never answers the ClientHello.
+    pub cert: Option<Cert>,
+    /// Whom the client trusts.
+    pub trust: Trust,
+    /// What the client must conclude of one flag.
+    pub expect: Expect,
+}
+
+impl TlsScenario {
+    /// Whether the verdict is for good: a broken certificate or
+    /// handshake, never retried (a stall or a cut body may heal).
+    pub fn permanent(&self) -> bool {
+        matches!(self.expect, Expect::Error(reason) if reason.starts_with("TLS: "))
+    }
+}
+
+/// Every TLS scenario.
+pub const TLS_SCENARIOS: &[TlsScenario] = &[
+    TlsScenario {
+        name: "good",
+        what: "a certificate for localhost from the CA passed with `--cacert`",
+        cert: Some(Cert::Good),
+        trust: Trust::SiteCa,
+        expect: Expect::Ok(Saved::Flag),
+    },
+    TlsScenario {
+        name: "unknown-issuer",
+        what: "the same, its CA not passed",
+        cert: Some(Cert::Good),
+        trust: Trust::System,
+        expect: Expect::Error("TLS: unknown issuer: pass its CA with --cacert"),
+    },
+    TlsScenario {
+        name: "self-signed",
+        what: "a certificate signed by its own key",
+        cert: Some(Cert::SelfSigned),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("TLS: unknown issuer: pass its CA with --cacert"),
+    },
+    TlsScenario {
+        name: "missing-intermediate",
+        what: "a certificate from an intermediate CA it does not send",
+        cert: Some(Cert::MissingIntermediate),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("TLS: unknown issuer: pass its CA with --cacert"),
+    },
+    TlsScenario {
+        name: "expired",
+        what: "a certificate that expired in 2021",
+        cert: Some(Cert::Expired),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("TLS: certificate has expired"),
+    },
+    TlsScenario {
+        name: "not-yet-valid",
+        what: "a certificate valid from 2100",
+        cert: Some(Cert::NotYetValid),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("TLS: certificate is not valid yet"),
+    },
+    TlsScenario {
+        name: "other-host",
+        what: "a certificate for other.example",
+        cert: Some(Cert::OtherHost),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("TLS: certificate is for other.example, not localhost"),
+    },
+    TlsScenario {
+        name: "no-cipher-in-common",
+        what: "TLS 1.2 alone, with no suite for its key: it refuses the handshake",
+        cert: Some(Cert::NoCipherInCommon),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("TLS: the server refused the handshake"),
+    },
+    TlsScenario {
+        name: "no-http-version-in-common",
+        what: "h2 alone by ALPN, to a client offering HTTP/1.1: it ends the handshake",
+        cert: Some(Cert::RefusesHandshake),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("TLS: the server ended the handshake: no HTTP version in common"),
+    },
+    TlsScenario {
+        name: "handshake-stall",
+        what: "accepts the connection, never answers the ClientHello",
+        cert: None,
+        trust: Trust::SiteCa,
+        expect: Expect::Error("timed out"),
+    },
+    TlsScenario {
+        name: "cut-without-close-notify",
+        what: "half the body, then the connection closed without close_notify",
+        cert: Some(Cert::CutBody),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("truncated body"),
+    },
+];
+
+/// A running server of either kind, for a scenario.
+pub enum AnySite {
+    /// One that speaks TLS.
+    Tls(TlsSite),
+    /// One that never does.
+    Silent(SilentSite),
+}
+
+impl AnySite {
+    /// Starts the server of `scenario`.
+    pub fn start(scenario: &TlsScenario) -> Self {
+        match scenario.cert {
+            Some(cert) => AnySite::Tls(tls_site(cert)),
+            None => AnySite::Silent(silent_site()),
+        }
+    }
+
+    /// `https://localhost:PORT/flags`.
+    pub fn base_url(&self) -> &str {
+        match self {
+            AnySite::Tls(site) => &site.base_url,
+            AnySite::Silent(site) => &site.base_url,
+        }
+    }
 }
 
 /// A running HTTPS server; stopped when dropped.
@@ -67,6 +216,17 @@ fn ca() -> (rcgen::Certificate, KeyPair) {
     (params.self_signed(&key).unwrap(), key)
 }
 
+/// An intermediate CA signed by `ca`.
+fn intermediate(ca: &rcgen::Certificate, ca_key: &KeyPair) -> (rcgen::Certificate, KeyPair) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "flags tests intermediate CA");
+    (params.signed_by(&key, ca, ca_key).unwrap(), key)
+}
+
 /// Starts an HTTPS server showing `cert`.
 pub fn tls_site(cert: Cert) -> TlsSite {
     let (ca_cert, ca_key) = ca();
@@ -89,6 +249,12 @@ pub fn tls_site(cert: Cert) -> TlsSite {
     }
     let leaf = match cert {
         Cert::SelfSigned => params.self_signed(&key).unwrap(),
+        Cert::MissingIntermediate => {
+            let (intermediate, intermediate_key) = intermediate(&ca_cert, &ca_key);
+            params
+                .signed_by(&key, &intermediate, &intermediate_key)
+                .unwrap()
+        }
         _ => params.signed_by(&key, &ca_cert, &ca_key).unwrap(),
     };
     let dir = tempfile::tempdir().unwrap();
@@ -97,9 +263,18 @@ pub fn tls_site(cert: Cert) -> TlsSite {
         .unwrap()
         .write_all(ca_cert.pem().as_bytes())
         .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    let mut provider = rustls::crypto::ring::default_provider();
+    let versions: &[&rustls::SupportedProtocolVersion] = if cert == Cert::NoCipherInCommon {
+        provider.cipher_suites.retain(|suite| {
+            suite.version() == &rustls::version::TLS12
+                && format!("{:?}", suite.suite()).contains("_RSA_")
+        });
+        &[&rustls::version::TLS12]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(
