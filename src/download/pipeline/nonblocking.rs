@@ -305,7 +305,12 @@ where
             let connected = if http1 {
                 // A connection a download is about to hand back to the
                 // pool gets the chance to before this one starts.
-                tokio::task::yield_now().await;
+                for _ in 0..ROUNDS_BEFORE_CONNECT {
+                    tokio::task::yield_now().await;
+                    if OPENED.try_with(|_| ()).is_err() {
+                        return Err(E::from(ABANDONED));
+                    }
+                }
                 let mut connecting = std::pin::pin!(connecting);
                 std::future::poll_fn(|cx| {
                     if OPENED.try_with(|_| ()).is_err() {
@@ -336,6 +341,14 @@ tokio::task_local! {
     /// for its pool, the request having taken an idle connection instead.
     static OPENED: Cell<bool>;
 }
+
+/// How many times an HTTP/1.1 connect lets the runtime's other tasks run
+/// before it starts. A connection on its way back to the pool is a task
+/// already woken, on either worker; one round of the run queue is not
+/// always enough for it to arrive when handshakes keep the workers busy
+/// (docs/performance.md, "Over HTTPS"), and each round costs a request
+/// that does need a connection a few microseconds.
+const ROUNDS_BEFORE_CONNECT: usize = 3;
 
 /// Why an HTTP/1.1 connect stops once its request has taken an idle
 /// connection: as many connections as downloads in flight are enough,
