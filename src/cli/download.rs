@@ -203,6 +203,11 @@ pub struct DownloadArgs {
     /// FLAGS_SAVE_DELAY sets it for every run a bench or a script starts.
     #[arg(long, env = "FLAGS_SAVE_DELAY", value_name = "DURATION", default_value = "0ms", value_parser = values::duration, allow_hyphen_values = true, help_heading = "See it")]
     pub save_delay: Duration,
+    /// Before exiting, sleep this share of the run's own time: a build
+    /// made slower on purpose, exactly, which benches/gate gives its
+    /// regression gate to catch. FLAGS_SLOWDOWN sets it.
+    #[arg(long, env = "FLAGS_SLOWDOWN", value_name = "PERCENT", default_value = "0%", value_parser = values::percent, hide = true)]
+    pub slowdown: f64,
 }
 
 /// The real public server used by "Fluent Python".
@@ -353,6 +358,7 @@ impl DownloadArgs {
 /// Downloads the flags: checks everything it can before any request (codes,
 /// options, output folder, open-file limit), then runs and reports.
 pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
+    let started = std::time::Instant::now();
     args.check_combinations()?;
     let codes = args.selection.codes()?;
     let embedded_config = args.embedded_config()?;
@@ -445,6 +451,10 @@ pub fn run(args: DownloadArgs) -> Result<Finish, Failure> {
         outln!("{json}");
     } else if !args.quiet {
         outln!("{}", report::summary(&report));
+    }
+    let slower = started.elapsed().as_secs_f64() * args.slowdown;
+    if let Ok(slower) = Duration::try_from_secs_f64(slower.min(3600.0)) {
+        std::thread::sleep(slower);
     }
     Ok(match report.ending() {
         Ending::Clean => Finish::Done,

@@ -888,7 +888,7 @@ fn baseline_script(dir: &Path, name: &str, prelude: &str) -> std::path::PathBuf 
 #[test]
 fn the_gate_against_a_baseline_build_run_beside_it_passes_and_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |baseline: &Path, save_delay: &str| {
+    let run = |baseline: &Path, save_delay: &str, slowdown: &str| {
         flags()
             .args(["bench", "-l", "3", "--modes", "threaded", "-m", "2"])
             .args(["--delay", "0ms", "--runs", "3", "--warmup", "0"])
@@ -900,11 +900,12 @@ fn the_gate_against_a_baseline_build_run_beside_it_passes_and_fails() {
             .arg("--export-json")
             .arg(dir.path().join("twins.json"))
             .env("FLAGS_SAVE_DELAY", save_delay)
+            .env("FLAGS_SLOWDOWN", slowdown)
             .assert()
     };
     // A baseline build that takes 300 ms more a run: this one is faster.
     let slow = baseline_script(dir.path(), "slow", "sleep 0.3");
-    let passed = run(&slow, "0ms").success();
+    let passed = run(&slow, "0ms", "0%").success();
     let stdout = String::from_utf8_lossy(&passed.get_output().stdout).into_owned();
     assert!(
         stdout.contains("baseline: the baseline build ran beside this one, interleaved"),
@@ -929,13 +930,21 @@ fn the_gate_against_a_baseline_build_run_beside_it_passes_and_fails() {
 
     // This build saving 300 ms slower than the baseline, which saves at
     // full speed: a regression.
-    let full_speed = baseline_script(dir.path(), "full-speed", "unset FLAGS_SAVE_DELAY");
-    let failed = run(&full_speed, "300ms").code(1);
-    let stdout = String::from_utf8_lossy(&failed.get_output().stdout).into_owned();
-    assert!(
-        stdout.contains("REGRESSION threaded c=2 delay=0ms: median "),
-        "{stdout}"
+    let full_speed = baseline_script(
+        dir.path(),
+        "full-speed",
+        "unset FLAGS_SAVE_DELAY FLAGS_SLOWDOWN",
     );
+    // And this build made slower on purpose (what benches/gate does): each
+    // run sleeps ten times its own time before it exits.
+    for (save_delay, slowdown) in [("300ms", "0%"), ("0ms", "1000%")] {
+        let failed = run(&full_speed, save_delay, slowdown).code(1);
+        let stdout = String::from_utf8_lossy(&failed.get_output().stdout).into_owned();
+        assert!(
+            stdout.contains("REGRESSION threaded c=2 delay=0ms: median "),
+            "{save_delay} {slowdown}: {stdout}"
+        );
+    }
 }
 
 #[test]

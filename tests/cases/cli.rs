@@ -343,3 +343,20 @@ fn streams_beyond_what_http2_can_say_are_refused_not_a_panic() {
         "flags: invalid value '18446744073709551615' for '--streams <N>': '18446744073709551615' is too many streams (at most 4294967295) (see --help)\n"
     );
 }
+
+#[test]
+fn a_slowdown_from_the_environment_is_checked_like_an_option() {
+    // FLAGS_SLOWDOWN is benches/gate's instrument: a bad value is the same
+    // one-line usage error as a bad option, before anything runs.
+    let output = flags()
+        .arg("BR")
+        .env("FLAGS_SLOWDOWN", "-5%")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "flags: invalid value '-5%' for '--slowdown <PERCENT>': '-5%' is negative: \
+         give a percentage such as 10% (see --help)\n"
+    );
+}
