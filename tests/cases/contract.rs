@@ -229,20 +229,20 @@ fn divergence_table() -> String {
     table
 }
 
-#[test]
-fn the_reliability_page_shows_the_matrix_as_tested() {
+/// Asserts that docs/reliability.md holds `table` (`what`) as generated.
+fn assert_reliability_page_holds(what: &str, table: &str) {
     let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reliability.md");
     let page = std::fs::read_to_string(page).expect("docs/reliability.md");
-    let table = matrix_table();
     assert!(
-        page.contains(&table),
-        "docs/reliability.md must hold the conformance matrix exactly as tested:\n\n{table}"
+        page.contains(table),
+        "docs/reliability.md must hold {what} exactly as tested:\n\n{table}"
     );
-    let table = divergence_table();
-    assert!(
-        page.contains(&table),
-        "docs/reliability.md must hold the divergences exactly as tested:\n\n{table}"
-    );
+}
+
+#[test]
+fn the_reliability_page_shows_the_matrix_as_tested() {
+    assert_reliability_page_holds("the conformance matrix", &matrix_table());
+    assert_reliability_page_holds("the divergences", &divergence_table());
 }
 
 /// The corners of HTTP/1.1 where ureq and hyper part (found by fuzzing
@@ -395,12 +395,9 @@ fn h2_matrix_table() -> String {
         "| scenario | what the HTTP/2 server does | HTTP/1.1 twin | verdict |\n| --- | --- | --- | --- |\n",
     );
     for s in H2_SCENARIOS {
-        let verdict = match s.expect {
-            Some(Expect::Ok(_)) => "OK, the flag saved".to_owned(),
-            Some(Expect::NotFound) => "NOT_FOUND".to_owned(),
-            Some(Expect::Error(reason)) => format!("ERROR `{reason}...`"),
-            None => "a test of its own (below)".to_owned(),
-        };
+        let verdict = s
+            .expect
+            .map_or_else(|| "a test of its own (below)".to_owned(), words);
         let twin = s.twin.map_or("none".to_owned(), |t| format!("`{t}`"));
         table.push_str(&format!(
             "| `{}` | {} | {twin} | {verdict} |\n",
@@ -412,13 +409,7 @@ fn h2_matrix_table() -> String {
 
 #[test]
 fn the_reliability_page_shows_the_http2_matrix_as_tested() {
-    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reliability.md");
-    let page = std::fs::read_to_string(page).expect("docs/reliability.md");
-    let table = h2_matrix_table();
-    assert!(
-        page.contains(&table),
-        "docs/reliability.md must hold the HTTP/2 matrix exactly as tested:\n\n{table}"
-    );
+    assert_reliability_page_holds("the HTTP/2 matrix", &h2_matrix_table());
 }
 
 #[test]
@@ -465,11 +456,7 @@ fn tls_matrix_table() -> String {
         "| scenario | what the HTTPS server does | verdict | retried |\n| --- | --- | --- | --- |\n",
     );
     for s in TLS_SCENARIOS {
-        let verdict = match s.expect {
-            Expect::Ok(_) => "OK, the flag saved".to_owned(),
-            Expect::NotFound => "NOT_FOUND".to_owned(),
-            Expect::Error(reason) => format!("ERROR `{reason}...`"),
-        };
+        let verdict = words(s.expect);
         let retried = match s.expect {
             Expect::Error(_) if !s.permanent() => "yes",
             Expect::Error(_) => "never",
@@ -485,11 +472,5 @@ fn tls_matrix_table() -> String {
 
 #[test]
 fn the_reliability_page_shows_the_tls_matrix_as_tested() {
-    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reliability.md");
-    let page = std::fs::read_to_string(page).expect("docs/reliability.md");
-    let table = tls_matrix_table();
-    assert!(
-        page.contains(&table),
-        "docs/reliability.md must hold the TLS matrix exactly as tested:\n\n{table}"
-    );
+    assert_reliability_page_holds("the TLS matrix", &tls_matrix_table());
 }

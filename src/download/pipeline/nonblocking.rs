@@ -285,7 +285,9 @@ impl Drop for OpenWhenDone {
 }
 
 /// A layer on a client's connector that counts the connections it opens
-/// and, over HTTP/2, records each connect as a step of connection
+/// and notes when their TLS handshakes end (see `handshake`). Over
+/// HTTP/1.1 it stops a connect its request no longer needs ([`ABANDONED`]);
+/// over HTTP/2 it records each connect as a step of connection
 /// `connection` and lets its held-back streams go when it ends.
 fn counting_connects<S, T, E>(
     observers: &Arc<Observers>,
@@ -307,16 +309,14 @@ where
                 // pool gets the chance to before this one starts.
                 for _ in 0..ROUNDS_BEFORE_CONNECT {
                     tokio::task::yield_now().await;
-                    if OPENED.try_with(|_| ()).is_err() {
+                    if abandoned() {
                         return Err(E::from(ABANDONED));
                     }
                 }
                 let mut connecting = std::pin::pin!(connecting);
-                std::future::poll_fn(|cx| {
-                    if OPENED.try_with(|_| ()).is_err() {
-                        return Poll::Ready(Err(E::from(ABANDONED)));
-                    }
-                    connecting.as_mut().poll(cx)
+                std::future::poll_fn(|cx| match abandoned() {
+                    true => Poll::Ready(Err(E::from(ABANDONED))),
+                    false => connecting.as_mut().poll(cx),
                 })
                 .await
             } else {
@@ -337,9 +337,14 @@ where
 tokio::task_local! {
     /// Whether a request's own task opened a connection while it was being
     /// sent: if not, it went out on one kept alive from an earlier request.
-    /// Outside of it, a connect is one hyper finishes in the background
-    /// for its pool, the request having taken an idle connection instead.
     static OPENED: Cell<bool>;
+}
+
+/// Whether the connect being polled runs outside its request's task:
+/// hyper finishes it in the background for its pool, the request having
+/// taken an idle connection instead.
+fn abandoned() -> bool {
+    OPENED.try_with(|_| ()).is_err()
 }
 
 /// How many times an HTTP/1.1 connect lets the runtime's other tasks run
