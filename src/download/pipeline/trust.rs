@@ -129,20 +129,22 @@ impl Roots {
         if let Some(verifier) = self.verifier.get() {
             return Ok(Arc::clone(verifier));
         }
-        let inner: Arc<dyn ServerCertVerifier> = if self.insecure {
-            Arc::new(NoVerification(Arc::clone(provider)))
+        let webpki = if self.insecure {
+            None
         } else {
             let mut store = rustls::RootCertStore::empty();
             store.add_parsable_certificates(self.certs.iter().cloned());
-            rustls::client::WebPkiServerVerifier::builder_with_provider(
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
                 Arc::new(store),
                 Arc::clone(provider),
             )
             .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+            Some(webpki)
         };
-        let counted: Arc<dyn ServerCertVerifier> = Arc::new(Counted {
-            inner,
+        let counted: Arc<dyn ServerCertVerifier> = Arc::new(RunVerifier {
+            webpki,
+            algorithms: provider.signature_verification_algorithms,
             handshakes: Arc::clone(&self.handshakes),
         });
         Ok(Arc::clone(self.verifier.get_or_init(|| counted)))
@@ -208,14 +210,20 @@ impl Handshakes {
     }
 }
 
-/// A verifier that counts the certificates it accepts.
+/// The run's one verifier: the certificate checked by WebPKI over the
+/// roots (or not at all with `--insecure`), the handshake's signatures by
+/// the provider's algorithms either way (the handshake stays TLS), and
+/// each certificate accepted counted: a full handshake, as a resumed one
+/// shows none.
 #[derive(Debug)]
-struct Counted {
-    inner: Arc<dyn ServerCertVerifier>,
+struct RunVerifier {
+    /// WebPKI over the run's roots; `None` with `--insecure`.
+    webpki: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
     handshakes: Arc<Handshakes>,
 }
 
-impl ServerCertVerifier for Counted {
+impl ServerCertVerifier for RunVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -224,13 +232,16 @@ impl ServerCertVerifier for Counted {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verified = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )?;
+        let verified = match &self.webpki {
+            Some(webpki) => webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )?,
+            None => ServerCertVerified::assertion(),
+        };
         self.handshakes.full.fetch_add(1, Ordering::Relaxed);
         Ok(verified)
     }
@@ -241,7 +252,7 @@ impl ServerCertVerifier for Counted {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -250,11 +261,11 @@ impl ServerCertVerifier for Counted {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 
@@ -319,48 +330,6 @@ fn presented_name(presented: &str) -> &str {
         .strip_prefix("DnsName(\"")
         .and_then(|rest| rest.strip_suffix("\")"))
         .unwrap_or(presented)
-}
-
-/// `--insecure`: every certificate accepted, its signatures still checked
-/// (the handshake itself stays TLS).
-#[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algorithms = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]
