@@ -285,10 +285,10 @@ impl Drop for OpenWhenDone {
 }
 
 /// A layer on a client's connector that counts the connections it opens
-/// and notes when their TLS handshakes end (see `handshake`). Over
-/// HTTP/1.1 it stops a connect its request no longer needs ([`ABANDONED`]);
-/// over HTTP/2 it records each connect as a step of connection
-/// `connection` and lets its held-back streams go when it ends.
+/// and notes when their TLS handshakes end (see `handshake`). It stops a
+/// connect its request no longer needs ([`ABANDONED`]); over HTTP/2 it
+/// records each connect as a step of connection `connection` and lets its
+/// held-back streams go when it ends.
 fn counting_connects<S, T, E>(
     observers: &Arc<Observers>,
     connection: Option<usize>,
@@ -302,26 +302,25 @@ where
     MapFutureLayer::new(move |connecting: S| {
         let (observers, started) = (Arc::clone(&observers), Instant::now());
         let done = OpenWhenDone(opening.clone());
-        let http1 = connection.is_none();
         let counted = async move {
-            let connected = if http1 {
-                // A connection a download is about to hand back to the
-                // pool gets the chance to before this one starts.
-                for _ in 0..ROUNDS_BEFORE_CONNECT {
-                    tokio::task::yield_now().await;
-                    if abandoned() {
-                        return Err(E::from(ABANDONED));
-                    }
+            // A connection on its way to the pool gets the chance to
+            // arrive before this one starts: an HTTP/1.1 one a download is
+            // handing back, or the HTTP/2 one another request has just
+            // opened (hyper's pool frees its connecting lock as it pools a
+            // connection, so a request that found the pool empty a moment
+            // before may take the lock and connect too).
+            for _ in 0..ROUNDS_BEFORE_CONNECT {
+                tokio::task::yield_now().await;
+                if abandoned() {
+                    return Err(E::from(ABANDONED));
                 }
-                let mut connecting = std::pin::pin!(connecting);
-                std::future::poll_fn(|cx| match abandoned() {
-                    true => Poll::Ready(Err(E::from(ABANDONED))),
-                    false => connecting.as_mut().poll(cx),
-                })
-                .await
-            } else {
-                connecting.await
-            };
+            }
+            let mut connecting = std::pin::pin!(connecting);
+            let connected = std::future::poll_fn(|cx| match abandoned() {
+                true => Poll::Ready(Err(E::from(ABANDONED))),
+                false => connecting.as_mut().poll(cx),
+            })
+            .await;
             drop(done);
             let connected = connected?;
             handshake::ended();
@@ -347,20 +346,21 @@ fn abandoned() -> bool {
     OPENED.try_with(|_| ()).is_err()
 }
 
-/// How many times an HTTP/1.1 connect lets the runtime's other tasks run
-/// before it starts. A connection on its way back to the pool is a task
-/// already woken, on either worker; one round of the run queue is not
-/// always enough for it to arrive when handshakes keep the workers busy
+/// How many times a connect lets the runtime's other tasks run before it
+/// starts. A connection on its way back to the pool is a task already
+/// woken, on either worker; one round of the run queue is not always
+/// enough for it to arrive when handshakes keep the workers busy
 /// (docs/performance.md, "Over HTTPS"), and each round costs a request
-/// that does need a connection a few microseconds.
+/// that does need a connection a few microseconds. An HTTP/2 connection
+/// just pooled has already woken the request: one round is enough.
 const ROUNDS_BEFORE_CONNECT: usize = 3;
 
-/// Why an HTTP/1.1 connect stops once its request has taken an idle
-/// connection: as many connections as downloads in flight are enough,
-/// and over TLS each one more is a full handshake for nothing. hyper
-/// finishes such a connect in the background for its pool, and drops
-/// this error unseen.
-const ABANDONED: &str = "connect no longer needed: its request took an idle connection";
+/// Why a connect stops once its request has taken a pooled connection:
+/// over HTTP/1.1 as many connections as downloads in flight are enough,
+/// over HTTP/2 `--connections` is a promise, and over TLS each one more is
+/// a full handshake for nothing. hyper finishes such a connect in the
+/// background for its pool, and drops this error unseen.
+const ABANDONED: &str = "connect no longer needed: its request took a pooled connection";
 
 /// A connect, counted when it ends.
 type CountedConnect<S> = Pin<Box<dyn Future<Output = <S as Future>::Output> + Send>>;
