@@ -70,6 +70,39 @@ fn cacert_or_ssl_cert_file_trusts_a_private_ca_in_every_mode() {
 }
 
 #[test]
+fn a_ca_only_in_the_stores_folder_is_trusted_as_curl_trusts_it_in_every_mode() {
+    // The bundle is read at once, the folder only when a certificate is
+    // not trusted without it: a CA found there alone is trusted all the
+    // same, and one found nowhere is not.
+    let site = tls_site(Cert::Good);
+    let unrelated = tls_site(Cert::Good);
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::copy(&site.ca_pem, folder.path().join("site-ca.pem")).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    for mode in MODES {
+        for (dir, code, ok) in [(folder.path(), 0, 2), (empty.path(), 1, 0)] {
+            let env = [
+                ("SSL_CERT_FILE", unrelated.ca_pem.as_path()),
+                ("SSL_CERT_DIR", dir),
+            ];
+            let (exit, report, out) = fetch(mode, &site.base_url, &[], &env);
+            assert_eq!(exit, code, "{mode}, {}: {report}", dir.display());
+            assert_eq!(report["counts"]["ok"], ok, "{mode}");
+            if ok == 0 {
+                assert!(files(&out).is_empty(), "{mode}");
+                // (Both tests CAs bear one name: "bad signature".)
+                let reason = report["errors"][0]["reason"].as_str().unwrap_or_default();
+                assert!(reason.starts_with("TLS: "), "{mode}: {report}");
+            }
+        }
+        // A folder and no bundle: the folder is the store.
+        let env = [("SSL_CERT_DIR", folder.path())];
+        let (exit, report, _) = fetch(mode, &site.base_url, &[], &env);
+        assert_eq!((exit, &report["counts"]["ok"]), (0, &2.into()), "{mode}");
+    }
+}
+
+#[test]
 fn a_broken_certificate_or_handshake_is_never_retried_and_a_stall_or_cut_is() {
     // Every failing scenario of the TLS matrix (tests/cases/contract.rs),
     // with retries allowed: a certificate or handshake that cannot succeed

@@ -4,10 +4,16 @@
 //! certificates of `--cacert`; or none checked at all with `--insecure`.
 //! Both clients verify with rustls's WebPKI verifier over the same roots,
 //! so a certificate gets one verdict whichever mode met it.
+//!
+//! As OpenSSL (so curl and Python) does, the store's bundle file is read
+//! at once and its certificate folders only when a certificate is not
+//! trusted without them: a folder is a file per certificate, some 300 on
+//! Debian, the same certificates as the bundle, and reading it costs a run
+//! about 3 ms before its first request (docs/performance.md).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -67,20 +73,22 @@ impl Trust {
     /// The roots of a run from `base_url`, read once (see [`Roots`]).
     pub(crate) fn roots_for(&self, base_url: &str) -> Roots {
         let https = base_url.starts_with("https:");
-        let certs = if self.insecure {
-            Vec::new()
+        let (certs, folders) = if self.insecure {
+            (Vec::new(), Vec::new())
         } else if https {
-            let mut roots = rustls_native_certs::load_native_certs().certs;
-            if roots.is_empty() {
-                roots.extend(bundled_roots());
+            let SystemStore { mut certs, folders } = SystemStore::read();
+            if certs.is_empty() {
+                certs.extend(bundled_roots());
             }
-            roots.extend(self.cacert.iter().cloned());
-            roots
+            certs.extend(self.cacert.iter().cloned());
+            (certs, folders)
         } else {
-            bundled_roots().chain(self.cacert.iter().cloned()).collect()
+            let certs = bundled_roots().chain(self.cacert.iter().cloned());
+            (certs.collect(), Vec::new())
         };
         Roots {
             certs,
+            folders,
             insecure: self.insecure,
             https,
             verifier: OnceLock::new(),
@@ -95,6 +103,74 @@ fn bundled_roots() -> impl Iterator<Item = CertificateDer<'static>> {
     webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned()
 }
 
+/// The system's trust store: the certificates of its bundle file, read at
+/// once, and its certificate folders, read only if a certificate is not
+/// trusted without them. `SSL_CERT_FILE` and `SSL_CERT_DIR` name them, as
+/// rustls-native-certs reads them; where neither is set, the system's
+/// usual places (openssl-probe's). A store with no bundle is read whole
+/// at once; so is one of another kind (macOS's, Windows's).
+struct SystemStore {
+    certs: Vec<CertificateDer<'static>>,
+    folders: Vec<PathBuf>,
+}
+
+impl SystemStore {
+    fn read() -> Self {
+        let file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+        let folders: Vec<PathBuf> = std::env::var_os("SSL_CERT_DIR")
+            .map(|dirs| std::env::split_paths(&dirs).collect())
+            .unwrap_or_default();
+        let folders: Vec<PathBuf> = folders
+            .into_iter()
+            .filter(|f| !f.as_os_str().is_empty())
+            .collect();
+        let (file, folders) = match (file, folders) {
+            (None, folders) if folders.is_empty() => match Self::usual_places() {
+                Some(places) => places,
+                None => {
+                    return Self {
+                        certs: rustls_native_certs::load_native_certs().certs,
+                        folders: Vec::new(),
+                    };
+                }
+            },
+            places => places,
+        };
+        let certs = match &file {
+            Some(file) => rustls_native_certs::load_certs_from_paths(Some(file), None).certs,
+            None => Vec::new(),
+        };
+        if certs.is_empty() {
+            return Self {
+                certs: read_folders(&folders),
+                folders: Vec::new(),
+            };
+        }
+        Self { certs, folders }
+    }
+
+    /// Where this system keeps its bundle and folders.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn usual_places() -> Option<(Option<PathBuf>, Vec<PathBuf>)> {
+        let places = openssl_probe::probe();
+        Some((places.cert_file, places.cert_dir))
+    }
+
+    /// A store that is not files: read whole by rustls-native-certs.
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    fn usual_places() -> Option<(Option<PathBuf>, Vec<PathBuf>)> {
+        None
+    }
+}
+
+/// The certificates of the folders of a trust store.
+fn read_folders(folders: &[PathBuf]) -> Vec<CertificateDer<'static>> {
+    folders
+        .iter()
+        .flat_map(|folder| rustls_native_certs::load_certs_from_paths(None, Some(folder)).certs)
+        .collect()
+}
+
 /// What a run's https requests are verified against, the same for both
 /// clients. Against an https server: the system's store (a system with
 /// none falls back on the bundled Mozilla roots) and `--cacert`. Against a
@@ -104,6 +180,9 @@ fn bundled_roots() -> impl Iterator<Item = CertificateDer<'static>> {
 /// the run, which counts the full handshakes.
 pub(crate) struct Roots {
     certs: Vec<CertificateDer<'static>>,
+    /// The store's folders, read if `certs` do not make a certificate
+    /// trusted.
+    folders: Vec<PathBuf>,
     insecure: bool,
     /// Whether the run's server is https (else no handshake is counted).
     https: bool,
@@ -132,18 +211,18 @@ impl Roots {
         let webpki = if self.insecure {
             None
         } else {
-            let mut store = rustls::RootCertStore::empty();
-            store.add_parsable_certificates(self.certs.iter().cloned());
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(store),
-                Arc::clone(provider),
-            )
-            .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
-            Some(webpki)
+            Some(webpki_over(self.certs.iter().cloned(), provider)?)
         };
+        let wider = (!self.insecure && !self.folders.is_empty()).then(|| Wider {
+            certs: self.certs.clone(),
+            folders: self.folders.clone(),
+            provider: Arc::clone(provider),
+            webpki: OnceLock::new(),
+        });
         let counted: Arc<dyn ServerCertVerifier> = Arc::new(RunVerifier {
             webpki,
+            wider,
+            accepted: Mutex::new(None),
             algorithms: provider.signature_verification_algorithms,
             handshakes: Arc::clone(&self.handshakes),
         });
@@ -210,17 +289,74 @@ impl Handshakes {
     }
 }
 
+/// WebPKI over `certs` as roots.
+fn webpki_over(
+    certs: impl IntoIterator<Item = CertificateDer<'static>>,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(certs);
+    rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(store),
+        Arc::clone(provider),
+    )
+    .build()
+    .map_err(|e| rustls::Error::General(e.to_string()))
+}
+
 /// The run's one verifier: the certificate checked by WebPKI over the
 /// roots (or not at all with `--insecure`), the handshake's signatures by
 /// the provider's algorithms either way (the handshake stays TLS), and
 /// each certificate accepted counted: a full handshake, as a resumed one
 /// shows none.
+///
+/// The connections of a run meet the same certificate again and again, 50
+/// at once at 50 in flight: a chain accepted is accepted again without
+/// WebPKI within the same second, the finest time WebPKI checks a
+/// certificate's validity to, so that the verdict is the one WebPKI
+/// would give. The handshake's own signature is checked every time.
 #[derive(Debug)]
 struct RunVerifier {
     /// WebPKI over the run's roots; `None` with `--insecure`.
     webpki: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    /// WebPKI over the roots and the store's folders, for a certificate
+    /// the roots alone do not make trusted.
+    wider: Option<Wider>,
+    /// The last chain accepted, and when.
+    accepted: Mutex<Option<Accepted>>,
     algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
     handshakes: Arc<Handshakes>,
+}
+
+/// WebPKI over the roots and the trust store's folders, made when a
+/// certificate first needs it.
+#[derive(Debug)]
+struct Wider {
+    certs: Vec<CertificateDer<'static>>,
+    folders: Vec<PathBuf>,
+    provider: Arc<CryptoProvider>,
+    webpki: OnceLock<Result<Arc<rustls::client::WebPkiServerVerifier>, rustls::Error>>,
+}
+
+impl Wider {
+    fn webpki(&self) -> Result<&Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
+        self.webpki
+            .get_or_init(|| {
+                let folders = read_folders(&self.folders);
+                webpki_over(self.certs.iter().cloned().chain(folders), &self.provider)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+/// A chain WebPKI accepted for a server name, and the second it did.
+#[derive(Debug)]
+struct Accepted {
+    end_entity: CertificateDer<'static>,
+    intermediates: Vec<CertificateDer<'static>>,
+    server_name: ServerName<'static>,
+    second: u64,
 }
 
 impl ServerCertVerifier for RunVerifier {
@@ -232,18 +368,41 @@ impl ServerCertVerifier for RunVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verified = match &self.webpki {
-            Some(webpki) => webpki.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            )?,
-            None => ServerCertVerified::assertion(),
-        };
+        // WebPKI's verdict: the roots', or if they do not make the chain
+        // trusted, the wider store's; the chain last accepted, in the same
+        // second, is accepted again without WebPKI.
+        if let Some(webpki) = &self.webpki {
+            let same = |accepted: &Accepted| {
+                accepted.second == now.as_secs()
+                    && accepted.end_entity == *end_entity
+                    && accepted.intermediates == intermediates
+                    && accepted.server_name == *server_name
+            };
+            let again = (self.accepted.lock()).is_ok_and(|last| last.as_ref().is_some_and(same));
+            if !again {
+                let verify = |webpki: &rustls::client::WebPkiServerVerifier| {
+                    let ocsp = ocsp_response;
+                    webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+                };
+                match (verify(webpki), &self.wider) {
+                    (Err(_), Some(wider)) => verify(wider.webpki()?),
+                    (verdict, _) => verdict,
+                }?;
+                if let Ok(mut last) = self.accepted.lock() {
+                    *last = Some(Accepted {
+                        end_entity: end_entity.clone().into_owned(),
+                        intermediates: intermediates
+                            .iter()
+                            .map(|c| c.clone().into_owned())
+                            .collect(),
+                        server_name: server_name.to_owned(),
+                        second: now.as_secs(),
+                    });
+                }
+            }
+        }
         self.handshakes.full.fetch_add(1, Ordering::Relaxed);
-        Ok(verified)
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -349,6 +508,66 @@ mod tests {
         std::fs::write(&empty, "no certificate here\n").unwrap();
         let error = Trust::read_cacert(&empty).unwrap_err().to_string();
         assert!(error.ends_with("no certificate in it (a PEM file with BEGIN CERTIFICATE)"));
+    }
+
+    /// A CA, a certificate it signs for `localhost` valid until
+    /// 2030-01-01T00:00:00Z, and a self-signed one for `localhost`.
+    fn chains() -> [CertificateDer<'static>; 3] {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "flags unit tests CA");
+        let ca = ca.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        leaf.not_after = rcgen::date_time_ymd(2030, 1, 1);
+        let leaf = leaf.signed_by(&key, &ca, &ca_key).unwrap();
+        let own_key = KeyPair::generate().unwrap();
+        let own = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&own_key)
+            .unwrap();
+        [ca, leaf, own].map(|c| c.der().clone())
+    }
+
+    #[test]
+    fn a_chain_accepted_is_accepted_again_only_where_webpki_would() {
+        let [ca, leaf, self_signed] = chains();
+        let trust = Trust {
+            cacert: vec![ca],
+            insecure: false,
+        };
+        let roots = trust.roots_for("http://127.0.0.1/");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = roots.verifier(&provider).unwrap();
+        let verdict = |cert: &CertificateDer<'_>, name: &str, second: u64| {
+            let name = ServerName::try_from(name).unwrap();
+            let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(second));
+            match verifier.verify_server_cert(cert, &[], &name, &[], at) {
+                Ok(_) => "trusted".to_owned(),
+                Err(error) => tls_reason(&error),
+            }
+        };
+        // 2030-01-01T00:00:00Z, its not-after: the last second it is valid.
+        let last = 1_893_456_000;
+        assert_eq!(verdict(&leaf, "localhost", last), "trusted");
+        assert_eq!(verdict(&leaf, "localhost", last), "trusted");
+        assert_eq!(
+            verdict(&leaf, "other.example", last),
+            "certificate is for localhost, not other.example"
+        );
+        assert_eq!(
+            verdict(&self_signed, "localhost", last),
+            "unknown issuer: pass its CA with --cacert"
+        );
+        // The same chain a second later: WebPKI's verdict again.
+        assert_eq!(
+            verdict(&leaf, "localhost", last + 1),
+            "certificate has expired"
+        );
+        assert_eq!(roots.handshakes.full.load(Ordering::Relaxed), 2);
     }
 
     #[test]
