@@ -386,6 +386,76 @@ pub enum ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::download::Spans;
+    use crate::download::observers::progress::{Display, Lines, Progress, Stdout};
+    use crate::download::plan::{Mode, Plan};
+    use std::sync::atomic::AtomicBool;
+    use tower::{Layer, Service, ServiceExt};
+
+    /// The observers of a run that shows nothing.
+    fn observers() -> Arc<Observers> {
+        let plan = Plan::new(
+            vec!["BR".into()],
+            "http://127.0.0.1:1".into(),
+            Mode::Async,
+            1,
+        );
+        let progress = Progress::new(1, Display::Hidden, Lines::None, Stdout::Text);
+        Arc::new(Observers::new(progress, Spans::Unrecorded, &plan))
+    }
+
+    /// A connect that succeeds at once, noting that it was polled.
+    struct Ready(Arc<AtomicBool>);
+
+    impl Future for Ready {
+        type Output = Result<(), String>;
+
+        fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+            self.0.store(true, Ordering::SeqCst);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A connect through the counting layer, over HTTP/1.1 or over
+    /// HTTP/2 connection 0, and whether the connector underneath it was
+    /// polled.
+    async fn connect(
+        observers: &Arc<Observers>,
+        http2: bool,
+    ) -> (CountedConnect<Ready>, Arc<AtomicBool>) {
+        let polled = Arc::new(AtomicBool::new(false));
+        let connector = {
+            let polled = Arc::clone(&polled);
+            tower::service_fn(move |()| Ready(Arc::clone(&polled)))
+        };
+        let opening = http2.then(|| Arc::new(Streams::new(4)));
+        let layer = counting_connects::<Ready, (), String>(observers, http2.then_some(0), opening);
+        let mut service = layer.layer(connector);
+        let connecting = service.ready().await.unwrap().call(());
+        (connecting, polled)
+    }
+
+    #[tokio::test]
+    async fn a_connect_stops_unpolled_when_its_request_took_a_pooled_connection() {
+        for http2 in [false, true] {
+            let observers = observers();
+            // Its request still waits for it: it connects, and is counted.
+            let (connecting, polled) = connect(&observers, http2).await;
+            let opened = OPENED.scope(Cell::new(false), connecting).await;
+            assert_eq!(opened, Ok(()), "http2 {http2}");
+            assert!(polled.load(Ordering::SeqCst));
+            assert_eq!(observers.gauges.connections(), 1);
+            // Its request was polled again and took a pooled connection:
+            // hyper goes on with the connect in a task of its own.
+            let (mut connecting, polled) = connect(&observers, http2).await;
+            let first = OPENED.scope(Cell::new(false), async { futures::poll!(&mut connecting) });
+            assert!(first.await.is_pending(), "http2 {http2}");
+            let rest = tokio::spawn(connecting).await.unwrap();
+            assert_eq!(rest, Err(ABANDONED.to_owned()), "http2 {http2}");
+            assert!(!polled.load(Ordering::SeqCst), "http2 {http2}");
+            assert_eq!(observers.gauges.connections(), 1, "http2 {http2}");
+        }
+    }
 
     #[test]
     fn idle_connections_are_kept_only_for_downloads_left_to_start() {
