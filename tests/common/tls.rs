@@ -205,31 +205,26 @@ impl Drop for TlsSite {
     }
 }
 
-/// A CA of the tests' own.
-fn ca() -> (rcgen::Certificate, KeyPair) {
+/// A CA of the tests' own named `name`: self-signed, or an intermediate
+/// signed by `parent`.
+fn ca(
+    name: &str,
+    parent: Option<(&rcgen::Certificate, &KeyPair)>,
+) -> (rcgen::Certificate, KeyPair) {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "flags tests CA");
-    (params.self_signed(&key).unwrap(), key)
-}
-
-/// An intermediate CA signed by `ca`.
-fn intermediate(ca: &rcgen::Certificate, ca_key: &KeyPair) -> (rcgen::Certificate, KeyPair) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "flags tests intermediate CA");
-    (params.signed_by(&key, ca, ca_key).unwrap(), key)
+    params.distinguished_name.push(DnType::CommonName, name);
+    let cert = match parent {
+        None => params.self_signed(&key),
+        Some((parent, parent_key)) => params.signed_by(&key, parent, parent_key),
+    };
+    (cert.unwrap(), key)
 }
 
 /// Starts an HTTPS server showing `cert`.
 pub fn tls_site(cert: Cert) -> TlsSite {
-    let (ca_cert, ca_key) = ca();
+    let (ca_cert, ca_key) = ca("flags tests CA", None);
     let key = KeyPair::generate().unwrap();
     let names = match cert {
         Cert::OtherHost => vec!["other.example".to_owned()],
@@ -250,7 +245,8 @@ pub fn tls_site(cert: Cert) -> TlsSite {
     let leaf = match cert {
         Cert::SelfSigned => params.self_signed(&key).unwrap(),
         Cert::MissingIntermediate => {
-            let (intermediate, intermediate_key) = intermediate(&ca_cert, &ca_key);
+            let (intermediate, intermediate_key) =
+                ca("flags tests intermediate CA", Some((&ca_cert, &ca_key)));
             params
                 .signed_by(&key, &intermediate, &intermediate_key)
                 .unwrap()
