@@ -87,7 +87,7 @@ impl Trust {
             (certs.collect(), Vec::new())
         };
         Roots {
-            certs,
+            certs: certs.into(),
             folders,
             insecure: self.insecure,
             https,
@@ -179,7 +179,7 @@ fn read_folders(folders: &[PathBuf]) -> Vec<CertificateDer<'static>> {
 /// system's store. Both clients verify with one verifier, made once for
 /// the run, which counts the full handshakes.
 pub(crate) struct Roots {
-    certs: Vec<CertificateDer<'static>>,
+    certs: Arc<[CertificateDer<'static>]>,
     /// The store's folders, read if `certs` do not make a certificate
     /// trusted.
     folders: Vec<PathBuf>,
@@ -211,10 +211,10 @@ impl Roots {
         let webpki = if self.insecure {
             None
         } else {
-            Some(webpki_over(self.certs.iter().cloned(), provider)?)
+            Some(webpki_over(self.certs.iter().map(borrowed), provider)?)
         };
         let wider = (!self.insecure && !self.folders.is_empty()).then(|| Wider {
-            certs: self.certs.clone(),
+            certs: Arc::clone(&self.certs),
             folders: self.folders.clone(),
             provider: Arc::clone(provider),
             webpki: OnceLock::new(),
@@ -289,9 +289,14 @@ impl Handshakes {
     }
 }
 
+/// A certificate, borrowed: WebPKI keeps what it needs of a root.
+fn borrowed<'a>(cert: &'a CertificateDer<'_>) -> CertificateDer<'a> {
+    CertificateDer::from(cert.as_ref())
+}
+
 /// WebPKI over `certs` as roots.
-fn webpki_over(
-    certs: impl IntoIterator<Item = CertificateDer<'static>>,
+fn webpki_over<'a>(
+    certs: impl IntoIterator<Item = CertificateDer<'a>>,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<rustls::client::WebPkiServerVerifier>, rustls::Error> {
     let mut store = rustls::RootCertStore::empty();
@@ -332,7 +337,7 @@ struct RunVerifier {
 /// certificate first needs it.
 #[derive(Debug)]
 struct Wider {
-    certs: Vec<CertificateDer<'static>>,
+    certs: Arc<[CertificateDer<'static>]>,
     folders: Vec<PathBuf>,
     provider: Arc<CryptoProvider>,
     webpki: OnceLock<Result<Arc<rustls::client::WebPkiServerVerifier>, rustls::Error>>,
@@ -343,7 +348,8 @@ impl Wider {
         self.webpki
             .get_or_init(|| {
                 let folders = read_folders(&self.folders);
-                webpki_over(self.certs.iter().cloned().chain(folders), &self.provider)
+                let all = self.certs.iter().chain(&folders).map(borrowed);
+                webpki_over(all, &self.provider)
             })
             .as_ref()
             .map_err(Clone::clone)
