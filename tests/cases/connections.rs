@@ -476,6 +476,10 @@ fn http2_streams_beyond_the_connections_slots_wait_before_their_timeout_runs() {
         stdout.contains("HTTP/2: 1 connection × 2 streams: 2 in flight at most (--streams)."),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("\n2 requests at once as HTTP/2 streams over 1 connection (async).\n"),
+        "{stdout}"
+    );
 }
 
 #[test]

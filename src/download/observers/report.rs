@@ -238,7 +238,8 @@ pub(crate) fn header(label: &str, site: &str, plan: &Plan, notes: &[String]) -> 
     let c = plan.concurrency;
     if let Some(connections) = plan.request.http2 {
         text.push_str(&format!(
-            "{c} requests at once as HTTP/2 streams over {} (async).",
+            "{} requests at once as HTTP/2 streams over {} (async).",
+            plan.in_flight_at_most(),
             count(connections, "connection", "connections")
         ));
     } else {
