@@ -1013,14 +1013,6 @@ pub const SCENARIOS: &[Scenario] = &[
             Next::Close
         }
     ),
-    // --- TLS ----------------------------------------------------------------
-    scenario!(
-        "tls",
-        "https-to-plain-http",
-        "an `https://` URL on a server that answers the handshake in plain HTTP",
-        Expect::Error("connection failed"),
-        |r| r.full("400 Bad Request", &[], b"this is not TLS\n")
-    ),
     // --- slowness (run with --timeout 1s) ----------------------------------
     scenario!(
         "slowness",
@@ -1248,14 +1240,9 @@ impl Liar {
         }
     }
 
-    /// The base URL of a scenario (`https://` for the `https-` ones).
+    /// The base URL of a scenario.
     pub fn base(&self, scenario: &str) -> String {
-        let scheme = if scenario.starts_with("https-") {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{}/{scenario}/flags", self.addrs[0])
+        format!("http://{}/{scenario}/flags", self.addrs[0])
     }
 }
 
@@ -1279,20 +1266,10 @@ fn local(listener: &TcpListener) -> SocketAddr {
     listener.local_addr().expect("local address")
 }
 
-/// The path that stands for a TLS handshake, which carries none.
-const TLS_HELLO: &str = "/https-to-plain-http/";
-
-/// Reads one request head: the path and the headers; `None` at EOF. A TLS
-/// handshake (a record starting 0x16 0x03) is read as [`TLS_HELLO`].
+/// Reads one request head: the path and the headers; `None` at EOF.
 fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<(String, String)>)> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
-    let mut first = [0u8; 2];
-    if stream.peek(&mut first).ok()? == 2 && first == [0x16, 0x03] {
-        let mut hello = [0u8; 4096];
-        let _ = stream.read(&mut hello);
-        return Some((TLS_HELLO.to_owned(), Vec::new()));
-    }
     while !head.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
             Ok(1) => head.push(byte[0]),

@@ -40,6 +40,9 @@ pub enum Cert {
     /// Good, but the server speaks TLS 1.2 alone, with RSA suites only
     /// for its ECDSA key: it refuses every handshake.
     NoCipherInCommon,
+    /// None shown: the server speaks plain HTTP on the port, and answers
+    /// the ClientHello with a 400, as an http:// server does.
+    PlainHttp,
 }
 
 /// Whom a scenario's client trusts.
@@ -140,6 +143,13 @@ pub const TLS_SCENARIOS: &[TlsScenario] = &[
         cert: Some(Cert::RefusesHandshake),
         trust: Trust::SiteCa,
         expect: Expect::Error("TLS: the server ended the handshake: no HTTP version in common"),
+    },
+    TlsScenario {
+        name: "plain-http",
+        what: "an http:// server: a 400 in plain text to the ClientHello",
+        cert: Some(Cert::PlainHttp),
+        trust: Trust::SiteCa,
+        expect: Expect::Error("TLS: the server does not speak TLS (an http:// server?)"),
     },
     TlsScenario {
         name: "handshake-stall",
@@ -301,7 +311,9 @@ pub fn tls_site(cert: Cert) -> TlsSite {
                     };
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
-                        if let Ok(mut tls) = acceptor.accept(tcp).await {
+                        if cert == Cert::PlainHttp {
+                            let _ = refuse_in_plain_text(tcp).await;
+                        } else if let Ok(mut tls) = acceptor.accept(tcp).await {
                             let _ = answer(&mut tls, cert == Cert::CutBody).await;
                         }
                     });
@@ -359,6 +371,16 @@ async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     }
     stream.write_all(&body).await?;
     stream.shutdown().await
+}
+
+/// Answers whatever arrives first with a 400 in plain HTTP and closes, as
+/// a cleartext server answers a ClientHello.
+async fn refuse_in_plain_text(mut tcp: tokio::net::TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 1024];
+    let _ = tcp.read(&mut buf).await?;
+    let answer = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    tcp.write_all(answer.as_bytes()).await?;
+    tcp.shutdown().await
 }
 
 /// A server that accepts connections and never says a word: a TLS

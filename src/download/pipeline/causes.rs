@@ -56,14 +56,20 @@ pub(super) fn ureq_cause(error: &ureq::Error) -> Cause {
 }
 
 /// What a rustls error means: a handshake that cannot succeed however often
-/// it is tried is a TLS verdict; one cut by the network is a reset.
+/// it is tried is a TLS verdict (so is an answer that is no TLS record at
+/// all: a server speaking plain HTTP on the port); one cut by the network
+/// is a reset.
 fn tls_cause(error: &rustls::Error) -> Cause {
     match error {
         rustls::Error::InvalidCertificate(_)
         | rustls::Error::PeerIncompatible(_)
         | rustls::Error::AlertReceived(_)
         | rustls::Error::NoCertificatesPresented
-        | rustls::Error::InvalidCertRevocationList(_) => Cause::Tls(tls_reason(error)),
+        | rustls::Error::InvalidCertRevocationList(_)
+        | rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType
+            | rustls::InvalidMessage::UnknownProtocolVersion,
+        ) => Cause::Tls(tls_reason(error)),
         other => Cause::Connect(format!("TLS: {other}")),
     }
 }

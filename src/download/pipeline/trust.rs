@@ -448,6 +448,10 @@ pub(crate) fn tls_reason(error: &rustls::Error) -> String {
         }
         E::AlertReceived(alert) => format!("the server ended the handshake: {alert:?}"),
         E::NoCertificatesPresented => "the server presented no certificate".into(),
+        E::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType
+            | rustls::InvalidMessage::UnknownProtocolVersion,
+        ) => "the server does not speak TLS (an http:// server?)".into(),
         other => format!("TLS: {other}"),
     }
 }
