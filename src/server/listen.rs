@@ -415,6 +415,10 @@ pub async fn serve_http<T>(
                     let io = hyper_util::rt::TokioIo::new(io);
                     let _ = watcher.watch(builder.serve_connection(io, service)).await;
                 }
+                Some(_) if byte[0] != TLS_HANDSHAKE_RECORD => {
+                    let _ =
+                        tokio::time::timeout(limits.header_timeout, refuse_plain_http(io)).await;
+                }
                 Some(acceptor) => {
                     let handshake = acceptor.accept(io);
                     let Ok(Ok(io)) = tokio::time::timeout(limits.header_timeout, handshake).await
@@ -429,6 +433,34 @@ pub async fn serve_http<T>(
     }
     drop(listener);
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+}
+
+/// The first byte of every TLS connection: a handshake record's type.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// What a TLS port answers a client that speaks plain HTTP to it, as nginx
+/// does: a 400 in plain text that says to use https, rather than a TLS
+/// alert that the client cannot read. The request is read after the
+/// answer (up to 64 KiB), so that closing with it unread does not reset
+/// the connection under the answer.
+async fn refuse_plain_http(mut io: Guarded) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const ANSWER: &str = "This port speaks HTTPS: use https:// to reach it.\n";
+    let head = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ANSWER}",
+        ANSWER.len()
+    );
+    io.write_all(head.as_bytes()).await?;
+    io.shutdown().await?;
+    let mut sink = [0u8; 4096];
+    let mut read = 0;
+    while read < 64 * 1024 {
+        match io.read(&mut sink).await? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    Ok(())
 }
 
 /// The service of one connection: `router`, with `info` in each request's

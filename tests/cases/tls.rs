@@ -249,6 +249,43 @@ fn flags_serve_tls_names_its_ca_and_every_mode_trusts_it_over_h1_and_h2() {
 }
 
 #[test]
+fn flags_serve_tls_answers_plain_http_with_a_400_that_says_to_use_https() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let (_server, url, _ca) = serve_https(tmp.path(), &["--tls".as_ref()]);
+    let address = url
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap();
+    // A request larger than one read: the answer arrives whole, not reset.
+    let mut tcp = std::net::TcpStream::connect(address).unwrap();
+    let cookie = "c".repeat(40 * 1024);
+    let request = format!("GET /flags/br/br.gif HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("\r\n\r\nThis port speaks HTTPS: use https:// to reach it.\n"),
+        "{answer}"
+    );
+    // Every mode reads it as the same 400.
+    let http = url.replace("https://", "http://");
+    for mode in MODES {
+        let (code, report, dir) = fetch(mode, &http, &["--retries", "0"], &[]);
+        assert_eq!(code, 1, "{mode}: {report}");
+        for result in report["results"].as_array().unwrap() {
+            assert_eq!(result["reason"], "HTTP 400 Bad Request", "{mode}: {result}");
+        }
+        assert!(files(&dir).is_empty(), "{mode}");
+    }
+}
+
+#[test]
 fn the_embedded_server_speaks_https_with_tls_in_every_mode_and_only_it_does() {
     for mode in MODES {
         let dir = tempfile::tempdir().unwrap();
