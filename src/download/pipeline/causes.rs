@@ -55,22 +55,13 @@ pub(super) fn ureq_cause(error: &ureq::Error) -> Cause {
     }
 }
 
-/// What a rustls error means: a handshake that cannot succeed however often
-/// it is tried is a TLS verdict (so is an answer that is no TLS record at
-/// all: a server speaking plain HTTP on the port); one cut by the network
-/// is a reset.
+/// What a rustls error means: a failure that cannot heal however often
+/// it is tried is a TLS verdict (`trust::tls_reason` says which); one cut
+/// by the network is a connection error, retried.
 fn tls_cause(error: &rustls::Error) -> Cause {
-    match error {
-        rustls::Error::InvalidCertificate(_)
-        | rustls::Error::PeerIncompatible(_)
-        | rustls::Error::AlertReceived(_)
-        | rustls::Error::NoCertificatesPresented
-        | rustls::Error::InvalidCertRevocationList(_)
-        | rustls::Error::InvalidMessage(
-            rustls::InvalidMessage::InvalidContentType
-            | rustls::InvalidMessage::UnknownProtocolVersion,
-        ) => Cause::Tls(tls_reason(error)),
-        other => Cause::Connect(format!("TLS: {other}")),
+    match tls_reason(error) {
+        Some(why) => Cause::Tls(why),
+        None => Cause::Connect(format!("TLS: {error}")),
     }
 }
 

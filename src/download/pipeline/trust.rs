@@ -434,10 +434,14 @@ impl ServerCertVerifier for RunVerifier {
     }
 }
 
-/// What a TLS failure means to a person: the words of curl and browsers.
-pub(crate) fn tls_reason(error: &rustls::Error) -> String {
+/// What a TLS failure that cannot heal means to a person, in the words of
+/// curl and browsers: a certificate not to be trusted, a handshake that
+/// cannot succeed, an answer that is no TLS at all (a server speaking plain
+/// HTTP on the port). `None` for one that may heal, such as a handshake
+/// cut by the network: it is retried as any connection error.
+pub(crate) fn tls_reason(error: &rustls::Error) -> Option<String> {
     use rustls::Error as E;
-    match error {
+    Some(match error {
         E::InvalidCertificate(certificate) => certificate_reason(certificate),
         E::PeerIncompatible(why) => format!("no TLS version or cipher in common ({why:?})"),
         E::AlertReceived(rustls::AlertDescription::HandshakeFailure) => {
@@ -448,12 +452,13 @@ pub(crate) fn tls_reason(error: &rustls::Error) -> String {
         }
         E::AlertReceived(alert) => format!("the server ended the handshake: {alert:?}"),
         E::NoCertificatesPresented => "the server presented no certificate".into(),
+        E::InvalidCertRevocationList(_) => error.to_string(),
         E::InvalidMessage(
             rustls::InvalidMessage::InvalidContentType
             | rustls::InvalidMessage::UnknownProtocolVersion,
         ) => "the server does not speak TLS (an http:// server?)".into(),
-        other => format!("TLS: {other}"),
-    }
+        _ => return None,
+    })
 }
 
 /// What a certificate's fault means to a person.
@@ -557,7 +562,7 @@ mod tests {
             let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(second));
             match verifier.verify_server_cert(cert, &[], &name, &[], at) {
                 Ok(_) => "trusted".to_owned(),
-                Err(error) => tls_reason(&error),
+                Err(error) => tls_reason(&error).unwrap_or_else(|| error.to_string()),
             }
         };
         // 2030-01-01T00:00:00Z, its not-after: the last second it is valid.
@@ -585,22 +590,23 @@ mod tests {
         assert_eq!(
             tls_reason(&rustls::Error::InvalidCertificate(
                 CertificateError::Expired
-            )),
-            "certificate has expired"
+            ))
+            .as_deref(),
+            Some("certificate has expired")
         );
         let wrong_host = CertificateError::NotValidForNameContext {
             expected: ServerName::try_from("localhost").unwrap(),
             presented: vec!["DnsName(\"other.example\")".into()],
         };
         assert_eq!(
-            tls_reason(&rustls::Error::InvalidCertificate(wrong_host)),
-            "certificate is for other.example, not localhost"
+            tls_reason(&rustls::Error::InvalidCertificate(wrong_host)).as_deref(),
+            Some("certificate is for other.example, not localhost")
         );
         assert!(
             tls_reason(&rustls::Error::InvalidCertificate(
                 CertificateError::UnknownIssuer
             ))
-            .ends_with("pass its CA with --cacert")
+            .is_some_and(|why| why.ends_with("pass its CA with --cacert"))
         );
     }
 }
