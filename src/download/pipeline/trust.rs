@@ -118,12 +118,11 @@ impl SystemStore {
     fn read() -> Self {
         let file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
         let folders: Vec<PathBuf> = std::env::var_os("SSL_CERT_DIR")
-            .map(|dirs| std::env::split_paths(&dirs).collect())
+            .map(|dirs| {
+                let dirs = std::env::split_paths(&dirs);
+                dirs.filter(|f| !f.as_os_str().is_empty()).collect()
+            })
             .unwrap_or_default();
-        let folders: Vec<PathBuf> = folders
-            .into_iter()
-            .filter(|f| !f.as_os_str().is_empty())
-            .collect();
         let (file, folders) = match (file, folders) {
             (None, folders) if folders.is_empty() => match Self::usual_places() {
                 Some(places) => places,
